@@ -1,0 +1,278 @@
+//! Reading configuration files that only root could have written.
+//!
+//! Every check that matters is made on what was actually opened: the file's type, owner,
+//! mode and size come from `fstat` on the open descriptor, and the directories checked are
+//! those of the path the descriptor resolves to (symlinks followed, as managed /etc trees
+//! use them).
+
+use std::fs::{File, Metadata};
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::Diagnostic;
+
+/// Largest configuration file that is read.
+pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
+
+/// What a path turned out to be.
+pub(crate) enum Opened {
+    /// The path does not exist (and is not a dangling symlink).
+    Missing,
+    /// A trusted regular file and its text.
+    File { text: String },
+}
+
+/// Who must own every configuration file and directory (root, except in this crate's tests).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Trust {
+    pub owner: u32,
+}
+
+fn kind_name(ft: std::fs::FileType) -> &'static str {
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_symlink() {
+        "a symlink"
+    } else {
+        "not a regular file"
+    }
+}
+
+fn io_cause(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => "too many levels of symbolic links (a symlink loop?)".to_string(),
+        Some(libc::EACCES) => "permission denied".to_string(),
+        Some(libc::ENOTDIR) => "a component of the path is not a directory".to_string(),
+        _ => {
+            let s = e.to_string();
+            // "No such file or directory (os error 2)" -> "No such file or directory"
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
+}
+
+/// Stat `path` following symlinks; `Ok(None)` when nothing is there at all.
+/// A dangling symlink is an error, not "missing": someone meant a file to be there.
+fn stat_existing(path: &Path, what: &str) -> Result<Option<Metadata>, Diagnostic> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.kind() == ErrorKind::NotFound => match std::fs::symlink_metadata(path) {
+            Ok(_) => Err(Diagnostic::file(
+                path,
+                format!("cannot read {what}: dangling symlink (its target does not exist)"),
+            )),
+            Err(_) => Ok(None),
+        },
+        Err(e) => Err(Diagnostic::file(
+            path,
+            format!("cannot read {what}: {}", io_cause(&e)),
+        )),
+    }
+}
+
+fn check_owner_mode(
+    trust: Trust,
+    shown: &Path,
+    meta: &Metadata,
+    what: &str,
+    allow_sticky: bool,
+) -> Result<(), Diagnostic> {
+    if meta.uid() != trust.owner {
+        return Err(Diagnostic::file(
+            shown,
+            format!(
+                "untrusted {what}: owned by uid {}, not {}",
+                meta.uid(),
+                owner_name(trust.owner)
+            ),
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 && !(allow_sticky && mode & 0o1000 != 0) {
+        let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+            (true, true) => "group and others",
+            (true, false) => "group",
+            _ => "others",
+        };
+        return Err(Diagnostic::file(
+            shown,
+            format!("untrusted {what}: writable by {who} (mode {mode:04o})"),
+        ));
+    }
+    Ok(())
+}
+
+fn owner_name(uid: u32) -> String {
+    if uid == 0 {
+        "root".to_string()
+    } else {
+        format!("uid {uid}")
+    }
+}
+
+/// The path an open descriptor really refers to (all symlinks resolved).
+fn resolved_path(file: &File, path: &Path) -> Result<PathBuf, Diagnostic> {
+    use std::os::fd::AsRawFd;
+    let link = format!("/proc/self/fd/{}", file.as_raw_fd());
+    match std::fs::read_link(&link) {
+        Ok(p) if p.is_absolute() => Ok(p),
+        _ => std::fs::canonicalize(path)
+            .map_err(|e| Diagnostic::file(path, format!("cannot resolve path: {}", io_cause(&e)))),
+    }
+}
+
+/// Every directory above `resolved` (which has no symlinks left) must be owned by root and
+/// not writable by group or others, unless it has the sticky bit (like /tmp): then only
+/// root can replace the root-owned entry below it.
+fn check_ancestors(trust: Trust, shown: &Path, resolved: &Path) -> Result<(), Diagnostic> {
+    for dir in resolved.ancestors().skip(1) {
+        let meta = std::fs::metadata(dir).map_err(|e| {
+            Diagnostic::file(
+                shown,
+                format!("cannot check directory {}: {}", dir.display(), io_cause(&e)),
+            )
+        })?;
+        let what = format!("directory {} above it", dir.display());
+        check_owner_mode(trust, shown, &meta, &what, true)?;
+    }
+    Ok(())
+}
+
+/// Open and read a configuration file, refusing anything root did not write.
+pub(crate) fn read_trusted_file(trust: Trust, path: &Path) -> Result<Opened, Diagnostic> {
+    let Some(meta) = stat_existing(path, "file")? else {
+        return Ok(Opened::Missing);
+    };
+    // Refuse FIFOs, devices and directories before opening them: opening a device can
+    // have side effects, and a FIFO could block.
+    if !meta.file_type().is_file() {
+        return Err(Diagnostic::file(
+            path,
+            format!("not a regular file: it is {}", kind_name(meta.file_type())),
+        ));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Diagnostic::file(path, format!("cannot open: {}", io_cause(&e))))?;
+    // From here on every check is made on the opened descriptor.
+    let meta = file
+        .metadata()
+        .map_err(|e| Diagnostic::file(path, format!("cannot stat: {}", io_cause(&e))))?;
+    if !meta.file_type().is_file() {
+        return Err(Diagnostic::file(
+            path,
+            format!("not a regular file: it is {}", kind_name(meta.file_type())),
+        ));
+    }
+    check_owner_mode(trust, path, &meta, "file", false)?;
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(too_large(path, meta.len()));
+    }
+    let resolved = resolved_path(&file, path)?;
+    check_ancestors(trust, path, &resolved)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    (&file)
+        .take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Diagnostic::file(path, format!("cannot read: {}", io_cause(&e))))?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(too_large(path, bytes.len() as u64));
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let good = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            let prefix = String::from_utf8_lossy(&bytes[..good]).into_owned();
+            return Err(Diagnostic::at(
+                path,
+                &prefix,
+                good,
+                "file is not valid UTF-8",
+            ));
+        }
+    };
+    Ok(Opened::File { text })
+}
+
+fn too_large(path: &Path, len: u64) -> Diagnostic {
+    Diagnostic::file(
+        path,
+        format!("file is too large ({len} bytes; the limit is {MAX_FILE_SIZE} bytes)"),
+    )
+}
+
+/// The `*.toml` files of a drop-in directory, in byte order of name; `Ok(None)` if the
+/// directory does not exist. The directory itself must be trusted.
+pub(crate) fn list_dropins(trust: Trust, dir: &Path) -> Result<Option<Vec<PathBuf>>, Diagnostic> {
+    let Some(meta) = stat_existing(dir, "drop-in directory")? else {
+        return Ok(None);
+    };
+    if !meta.is_dir() {
+        return Err(Diagnostic::file(
+            dir,
+            format!(
+                "drop-in directory is not a directory: it is {}",
+                kind_name(meta.file_type())
+            ),
+        ));
+    }
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .map_err(|e| {
+            Diagnostic::file(
+                dir,
+                format!("cannot open drop-in directory: {}", io_cause(&e)),
+            )
+        })?;
+    let meta = handle
+        .metadata()
+        .map_err(|e| Diagnostic::file(dir, format!("cannot stat: {}", io_cause(&e))))?;
+    check_owner_mode(trust, dir, &meta, "drop-in directory", false)?;
+    let resolved = resolved_path(&handle, dir)?;
+    check_ancestors(trust, dir, &resolved)?;
+    let entries = std::fs::read_dir(&resolved).map_err(|e| {
+        Diagnostic::file(
+            dir,
+            format!("cannot list drop-in directory: {}", io_cause(&e)),
+        )
+    })?;
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| {
+            Diagnostic::file(
+                dir,
+                format!("cannot list drop-in directory: {}", io_cause(&e)),
+            )
+        })?;
+        let name = entry.file_name();
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(name.as_os_str()).to_vec();
+        if bytes.first() == Some(&b'.') || !bytes.ends_with(b".toml") {
+            continue;
+        }
+        names.push(bytes);
+    }
+    names.sort();
+    Ok(Some(
+        names
+            .into_iter()
+            .map(|n| dir.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&n)))
+            .collect(),
+    ))
+}
