@@ -1,1 +1,768 @@
+//! Unit tests: every rule of SPEC and every error message, on real files.
+#![allow(clippy::unwrap_used)]
 
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+fn me() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+struct Fx {
+    dir: tempfile::TempDir,
+}
+
+impl Fx {
+    fn new() -> Fx {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        Fx { dir }
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    fn main(&self) -> PathBuf {
+        self.path("nnp.toml")
+    }
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(&p, text).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        p
+    }
+    fn load(&self) -> Result<Config, LoadError> {
+        load_as(&self.main(), me())
+    }
+    /// Error messages with the temp dir replaced by `D`.
+    fn errors(&self) -> Vec<String> {
+        let root = self.dir.path().display().to_string();
+        match self.load() {
+            Ok(c) => panic!("expected errors, loaded {} rules", c.rules.len()),
+            Err(e) => e
+                .diagnostics
+                .iter()
+                .map(|d| d.to_string().replace(&root, "D"))
+                .collect(),
+        }
+    }
+    fn error(&self, text: &str) -> String {
+        self.write("nnp.toml", text);
+        let e = self.errors();
+        assert_eq!(e.len(), 1, "{e:?}");
+        e[0].clone()
+    }
+}
+
+fn groups(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+const SPEC_EXAMPLE: &str = r#"# /etc/security/nnp.toml
+mode = "enforce"
+shell = "/bin/bash"
+notice = "This session runs with no_new_privs."
+
+[[rule]]
+groups = ["restricted", "jump"]
+services = ["sshd", "login"]
+nnp = true
+
+[[rule]]
+users = ["alice"]
+uids = ["2000-2999", 3005]
+nnp = false
+mode = "audit"
+shell = "/bin/zsh"
+"#;
+
+#[test]
+fn spec_example_loads() {
+    let fx = Fx::new();
+    fx.write("nnp.toml", SPEC_EXAMPLE);
+    let c = fx.load().unwrap();
+    assert_eq!(c.mode, Mode::Enforce);
+    assert_eq!(c.shell.as_deref(), Some("/bin/bash"));
+    assert_eq!(
+        c.notice.as_deref(),
+        Some("This session runs with no_new_privs.")
+    );
+    assert_eq!(c.rules.len(), 2);
+    let r = &c.rules[0];
+    assert_eq!(r.at.line, 6);
+    assert_eq!(r.at.index, 1);
+    assert_eq!(r.groups, Some(groups(&["restricted", "jump"])));
+    assert_eq!(r.services, Some(groups(&["sshd", "login"])));
+    assert!(r.nnp);
+    let r = &c.rules[1];
+    assert_eq!(r.at.line, 11);
+    assert_eq!(r.at.index, 2);
+    assert_eq!(r.users, Some(Users::Names(groups(&["alice"]))));
+    assert_eq!(r.uids, Some(vec![(2000, 2999), (3005, 3005)]));
+    assert_eq!(r.mode, Some(Mode::Audit));
+    assert_eq!(r.shell.as_deref(), Some("/bin/zsh"));
+    assert_eq!(r.at.to_string(), format!("{}:11", fx.main().display()));
+}
+
+#[test]
+fn defaults_when_top_level_keys_are_absent() {
+    let fx = Fx::new();
+    fx.write("nnp.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    let c = fx.load().unwrap();
+    assert_eq!(c.mode, Mode::Enforce);
+    assert_eq!(c.shell, None);
+    assert_eq!(c.notice, None);
+}
+
+#[test]
+fn missing_main_file_and_no_dropins_is_no_rules() {
+    let fx = Fx::new();
+    let c = fx.load().unwrap();
+    assert!(c.rules.is_empty());
+    assert!(c.files.is_empty());
+}
+
+#[test]
+fn missing_main_file_with_dropins_loads_the_dropins() {
+    let fx = Fx::new();
+    fx.write("nnp.d/10-a.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    let c = fx.load().unwrap();
+    assert_eq!(c.rules.len(), 1);
+    assert_eq!(c.files, vec![fx.path("nnp.d/10-a.toml")]);
+}
+
+#[test]
+fn dropins_in_byte_order_after_main_with_continuing_index() {
+    let fx = Fx::new();
+    fx.write("nnp.toml", "[[rule]]\nusers = [\"m\"]\nnnp = true\n");
+    fx.write(
+        "nnp.d/b.toml",
+        "\n\n[[rule]]\nusers = [\"b\"]\nnnp = true\n",
+    );
+    fx.write("nnp.d/B.toml", "[[rule]]\nusers = [\"B\"]\nnnp = true\n");
+    fx.write("nnp.d/a.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    // ignored: not *.toml, dot-files
+    fx.write("nnp.d/c.toml.bak", "garbage");
+    fx.write("nnp.d/.hidden.toml", "garbage");
+    fx.write("nnp.d/README", "garbage");
+    let c = fx.load().unwrap();
+    let order: Vec<_> = c
+        .rules
+        .iter()
+        .map(|r| match &r.users {
+            Some(Users::Names(n)) => n[0].clone(),
+            _ => String::new(),
+        })
+        .collect();
+    assert_eq!(order, ["m", "B", "a", "b"]);
+    let idx: Vec<_> = c.rules.iter().map(|r| r.at.index).collect();
+    assert_eq!(idx, [1, 2, 3, 4]);
+    assert_eq!(c.rules[3].at.line, 3);
+    assert_eq!(&*c.rules[3].at.file, fx.path("nnp.d/b.toml").as_path());
+}
+
+#[test]
+fn dropin_dir_is_name_dot_d() {
+    assert_eq!(
+        dropin_dir(Path::new("/etc/security/nnp.toml")),
+        PathBuf::from("/etc/security/nnp.d")
+    );
+    assert_eq!(
+        dropin_dir(Path::new("/x/other.toml")),
+        PathBuf::from("/x/other.d")
+    );
+}
+
+fn config(text: &str) -> Config {
+    let fx = Fx::new();
+    fx.write("nnp.toml", text);
+    fx.load().unwrap()
+}
+
+#[test]
+fn first_match_wins_and_exemption_before_group_rule() {
+    let c = config(
+        "[[rule]]\nusers = [\"alice\"]\nnnp = false\n\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n",
+    );
+    let g = groups(&["alice", "restricted"]);
+    let alice = Subject {
+        user: "alice",
+        uid: 2001,
+        groups: &g,
+    };
+    let d = c.decide(&alice, Service::Named("sshd"));
+    assert!(!d.nnp);
+    assert_eq!(d.rule.unwrap().at.index, 1);
+    let dave = Subject {
+        user: "dave",
+        uid: 2004,
+        groups: &g,
+    };
+    let d = c.decide(&dave, Service::Named("sshd"));
+    assert!(d.nnp && d.sets_nnp());
+    assert_eq!(d.rule.unwrap().at.index, 2);
+    let g2 = groups(&["users"]);
+    let bob = Subject {
+        user: "bob",
+        uid: 2002,
+        groups: &g2,
+    };
+    let d = c.decide(&bob, Service::Named("sshd"));
+    assert!(d.rule.is_none() && !d.nnp && !d.sets_nnp());
+}
+
+#[test]
+fn all_named_selectors_must_match() {
+    let c = config("[[rule]]\nusers = [\"alice\"]\ngroups = [\"g\"]\nnnp = true\n");
+    let g = groups(&["g"]);
+    let none = groups(&[]);
+    assert!(
+        c.decide(
+            &Subject {
+                user: "alice",
+                uid: 1,
+                groups: &g
+            },
+            Service::Unnamed
+        )
+        .nnp
+    );
+    assert!(
+        !c.decide(
+            &Subject {
+                user: "alice",
+                uid: 1,
+                groups: &none
+            },
+            Service::Unnamed
+        )
+        .nnp
+    );
+    assert!(
+        !c.decide(
+            &Subject {
+                user: "bob",
+                uid: 1,
+                groups: &g
+            },
+            Service::Unnamed
+        )
+        .nnp
+    );
+}
+
+#[test]
+fn star_matches_every_user() {
+    let c = config("[[rule]]\nusers = [\"*\"]\nnnp = true\n");
+    let g = groups(&[]);
+    assert!(
+        c.decide(
+            &Subject {
+                user: "anyone",
+                uid: 7,
+                groups: &g
+            },
+            Service::Unnamed
+        )
+        .nnp
+    );
+}
+
+#[test]
+fn uid_ranges_are_inclusive_and_single_uids_work() {
+    let c = config("[[rule]]\nuids = [\"2000-2999\", 3005, \"4000\"]\nnnp = true\n");
+    let g = groups(&[]);
+    let d = |uid| {
+        c.decide(
+            &Subject {
+                user: "u",
+                uid,
+                groups: &g,
+            },
+            Service::Unnamed,
+        )
+        .nnp
+    };
+    assert!(!d(1999));
+    assert!(d(2000));
+    assert!(d(2999));
+    assert!(!d(3000));
+    assert!(d(3005));
+    assert!(!d(3006));
+    assert!(d(4000));
+}
+
+#[test]
+fn services_only_narrow() {
+    let c = config("[[rule]]\ngroups = [\"g\"]\nservices = [\"login\", \"su\"]\nnnp = true\n");
+    let g = groups(&["g"]);
+    let s = Subject {
+        user: "u",
+        uid: 1,
+        groups: &g,
+    };
+    assert!(c.decide(&s, Service::Named("login")).nnp);
+    assert!(!c.decide(&s, Service::Named("sshd")).nnp);
+    assert!(!c.decide(&s, Service::Unnamed).nnp);
+    assert!(c.decide(&s, Service::Ignored).nnp);
+    assert!(c.restricted_for_any_service(&s).is_some());
+}
+
+#[test]
+fn modes_top_level_and_per_rule() {
+    let c = config(
+        "mode = \"audit\"\n[[rule]]\nusers = [\"a\"]\nnnp = true\n[[rule]]\nusers = [\"b\"]\nnnp = true\nmode = \"enforce\"\n",
+    );
+    let g = groups(&[]);
+    let a = c.decide(
+        &Subject {
+            user: "a",
+            uid: 1,
+            groups: &g,
+        },
+        Service::Unnamed,
+    );
+    assert!(a.nnp && a.mode == Mode::Audit && !a.sets_nnp());
+    let b = c.decide(
+        &Subject {
+            user: "b",
+            uid: 1,
+            groups: &g,
+        },
+        Service::Unnamed,
+    );
+    assert!(b.sets_nnp());
+    assert!(c
+        .restricted_for_any_service(&Subject {
+            user: "a",
+            uid: 1,
+            groups: &g
+        })
+        .is_none());
+    let c = config("[[rule]]\nusers = [\"a\"]\nnnp = true\nmode = \"audit\"\n");
+    let a = c.decide(
+        &Subject {
+            user: "a",
+            uid: 1,
+            groups: &g,
+        },
+        Service::Unnamed,
+    );
+    assert_eq!(a.mode, Mode::Audit);
+    assert!(!a.sets_nnp());
+}
+
+#[test]
+fn shell_choice() {
+    let c = config(
+        "shell = \"/bin/bash\"\n[[rule]]\nusers = [\"z\"]\nservices = [\"sshd\"]\nnnp = true\nshell = \"/bin/zsh\"\n[[rule]]\nusers = [\"*\"]\nnnp = true\n",
+    );
+    let g = groups(&[]);
+    let z = c.shell_for(&Subject {
+        user: "z",
+        uid: 1,
+        groups: &g,
+    });
+    assert_eq!(z.shell, "/bin/zsh"); // services are ignored for the shell
+    assert_eq!(z.rule.unwrap().at.index, 1);
+    let y = c.shell_for(&Subject {
+        user: "y",
+        uid: 1,
+        groups: &g,
+    });
+    assert_eq!(y.shell, "/bin/bash");
+    assert_eq!(y.rule.unwrap().at.index, 2);
+    let c = config("[[rule]]\nusers = [\"z\"]\nnnp = true\n");
+    assert_eq!(
+        c.shell_for(&Subject {
+            user: "z",
+            uid: 1,
+            groups: &g
+        })
+        .shell,
+        "/bin/sh"
+    );
+}
+
+#[test]
+fn byte_order_mark_is_accepted() {
+    let c = config("\u{feff}[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    assert_eq!(c.rules.len(), 1);
+}
+
+// ---- every error message, with its file:line:col ----
+
+#[test]
+fn unknown_rule_key_lists_the_expected_ones() {
+    let fx = Fx::new();
+    assert_eq!(
+        fx.error("[[rule]]\nusers = [\"a\"]\n      grups = [\"jump\"]\nnnp = true\n"),
+        "D/nnp.toml:3:7: unknown key \"grups\" (expected one of users, groups, uids, services, nnp, mode, shell)"
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    let fx = Fx::new();
+    assert_eq!(
+        fx.error("mdoe = \"audit\"\n"),
+        "D/nnp.toml:1:1: unknown key \"mdoe\" (expected one of mode, shell, notice, rule)"
+    );
+}
+
+#[test]
+fn wrong_types() {
+    let fx = Fx::new();
+    let r = |body: &str| fx.error(&format!("[[rule]]\n{body}\n"));
+    assert_eq!(
+        r("users = \"alice\"\nnnp = true"),
+        "D/nnp.toml:2:9: \"users\" must be an array of strings, found a string"
+    );
+    assert_eq!(
+        r("groups = [\"a\", 5]\nnnp = true"),
+        "D/nnp.toml:2:16: \"groups\" must be an array of strings, found an integer in it"
+    );
+    assert_eq!(
+        r("users = [\"a\"]\nnnp = \"yes\""),
+        "D/nnp.toml:3:7: \"nnp\" must be true or false, found a string"
+    );
+    assert_eq!(
+        r("users = [\"a\"]\nnnp = true\nmode = 1"),
+        "D/nnp.toml:4:8: \"mode\" must be a string, found an integer"
+    );
+    assert_eq!(
+        r("uids = [true]\nnnp = true"),
+        "D/nnp.toml:2:9: \"uids\" entries must be integers or \"A-B\" strings, found a boolean"
+    );
+    assert_eq!(
+        r("uids = 5\nnnp = true"),
+        "D/nnp.toml:2:8: \"uids\" must be an array of uids and \"A-B\" ranges, found an integer"
+    );
+    assert_eq!(
+        fx.error("notice = 3\n"),
+        "D/nnp.toml:1:10: \"notice\" must be a string, found an integer"
+    );
+    assert_eq!(
+        fx.error("shell = [\"/bin/sh\"]\n"),
+        "D/nnp.toml:1:9: \"shell\" must be a string, found an array"
+    );
+    assert_eq!(
+        fx.error("rule = 1\n"),
+        "D/nnp.toml:1:8: \"rule\" must be an array of tables ([[rule]]), found an integer"
+    );
+    assert_eq!(
+        fx.error("[rule]\nusers = [\"a\"]\nnnp = true\n"),
+        "D/nnp.toml:1:2: \"rule\" must be an array of tables: write [[rule]], not [rule]"
+    );
+}
+
+#[test]
+fn empty_selectors() {
+    let fx = Fx::new();
+    for key in ["users", "groups", "uids", "services"] {
+        let text = format!("[[rule]]\nusers = [\"x\"]\nnnp = true\n{key} = []\n");
+        let text = if key == "users" {
+            "[[rule]]\ngroups = [\"g\"]\nnnp = true\nusers = []\n".to_string()
+        } else {
+            text
+        };
+        let want = if key == "users" {
+            "D/nnp.toml:4:9: \"users\" is empty: list at least one value, or remove the key"
+                .to_string()
+        } else {
+            format!(
+                "D/nnp.toml:4:{}: \"{key}\" is empty: list at least one value, or remove the key",
+                key.len() + 4
+            )
+        };
+        let got = fx.error(&text);
+        // an empty users list also leaves the rule without that selector; groups remains
+        assert_eq!(got, want);
+    }
+    assert_eq!(
+        fx.error("[[rule]]\nusers = [\"\"]\nnnp = true\n"),
+        "D/nnp.toml:2:10: empty string in \"users\""
+    );
+}
+
+#[test]
+fn uid_range_errors() {
+    let fx = Fx::new();
+    let r = |v: &str| fx.error(&format!("[[rule]]\nnnp = true\nuids = [{v}]\n"));
+    assert_eq!(
+        r("\"2999-2000\""),
+        "D/nnp.toml:3:9: uid range \"2999-2000\" is reversed: 2999 is greater than 2000 (write \"2000-2999\")"
+    );
+    let malformed = |s: &str| {
+        format!("D/nnp.toml:3:9: malformed uid range \"{s}\" (expected \"A-B\" with 0 <= A <= B <= 4294967294, e.g. \"2000-2999\", or a single uid)")
+    };
+    assert_eq!(r("\"2000-\""), malformed("2000-"));
+    assert_eq!(r("\"abc\""), malformed("abc"));
+    assert_eq!(r("\"1-2-3\""), malformed("1-2-3"));
+    assert_eq!(r("\"-5\""), malformed("-5"));
+    assert_eq!(r("\"0-4294967295\""), malformed("0-4294967295"));
+    assert_eq!(
+        r("-1"),
+        "D/nnp.toml:3:9: uid -1 is out of range (0-4294967294)"
+    );
+    assert_eq!(
+        r("4294967295"),
+        "D/nnp.toml:3:9: uid 4294967295 is out of range (0-4294967294)"
+    );
+}
+
+#[test]
+fn rule_without_selector_or_nnp() {
+    let fx = Fx::new();
+    assert_eq!(
+        fx.error("\n[[rule]]\nservices = [\"sshd\"]\nnnp = true\n"),
+        "D/nnp.toml:2:1: rule has no selector: name at least one of users, groups, uids (\"services\" only narrows a rule)"
+    );
+    assert_eq!(
+        fx.error("[[rule]]\nusers = [\"a\"]\n"),
+        "D/nnp.toml:1:1: rule has no \"nnp\" key: add nnp = true (restrict) or nnp = false (exempt)"
+    );
+}
+
+#[test]
+fn relative_shell_and_bad_mode() {
+    let fx = Fx::new();
+    assert_eq!(
+        fx.error("shell = \"bash\"\n"),
+        "D/nnp.toml:1:9: shell \"bash\" is not an absolute path"
+    );
+    assert_eq!(
+        fx.error("[[rule]]\nusers = [\"a\"]\nnnp = true\nshell = \"bin/zsh\"\n"),
+        "D/nnp.toml:4:9: shell \"bin/zsh\" is not an absolute path"
+    );
+    assert_eq!(
+        fx.error("mode = \"enforcing\"\n"),
+        "D/nnp.toml:1:8: unknown mode \"enforcing\" (expected \"enforce\" or \"audit\")"
+    );
+}
+
+#[test]
+fn duplicate_keys() {
+    let fx = Fx::new();
+    assert_eq!(
+        fx.error("mode = \"audit\"\nmode = \"enforce\"\n"),
+        "D/nnp.toml:2:1: duplicate key \"mode\""
+    );
+    assert_eq!(
+        fx.error("[[rule]]\nusers = [\"a\"]\nnnp = true\nnnp = false\n"),
+        "D/nnp.toml:4:1: duplicate key \"nnp\""
+    );
+    // a top-level key may be set once across the main file and its drop-ins
+    fx.write("nnp.toml", "mode = \"audit\"\n");
+    fx.write("nnp.d/10.toml", "\nmode = \"enforce\"\n");
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.d/10.toml:2:1: duplicate top-level key \"mode\": already set at D/nnp.toml:1:1"]
+    );
+}
+
+#[test]
+fn syntax_error_and_escaped_names() {
+    let fx = Fx::new();
+    let e = fx.error("[[rule]\n");
+    assert!(e.starts_with("D/nnp.toml:1:"), "{e}");
+    assert!(e.contains("TOML syntax error"), "{e}");
+    assert_eq!(
+        fx.error("\"a\\nb\" = 1\n"),
+        "D/nnp.toml:1:1: unknown key \"a\\nb\" (expected one of mode, shell, notice, rule)"
+    );
+}
+
+#[test]
+fn not_utf8() {
+    let fx = Fx::new();
+    let p = fx.main();
+    fs::write(&p, b"# ok\nmode = \"\xff\"\n").unwrap();
+    assert_eq!(fx.errors(), ["D/nnp.toml:2:9: file is not valid UTF-8"]);
+}
+
+#[test]
+fn every_error_of_every_file_is_reported() {
+    let fx = Fx::new();
+    fx.write("nnp.toml", "bogus = 1\n[[rule]]\nusers = []\nnnp = 1\n");
+    fx.write("nnp.d/a.toml", "[[rule]]\nuids = [\"9-1\"]\nnnp = true\n");
+    let e = fx.errors();
+    assert_eq!(e.len(), 4, "{e:?}");
+    assert!(e[0].starts_with("D/nnp.toml:1:1: unknown key \"bogus\""));
+    assert!(e[1].starts_with("D/nnp.toml:3:9: \"users\" is empty"));
+    assert!(e[2].starts_with("D/nnp.toml:4:7: \"nnp\" must be true or false"));
+    assert!(e[3].starts_with("D/nnp.d/a.toml:2:9: uid range \"9-1\" is reversed"));
+}
+
+#[test]
+fn diagnostic_renders_a_caret() {
+    let fx = Fx::new();
+    fx.write("nnp.toml", "[[rule]]\nnnp = true\n  grups = [\"x\"]\n");
+    let d = fx.load().unwrap_err().diagnostics.remove(0);
+    let r = d.render();
+    assert!(r.ends_with("3 |   grups = [\"x\"]\n  |   ^"), "{r}");
+}
+
+// ---- trust ----
+
+#[test]
+fn world_and_group_writable_files_are_untrusted() {
+    let fx = Fx::new();
+    let p = fx.write("nnp.toml", "");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o646)).unwrap();
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.toml: untrusted file: writable by others (mode 0646)"]
+    );
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o664)).unwrap();
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.toml: untrusted file: writable by group (mode 0664)"]
+    );
+}
+
+#[test]
+fn file_owned_by_someone_else_is_untrusted() {
+    let fx = Fx::new();
+    fx.write("nnp.toml", "");
+    let other = me() + 1000;
+    assert_eq!(
+        load_as(&fx.main(), other)
+            .unwrap_err()
+            .to_string()
+            .replace(&fx.dir.path().display().to_string(), "D"),
+        format!(
+            "D/nnp.toml: untrusted file: owned by uid {}, not uid {other}",
+            me()
+        )
+    );
+}
+
+#[test]
+fn writable_directory_above_is_untrusted_unless_sticky() {
+    let fx = Fx::new();
+    fx.write("sub/nnp.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    let sub = fx.path("sub");
+    fs::set_permissions(&sub, fs::Permissions::from_mode(0o777)).unwrap();
+    let main = sub.join("nnp.toml");
+    let e = load_as(&main, me()).unwrap_err().to_string();
+    assert!(
+        e.ends_with(&format!(
+            "sub/nnp.toml: untrusted directory {} above it: writable by group and others (mode 0777)",
+            fs::canonicalize(&sub).unwrap().display()
+        )),
+        "{e}"
+    );
+    fs::set_permissions(&sub, fs::Permissions::from_mode(0o1777)).unwrap();
+    assert_eq!(load_as(&main, me()).unwrap().rules.len(), 1);
+}
+
+#[test]
+fn symlinks_are_followed_and_the_target_is_checked() {
+    let fx = Fx::new();
+    fx.write("real/nnp.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    symlink(fx.path("real/nnp.toml"), fx.main()).unwrap();
+    assert_eq!(fx.load().unwrap().rules.len(), 1);
+    // the target's directory becoming writable makes the link untrusted
+    fs::set_permissions(fx.path("real"), fs::Permissions::from_mode(0o757)).unwrap();
+    let e = fx.errors();
+    assert!(
+        e[0].contains("untrusted directory") && e[0].contains("/real above it"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn dangling_symlink_and_loop_are_errors_not_missing() {
+    let fx = Fx::new();
+    symlink(fx.path("nowhere.toml"), fx.main()).unwrap();
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.toml: cannot read file: dangling symlink (its target does not exist)"]
+    );
+    fs::remove_file(fx.main()).unwrap();
+    symlink(fx.main(), fx.main()).unwrap();
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.toml: cannot read file: too many levels of symbolic links (a symlink loop?)"]
+    );
+}
+
+#[test]
+fn fifo_directory_and_device_are_refused_without_blocking() {
+    let fx = Fx::new();
+    let c = std::ffi::CString::new(fx.main().to_str().unwrap()).unwrap();
+    // SAFETY: c is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.toml: not a regular file: it is a FIFO"]
+    );
+    fs::remove_file(fx.main()).unwrap();
+    fs::create_dir(fx.main()).unwrap();
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.toml: not a regular file: it is a directory"]
+    );
+    fs::remove_dir(fx.main()).unwrap();
+    symlink("/dev/null", fx.main()).unwrap();
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.toml: not a regular file: it is a character device"]
+    );
+}
+
+#[test]
+fn files_over_one_mib_are_refused() {
+    let fx = Fx::new();
+    let mut text = String::from("# big\n");
+    text.push_str(&"#".repeat(1024 * 1024));
+    fx.write("nnp.toml", &text);
+    assert_eq!(
+        fx.errors(),
+        [format!(
+            "D/nnp.toml: file is too large ({} bytes; the limit is 1048576 bytes)",
+            text.len()
+        )]
+    );
+}
+
+#[test]
+fn dropin_directory_is_checked_too() {
+    let fx = Fx::new();
+    fx.write("nnp.d/a.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    fs::set_permissions(fx.path("nnp.d"), fs::Permissions::from_mode(0o777)).unwrap();
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.d: untrusted drop-in directory: writable by group and others (mode 0777)"]
+    );
+    fs::set_permissions(fx.path("nnp.d"), fs::Permissions::from_mode(0o755)).unwrap();
+    let p = fx.path("nnp.d/a.toml");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.d/a.toml: untrusted file: writable by group and others (mode 0666)"]
+    );
+    fs::remove_dir_all(fx.path("nnp.d")).unwrap();
+    fx.write("nnp.d", "not a dir");
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.d: drop-in directory is not a directory: it is not a regular file"]
+    );
+}
+
+#[test]
+fn dropin_named_toml_that_is_a_directory_is_an_error() {
+    let fx = Fx::new();
+    fs::create_dir_all(fx.path("nnp.d/x.toml")).unwrap();
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.d/x.toml: not a regular file: it is a directory"]
+    );
+}

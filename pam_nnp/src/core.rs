@@ -196,3 +196,186 @@ pub fn open_session(
         },
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::path::Path;
+
+    struct Fake {
+        config: Result<&'static str, &'static str>,
+        prctl_fails: bool,
+        set: Cell<bool>,
+    }
+
+    impl Fake {
+        fn new(text: &'static str) -> Fake {
+            Fake {
+                config: Ok(text),
+                prctl_fails: false,
+                set: Cell::new(false),
+            }
+        }
+    }
+
+    impl System for Fake {
+        fn account(&self, user: &[u8]) -> Result<Account, SysError> {
+            let (uid, groups) = match user {
+                b"alice" => (2001, vec!["alice", "restricted"]),
+                b"bob" => (2002, vec!["bob"]),
+                b"ldapfail" => {
+                    return Err(SysError::Nss {
+                        what: "group lookup for gid 5 (getgrgid_r)".into(),
+                        errno: libc::EIO,
+                    })
+                }
+                _ => return Err(SysError::UnknownUser(escape_name(user))),
+            };
+            Ok(Account {
+                name: String::from_utf8_lossy(user).into_owned(),
+                uid,
+                gid: uid,
+                shell: "/bin/bash".into(),
+                groups: groups.into_iter().map(String::from).collect(),
+            })
+        }
+        fn load(&self, path: &Path) -> Result<Config, LoadError> {
+            match self.config {
+                Ok(text) => {
+                    let dir = tempfile::tempdir().unwrap();
+                    let p = dir.path().join("nnp.toml");
+                    std::fs::write(&p, text).unwrap();
+                    // SAFETY: geteuid cannot fail.
+                    let me = unsafe { libc::geteuid() };
+                    let mut c = nnp_config::load_as(&p, me)?;
+                    for r in &mut c.rules {
+                        r.at.file = std::sync::Arc::from(path);
+                    }
+                    Ok(c)
+                }
+                Err(msg) => Err(nnp_config::Diagnostic::file(path, msg).into()),
+            }
+        }
+        fn set_nnp(&self) -> Result<(), SysError> {
+            if self.prctl_fails {
+                return Err(SysError::Prctl {
+                    what: "prctl(PR_SET_NO_NEW_PRIVS)",
+                    errno: libc::EINVAL,
+                });
+            }
+            self.set.set(true);
+            Ok(())
+        }
+    }
+
+    const RULES: &str = "notice = \"NNP is on\"\n[[rule]]\nusers = [\"carol\"]\nnnp = false\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n";
+
+    fn run(fake: &Fake, args: &[&[u8]], user: &[u8]) -> Report {
+        open_session(fake, args, Some(user), "sshd")
+    }
+
+    #[test]
+    fn matched_user_gets_nnp_notice_and_a_log_line() {
+        let f = Fake::new(RULES);
+        let r = run(&f, &[], b"alice");
+        assert_eq!(r.code, Code::Success);
+        assert!(f.set.get());
+        assert_eq!(r.notice.as_deref(), Some("NNP is on"));
+        assert_eq!(
+            r.logs,
+            [(
+                Level::Notice,
+                "user alice (uid 2001): no_new_privs set by rule /etc/security/nnp.toml:5"
+                    .to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn unmatched_user_is_ignored_silently_unless_debug() {
+        let f = Fake::new(RULES);
+        let r = run(&f, &[], b"bob");
+        assert_eq!((r.code, r.logs.len()), (Code::Ignore, 0));
+        assert!(!f.set.get());
+        let r = run(&f, &[b"debug"], b"bob");
+        assert_eq!(
+            r.logs[0].1,
+            "user bob (uid 2002): no rule matches; nothing done"
+        );
+    }
+
+    #[test]
+    fn audit_mode_logs_would_set() {
+        let f = Fake::new("mode = \"audit\"\n[[rule]]\nusers = [\"alice\"]\nnnp = true\n");
+        let r = run(&f, &[], b"alice");
+        assert_eq!(r.code, Code::Ignore);
+        assert!(!f.set.get());
+        assert_eq!(
+            r.logs[0].1,
+            "user alice (uid 2001): audit mode: would set no_new_privs by rule /etc/security/nnp.toml:2"
+        );
+    }
+
+    #[test]
+    fn errors_follow_on_error() {
+        let f = Fake {
+            config: Err("untrusted file: writable by others (mode 0666)"),
+            ..Fake::new("")
+        };
+        let r = run(&f, &[], b"alice");
+        assert_eq!(r.code, Code::SessionErr);
+        assert_eq!(
+            r.logs[0].1,
+            "user alice: error: cannot use config: /etc/security/nnp.toml: untrusted file: writable by others (mode 0666); session refused (on_error=deny)"
+        );
+        let r = run(&f, &[b"on_error=allow"], b"alice");
+        assert_eq!(r.code, Code::Ignore);
+        assert!(r.logs[0]
+            .1
+            .ends_with("session continues WITHOUT no_new_privs (on_error=allow)"));
+    }
+
+    #[test]
+    fn unknown_user_nss_failure_and_prctl_failure_are_errors() {
+        let f = Fake::new(RULES);
+        assert_eq!(run(&f, &[], b"nobody-here").code, Code::SessionErr);
+        assert_eq!(run(&f, &[], b"ldapfail").code, Code::SessionErr);
+        assert_eq!(
+            run(&f, &[b"on_error=allow"], b"ldapfail").code,
+            Code::Ignore
+        );
+        let f = Fake {
+            prctl_fails: true,
+            ..Fake::new(RULES)
+        };
+        let r = run(&f, &[], b"alice");
+        assert_eq!(r.code, Code::SessionErr);
+        assert!(r.logs[0].1.contains("prctl(PR_SET_NO_NEW_PRIVS) failed"));
+    }
+
+    #[test]
+    fn hostile_user_names_are_escaped_in_logs() {
+        let f = Fake::new(RULES);
+        let r = run(&f, &[], b"evil\nJan 1 pam_nnp: forged\xff");
+        assert_eq!(r.code, Code::SessionErr);
+        assert!(!r.logs[0].1.contains('\n'));
+        assert!(r.logs[0].1.contains("evil\\nJan 1 pam_nnp: forged\\xff"));
+        assert_eq!(open_session(&f, &[], None, "sshd").code, Code::SessionErr);
+    }
+
+    #[test]
+    fn no_rules_means_nothing_is_done_even_for_unknown_users() {
+        let f = Fake::new("# nothing\n");
+        assert_eq!(run(&f, &[], b"nobody-here").code, Code::Ignore);
+    }
+
+    #[test]
+    fn bad_argument_is_an_error() {
+        let f = Fake::new(RULES);
+        let r = run(&f, &[b"on_eror=allow"], b"alice");
+        assert_eq!(r.code, Code::SessionErr);
+        assert!(!f.set.get());
+    }
+}
