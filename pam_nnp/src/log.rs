@@ -12,16 +12,20 @@ const MAX_MESSAGE: usize = 960;
 /// How long one send may block when the syslog socket's queue is full.
 const SEND_TIMEOUT: Duration = Duration::from_millis(100);
 
+/// The syslog tag: the program's command name (`/proc/self/comm`, which, unlike argv[0],
+/// is not rewritten by sshd's setproctitle), reduced to harmless characters.
 fn process_name() -> String {
-    std::env::args_os()
-        .next()
-        .and_then(|a| {
-            std::path::Path::new(&a)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "pam_nnp".to_string())
+    let comm = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+    let name: String = comm
+        .trim_end()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    if name.is_empty() {
+        "pam_nnp".to_string()
+    } else {
+        name
+    }
 }
 
 /// Bound a message to `MAX_MESSAGE` bytes on a character boundary. The message's

@@ -1,0 +1,22 @@
+#!/bin/bash
+# Install what building, testing and the demo need (Debian 12). Idempotent: only missing
+# packages are installed, and `apt-get update` runs at most once.
+set -euo pipefail
+PKGS=(libpam0g-dev pamtester openssh-server openssh-client sudo bubblewrap util-linux
+      iproute2 procps python3 login bsdutils rsync tmux screen)
+PKGS+=("$@")
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "install-deps: cargo not found (install Rust with rustup)" >&2; exit 1; }

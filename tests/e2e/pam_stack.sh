@@ -1,0 +1,116 @@
+#!/bin/bash
+# pam_nnp loaded into real libpam by pamtester: return codes, the NNP state a session's
+# children inherit (pam_exec after pam_nnp), the notice, and the syslog lines.
+. "$(dirname "$0")/../lib.sh"
+ns_enter "$@"
+ns_setup
+standard_users
+
+# stack_with_probe [ARGS] — pam_nnp, then pam_exec printing the inherited NNP state
+stack_with_probe() {
+  cat > /etc/pam.d/nnptest <<STACK
+auth     required pam_permit.so
+account  required pam_permit.so
+session  required pam_permit.so
+session  required $MODULE $*
+session  optional pam_exec.so stdout /bin/grep NoNewPrivs /proc/self/status
+STACK
+}
+
+write_config 'notice = "no_new_privs is on for this session"
+[[rule]]
+users = ["dave"]
+nnp = false
+
+[[rule]]
+groups = ["restricted"]
+nnp = true'
+stack_with_probe
+
+case_begin "pamtester: matched user -> PAM_SUCCESS, child sees NoNewPrivs 1, notice shown"
+run pamtester nnptest alice open_session close_session
+expect_rc 0
+expect_line "NoNewPrivs:	1"
+expect_line "no_new_privs is on for this session"
+case_end
+
+case_begin "pamtester: control (unmatched user) -> NoNewPrivs 0, no notice"
+run pamtester nnptest bob open_session close_session
+expect_rc 0
+expect_line "NoNewPrivs:	0"
+expect_no_line_matching "no_new_privs is on"
+case_end
+
+case_begin "pamtester: exempt user -> NoNewPrivs 0"
+run pamtester nnptest dave open_session
+expect_rc 0
+expect_line "NoNewPrivs:	0"
+case_end
+
+case_begin "pamtester: PAM_SILENT suppresses the notice"
+run pamtester nnptest alice "open_session(PAM_SILENT)"
+expect_rc 0
+expect_line "NoNewPrivs:	1"
+expect_no_line_matching "no_new_privs is on"
+case_end
+
+case_begin "pamtester: unknown user -> session error"
+run pamtester nnptest no-such-user-xyz open_session
+[ "$RC" != 0 ] || fail "open_session for an unknown user must fail"
+printf '%s' "$ERR" | grep -q "Cannot make/remove an entry for the specified session" || fail "expected PAM_SESSION_ERR's message"
+case_end
+
+case_begin "pamtester: invalid config -> Cannot make/remove an entry for the specified session"
+write_config '[[rule]]
+users = "alice"
+nnp = true'
+run pamtester nnptest bob open_session
+[ "$RC" != 0 ] || fail "open_session must fail with an invalid config"
+printf '%s' "$ERR" | grep -q "Cannot make/remove an entry for the specified session" || fail "expected PAM_SESSION_ERR's message"
+case_end
+
+case_begin "pamtester: close_session and other hooks ignore (stack of pam_nnp alone fails as PAM_IGNORE-only)"
+write_config '[[rule]]
+groups = ["restricted"]
+nnp = true'
+printf 'session required %s\n' "$MODULE" > /etc/pam.d/nnpalone
+run pamtester nnpalone bob open_session
+[ "$RC" != 0 ] || fail "a stack whose only module returns PAM_IGNORE must fail (Linux-PAM rule)"
+run pamtester nnptest bob authenticate acct_mgmt setcred open_session close_session
+expect_rc 0
+case_end
+
+ns_syslog
+case_begin "syslog: one authpriv line per decision, prefixed pam_nnp(SERVICE:session), naming user and rule"
+stack_with_probe debug
+write_config '[[rule]]
+users = ["dave"]
+nnp = false
+
+[[rule]]
+groups = ["restricted"]
+nnp = true'
+for u in alice bob dave 'evil
+user'; do
+  pamtester nnptest "$u" open_session >/dev/null 2>&1
+done
+sleep 0.3
+OUT=$(cat "$T/syslog.txt"); LAST_CMD="syslog capture"
+# <85> = authpriv(10)*8 + notice(5); <87> = debug; <83> = err
+expect_line_matching() { printf '%s\n' "$OUT" | grep -qE -- "$1" || fail "no log line matching: $1"; }
+expect_line_matching '^<85>.* pamtester\[[0-9]+\]: pam_nnp\(nnptest:session\): user alice \(uid 61001\): no_new_privs set by rule /etc/security/nnp.toml:5$'
+expect_line_matching '^<87>.*pam_nnp\(nnptest:session\): user bob \(uid 61002\): no rule matches; nothing done$'
+expect_line_matching '^<87>.*pam_nnp\(nnptest:session\): user dave \(uid 61004\): exempt \(nnp = false\) by rule /etc/security/nnp.toml:1$'
+expect_line_matching '^<83>.*pam_nnp\(nnptest:session\): user evil\\nuser: error: unknown user "evil\\nuser" \(not found through NSS\); session refused \(on_error=deny\)$'
+[ "$(printf '%s\n' "$OUT" | grep -c .)" = 4 ] || fail "expected exactly 4 log lines"
+case_end
+
+case_begin "no syslog socket: decisions unchanged"
+stack_with_probe debug
+# a bwrap'd private /dev without a /dev/log
+run bwrap --dev-bind / / --dev /dev pamtester nnptest alice open_session
+expect_rc 0
+expect_line "NoNewPrivs:	1"
+case_end
+
+finish

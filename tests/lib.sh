@@ -1,0 +1,295 @@
+# nnp end-to-end test harness: one private mount namespace per test file, with its own
+# users, /etc/pam.d, /etc/security and sudoers bind-mounted from a temp dir, a throwaway
+# sshd on 127.0.0.1, and TAP-style reporting. Sourced by every tests/e2e/*.sh file.
+#
+# Host safety: nothing here writes to the host's /etc; all mounts live in the private
+# namespace and vanish with it; sshd and every process of a test user are killed on exit;
+# the temp dir is removed.
+set -uo pipefail
+
+NNP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NNP_BIN=${NNP_BIN:-$NNP_ROOT/target/release}
+MODULE=${NNP_MODULE:-$NNP_BIN/libpam_nnp.so}
+NNP_SHELL=$NNP_BIN/nnp-shell
+NNPCTL=$NNP_BIN/nnpctl
+
+# Test users live in an unusual uid range so cleanup (pkill -U) cannot hit a real user.
+UID_BASE=61000
+declare -A TEST_UID=()
+
+# Re-exec the calling test file inside a private mount namespace.
+ns_enter() {
+  if [ -z "${NNP_IN_NS:-}" ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "1..0 # SKIP end-to-end tests need root (run make test as root)"
+      exit 0
+    fi
+    export NNP_IN_NS=1
+    exec unshare -m --propagation private -- bash "$0" "$@"
+  fi
+}
+
+T=""
+SSHD_PID=""
+PORT=""
+FAILS=0
+COUNT=0
+
+cleanup() {
+  local rc=$?
+  [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
+  [ -n "$SYSLOG_PID" ] && kill "$SYSLOG_PID" 2>/dev/null
+  local u
+  for u in "${TEST_UID[@]}"; do pkill -KILL -U "$u" 2>/dev/null; done
+  [ -n "$SSHD_PID" ] && wait "$SSHD_PID" 2>/dev/null
+  local i
+  for i in $(seq 50); do
+    local left=0
+    for u in "${TEST_UID[@]}"; do pgrep -U "$u" >/dev/null && left=1; done
+    [ "$left" = 0 ] && break
+    sleep 0.1
+  done
+  if [ -n "$T" ] && [ -d "$T" ]; then
+    # The mounts die with the namespace; unmount first so rm does not see busy files.
+    umount -l /dev 2>/dev/null
+    umount -R /etc/pam.d /etc/security /etc/passwd /etc/group /etc/shadow /etc/sudoers /etc/shells 2>/dev/null
+    rm -rf "$T"
+  fi
+  return $rc
+}
+
+# Build the temp /etc and mount it over the real one (inside the namespace only).
+ns_setup() {
+  T=$(mktemp -d /tmp/nnp-e2e.XXXXXX)
+  chmod 755 "$T"
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$T/etc" "$T/home" "$T/bin" "$T/keys" "$T/run"
+  cp /etc/passwd /etc/group /etc/shadow /etc/shells "$T/etc/"
+  [ -f /etc/sudoers ] && cp /etc/sudoers "$T/etc/sudoers" || : > "$T/etc/sudoers"
+  chmod 440 "$T/etc/sudoers"
+  cp -a /etc/pam.d "$T/etc/pam.d"
+  mkdir -p "$T/etc/security"
+  [ -d /etc/security ] && cp -a /etc/security/. "$T/etc/security/"
+  rm -rf "$T/etc/security/nnp.toml" "$T/etc/security/nnp.d"
+  chmod 755 "$T/etc/security" "$T/etc/pam.d"
+  local f
+  for f in passwd group shadow sudoers shells; do mount --bind "$T/etc/$f" "/etc/$f"; done
+  mount --bind "$T/etc/pam.d" /etc/pam.d
+  mount --bind "$T/etc/security" /etc/security
+  # A setuid-root copy of id: euid 0 unless NNP stops the setuid bit.
+  cp /usr/bin/id "$T/bin/suid-id"
+  chmod 4755 "$T/bin/suid-id"
+  cat > "$T/bin/probe" <<'PROBE'
+#!/bin/sh
+# Prints the NNP bit of this process and the euid a setuid-root binary gets.
+nnp=$(awk '/^NoNewPrivs:/ {print $2}' /proc/self/status)
+echo "NNP=$nnp EUID=$(SUID_ID -u)"
+PROBE
+  sed -i "s|SUID_ID|$T/bin/suid-id|" "$T/bin/probe"
+  chmod 755 "$T/bin/probe"
+  ssh-keygen -q -t ed25519 -N '' -f "$T/clientkey" -C nnp-test
+  ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey" -C nnp-test-host
+}
+
+# add_group NAME GID
+add_group() { echo "$1:x:$2:" >> /etc/group; }
+
+# add_user NAME UID [SUPPLEMENTARY_GROUP...] — primary group of the same name
+add_user() {
+  local name=$1 uid=$2; shift 2
+  TEST_UID[$name]=$uid
+  add_group "$name" "$uid"
+  local shell=${USER_SHELL:-/bin/bash}
+  echo "$name:x:$uid:$uid:nnp test user:$T/home/$name:$shell" >> /etc/passwd
+  echo "$name:*:19000:0:99999:7:::" >> /etc/shadow
+  local g
+  for g in "$@"; do
+    # append the user to the member list of group g (write in place: /etc/group is a mount)
+    awk -F: -v OFS=: -v g="$g" -v u="$name" '$1==g { $4 = ($4=="" ? u : $4 "," u) } 1' /etc/group > "$T/group.new"
+    cat "$T/group.new" > /etc/group
+  done
+  mkdir -p "$T/home/$name"
+  chown "$uid:$uid" "$T/home/$name"
+  cp "$T/clientkey.pub" "$T/keys/$name"
+}
+
+# The standard cast: restricted group, alice (restricted), bob (control), carol (uid range),
+# dave (restricted but exempted by name in some configs).
+standard_users() {
+  add_group restricted $((UID_BASE + 100))
+  add_user alice $((UID_BASE + 1)) restricted
+  add_user bob $((UID_BASE + 2))
+  add_user carol $((UID_BASE + 500))
+  add_user dave $((UID_BASE + 4)) restricted
+}
+
+# write_config TEXT — /etc/security/nnp.toml, root-owned 0644
+write_config() {
+  printf '%s\n' "$1" > /etc/security/nnp.toml
+  chown root:root /etc/security/nnp.toml
+  chmod 644 /etc/security/nnp.toml
+}
+
+# write_stack SERVICE [MODULE ARGS...] — a minimal stack with pam_nnp in the session phase
+write_stack() {
+  local svc=$1; shift
+  cat > "/etc/pam.d/$svc" <<STACK
+auth     required pam_permit.so
+account  required pam_permit.so
+password required pam_permit.so
+session  required pam_permit.so
+session  required $MODULE $*
+STACK
+}
+
+# write_plain_stack SERVICE — no pam_nnp at all
+write_plain_stack() {
+  cat > "/etc/pam.d/$1" <<'STACK'
+auth     required pam_permit.so
+account  required pam_permit.so
+password required pam_permit.so
+session  required pam_permit.so
+STACK
+}
+
+# ns_syslog — give the namespace its own /dev (a tmpfs with the usual nodes bound in) and a
+# datagram socket at /dev/log whose messages are appended, one per line, to $T/syslog.txt.
+SYSLOG_PID=""
+ns_syslog() {
+  mkdir -p "$T/dev"
+  mount -t tmpfs -o mode=755 nnp-dev "$T/dev"
+  local n
+  for n in null zero full random urandom tty ptmx; do
+    touch "$T/dev/$n"; mount --bind "/dev/$n" "$T/dev/$n"
+  done
+  mkdir -p "$T/dev/pts" "$T/dev/shm"
+  mount --bind /dev/pts "$T/dev/pts"
+  [ -d /dev/shm ] && mount --bind /dev/shm "$T/dev/shm"
+  ln -s /proc/self/fd "$T/dev/fd"
+  ln -s /proc/self/fd/0 "$T/dev/stdin"; ln -s /proc/self/fd/1 "$T/dev/stdout"; ln -s /proc/self/fd/2 "$T/dev/stderr"
+  : > "$T/syslog.txt"
+  python3 - "$T/dev/log" "$T/syslog.txt" <<'PY' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666)
+with open(sys.argv[2], "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536).replace(b"\n", b"\\n") + b"\n")
+PY
+  SYSLOG_PID=$!
+  local i
+  for i in $(seq 50); do [ -S "$T/dev/log" ] && break; sleep 0.1; done
+  mount --move "$T/dev" /dev
+}
+
+free_port() {
+  local p
+  while :; do
+    p=$(( (RANDOM % 30000) + 20000 ))
+    if ! ss -Hltn "sport = :$p" | grep -q .; then echo "$p"; return; fi
+  done
+}
+
+# start_sshd [EXTRA -o OPTIONS...]
+start_sshd() {
+  mkdir -p /run/sshd
+  PORT=$(free_port)
+  : > "$T/sshd.log"
+  /usr/sbin/sshd -D -f /dev/null -E "$T/sshd.log" \
+    -o ListenAddress=127.0.0.1 -o Port="$PORT" \
+    -o HostKey="$T/hostkey" -o PidFile="$T/run/sshd.pid" \
+    -o UsePAM=yes -o AuthorizedKeysFile="$T/keys/%u" -o StrictModes=no \
+    -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no \
+    -o PermitRootLogin=no -o PrintMotd=no -o PrintLastLog=no -o LogLevel=VERBOSE \
+    -o Subsystem="sftp /usr/lib/openssh/sftp-server" "$@" &
+  SSHD_PID=$!
+  local i
+  for i in $(seq 100); do
+    if ss -Hltn "sport = :$PORT" | grep -q .; then return 0; fi
+    sleep 0.1
+  done
+  echo "# sshd did not start; log:"; sed 's/^/#   /' "$T/sshd.log"
+  return 1
+}
+
+restart_sshd() {
+  kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; SSHD_PID=""
+  start_sshd "$@"
+}
+
+SSH_OPTS=()
+ssh_opts() {
+  SSH_OPTS=(-F /dev/null -i "$T/clientkey" -o StrictHostKeyChecking=no
+    -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR
+    -o ConnectTimeout=10 -p "$PORT")
+}
+
+OUT=""; ERR=""; RC=0; LAST_CMD=""
+# run CMD... — capture stdout, stderr, exit code (30 s limit)
+run() {
+  LAST_CMD="$*"
+  timeout 30 "$@" > "$T/out" 2> "$T/err" < /dev/null
+  RC=$?
+  OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
+}
+
+# ssh_as USER [SSH OPTIONS...] -- REMOTE COMMAND
+ssh_as() {
+  local user=$1; shift
+  local opts=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do opts+=("$1"); shift; done
+  [ "${1:-}" = "--" ] && shift
+  ssh_opts
+  run ssh "${SSH_OPTS[@]}" "${opts[@]}" "$user@127.0.0.1" "$@"
+}
+
+# ---- reporting ----
+CASE=""
+CASE_FAILED=0
+case_begin() { CASE=$1; CASE_FAILED=0; COUNT=$((COUNT + 1)); }
+case_end() {
+  if [ "$CASE_FAILED" = 0 ]; then echo "ok $COUNT - $CASE"; else echo "not ok $COUNT - $CASE"; FAILS=$((FAILS + 1)); fi
+}
+
+fail() {
+  CASE_FAILED=1
+  {
+    echo "# FAIL [$CASE]: $*"
+    echo "#   command: $LAST_CMD"
+    echo "#   exit: $RC"
+    echo "#   stdout:"; printf '%s\n' "$OUT" | sed 's/^/#     /'
+    echo "#   stderr:"; printf '%s\n' "$ERR" | sed 's/^/#     /'
+    if [ -s "$T/sshd.log" ]; then echo "#   sshd log (last 15 lines):"; tail -n 15 "$T/sshd.log" | sed 's/^/#     /'; fi
+  }
+}
+
+# check that the output contains a line equal to $1
+expect_line() {
+  if ! printf '%s\n' "$OUT" | tr -d '\r' | grep -qxF -- "$1"; then fail "expected a line '$1'"; fi
+}
+expect_no_line_matching() {
+  if printf '%s\n' "$OUT" | tr -d '\r' | grep -qE -- "$1"; then fail "unexpected output matching '$1'"; fi
+}
+expect_rc() { if [ "$RC" != "$1" ]; then fail "expected exit status $1, got $RC"; fi; }
+
+# expect_probe USER NNP EUID [SSH OPTIONS...] — log in, run the probe, compare
+expect_probe() {
+  local user=$1 nnp=$2 euid=$3; shift 3
+  ssh_as "$user" "$@" -- "$T/bin/probe"
+  expect_rc 0
+  expect_line "NNP=$nnp EUID=$euid"
+}
+
+# expect_refused USER — the session must not run the user's command (sshd: status 254)
+expect_refused() {
+  ssh_as "$1" -- "echo SHOULD-NOT-RUN; $T/bin/probe"
+  expect_no_line_matching 'SHOULD-NOT-RUN|^NNP='
+  expect_rc 254
+}
+
+finish() {
+  echo "1..$COUNT"
+  if [ "$FAILS" -gt 0 ]; then echo "# $FAILS of $COUNT failed"; exit 1; fi
+  exit 0
+}
