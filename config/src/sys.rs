@@ -111,6 +111,12 @@ pub fn no_new_privs() -> Result<bool, SysError> {
     Ok(rc == 1)
 }
 
+/// The real uid of the calling process.
+pub fn real_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
 fn last_errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }

@@ -1,0 +1,148 @@
+#!/bin/bash
+# nnp-shell as the passwd shell, through a real sshd on loopback with NO pam_nnp in any
+# stack: the shell alone must set NNP and then become the real shell.
+. "$(dirname "$0")/../lib.sh"
+ns_enter "$@"
+ns_setup
+install -m 0755 "$NNP_SHELL" "$T/bin/nnp-shell"
+echo "$T/bin/nnp-shell" >> /etc/shells
+add_group restricted $((UID_BASE + 100))
+USER_SHELL="$T/bin/nnp-shell" add_user sam $((UID_BASE + 10)) restricted
+add_user bob $((UID_BASE + 2))
+S=$((UID_BASE + 10))
+write_plain_stack sshd
+grep -q pam_nnp /etc/pam.d/* && { echo "Bail out! pam_nnp is in a stack"; exit 1; }
+write_config 'shell = "/bin/bash"
+[[rule]]
+groups = ["restricted"]
+nnp = true'
+start_sshd || exit 1
+
+# which shell runs a -c command: "; true" stops bash/dash from exec'ing the last command
+WHICH='readlink /proc/$$/exe; true'
+
+case_begin "nnp-shell user: NoNewPrivs 1 and setuid id keeps the euid"
+expect_probe sam 1 $S
+case_end
+
+case_begin "control: bash user in the same sshd gets euid 0"
+expect_probe bob 0 0
+case_end
+
+case_begin "ssh 'echo hello; exit 3' prints exactly hello and exits 3"
+ssh_as sam -- 'echo hello; exit 3'
+expect_rc 3
+[ "$OUT" = "hello" ] || fail "stdout must be exactly 'hello'"
+[ -z "$ERR" ] || fail "stderr must be empty"
+case_end
+
+case_begin "interactive ssh -tt login is a login shell of the real shell"
+LAST_CMD="ssh -tt sam (stdin: shopt login_shell; echo \$0; exit)"
+ssh_opts
+OUT=$( (sleep 1; printf 'shopt login_shell; echo ZERO=$0; exit\n') | timeout 20 ssh "${SSH_OPTS[@]}" -tt sam@127.0.0.1 2>&1); RC=$?
+printf '%s\n' "$OUT" | tr -d '\r' | grep -qE 'login_shell[[:space:]]+on$' || fail "not a login shell"
+printf '%s\n' "$OUT" | tr -d '\r' | grep -qx 'ZERO=-bash' || fail "argv[0] should be -bash"
+case_end
+
+case_begin "sftp works"
+printf 'put %s/bin/probe up.txt\nget up.txt %s/down.txt\n' "$T" "$T" > "$T/sftp-batch"
+ssh_opts
+run sftp "${SSH_OPTS[@]/-p/-P}" -b "$T/sftp-batch" sam@127.0.0.1
+expect_rc 0
+cmp -s "$T/bin/probe" "$T/down.txt" || fail "sftp round trip differs"
+case_end
+
+case_begin "scp -O (legacy protocol) works"
+rm -f "$T/down.txt"
+ssh_opts
+run scp "${SSH_OPTS[@]/-p/-P}" -O "$T/bin/probe" sam@127.0.0.1:scp.txt
+expect_rc 0
+run scp "${SSH_OPTS[@]/-p/-P}" -O sam@127.0.0.1:scp.txt "$T/down.txt"
+expect_rc 0
+cmp -s "$T/bin/probe" "$T/down.txt" || fail "scp round trip differs"
+case_end
+
+case_begin "rsync over ssh works"
+rm -f "$T/down.txt"
+ssh_opts
+run rsync -e "ssh ${SSH_OPTS[*]}" "$T/bin/probe" sam@127.0.0.1:rsync.txt
+expect_rc 0
+run rsync -e "ssh ${SSH_OPTS[*]}" sam@127.0.0.1:rsync.txt "$T/down.txt"
+expect_rc 0
+cmp -s "$T/bin/probe" "$T/down.txt" || fail "rsync round trip differs"
+case_end
+
+case_begin "top-level shell is used when the matching rule names none"
+ssh_as sam -- "$WHICH"
+expect_line /usr/bin/bash
+case_end
+
+case_begin "the matching rule's shell wins over the top-level one"
+write_config 'shell = "/bin/bash"
+[[rule]]
+groups = ["restricted"]
+nnp = true
+shell = "/bin/dash"'
+ssh_as sam -- "$WHICH"
+expect_line /usr/bin/dash
+case_end
+
+case_begin "no rule matches: the top-level shell, still with NNP"
+write_config 'shell = "/bin/bash"
+[[rule]]
+users = ["somebody-else"]
+nnp = true'
+ssh_as sam -- "$WHICH; $T/bin/probe"
+expect_line /usr/bin/bash
+expect_line "NNP=1 EUID=$S"
+case_end
+
+# Each bad case: /bin/sh (dash here), NNP set, one warning on stderr, stdout untouched.
+expect_fallback() {
+  ssh_as sam -- "$WHICH; $T/bin/probe"
+  expect_rc 0
+  [ "$OUT" = "/usr/bin/dash
+NNP=1 EUID=$S" ] || fail "stdout must be exactly the shell and the probe line"
+  printf '%s' "$ERR" | grep -q "^nnp-shell: warning: .*$1.*; using /bin/sh$" || fail "expected a warning matching '$1'"
+  [ "$(printf '%s\n' "$ERR" | grep -c .)" = 1 ] || fail "expected exactly one line on stderr"
+}
+
+case_begin "invalid config falls back to /bin/sh with a warning"
+write_config 'shell = "/bin/bash"
+[[rule]]
+grups = ["restricted"]
+nnp = true'
+expect_fallback 'unknown key .grups.'
+case_end
+
+case_begin "untrusted (world-writable) config falls back to /bin/sh"
+write_config 'shell = "/bin/bash"'
+chmod 666 /etc/security/nnp.toml
+expect_fallback 'untrusted file: writable by group and others'
+chmod 644 /etc/security/nnp.toml
+case_end
+
+case_begin "relative shell falls back to /bin/sh"
+write_config 'shell = "bash"'
+expect_fallback 'is not an absolute path'
+case_end
+
+case_begin "non-executable shell falls back to /bin/sh"
+write_config 'shell = "/etc/passwd"'
+expect_fallback 'is not an executable file'
+case_end
+
+case_begin "shell that is nnp-shell itself falls back to /bin/sh (no loop)"
+ln -sf "$T/bin/nnp-shell" "$T/bin/sneaky"
+write_config "shell = \"$T/bin/sneaky\""
+expect_fallback 'is nnp-shell itself'
+case_end
+
+case_begin "no environment variable can redirect the config"
+write_config 'shell = "/bin/bash"'
+printf 'shell = "/bin/dash"\n' > "$T/evil.toml"
+ssh_as sam -o SetEnv=NNP_CONFIG="$T/evil.toml" -- "$WHICH"
+expect_line /usr/bin/bash
+case_end
+
+finish
