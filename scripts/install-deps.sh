@@ -3,7 +3,7 @@
 # packages are installed, and `apt-get update` runs at most once.
 set -euo pipefail
 PKGS=(libpam0g-dev pamtester openssh-server openssh-client sudo bubblewrap util-linux
-      iproute2 procps python3 login bsdutils rsync tmux screen)
+      iproute2 procps python3 login bsdutils rsync tmux screen dropbear-bin)
 PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do

@@ -199,10 +199,10 @@ start_sshd() {
   /usr/sbin/sshd -D -f /dev/null -E "$T/sshd.log" \
     -o ListenAddress=127.0.0.1 -o Port="$PORT" \
     -o HostKey="$T/hostkey" -o PidFile="$T/run/sshd.pid" \
-    -o UsePAM=yes -o AuthorizedKeysFile="$T/keys/%u" -o StrictModes=no \
+    -o UsePAM="${SSHD_USEPAM:-yes}" -o AuthorizedKeysFile="$T/keys/%u" -o StrictModes=no \
     -o PasswordAuthentication=no -o KbdInteractiveAuthentication=no \
     -o PermitRootLogin=no -o PrintMotd=no -o PrintLastLog=no -o LogLevel=VERBOSE \
-    -o Subsystem="sftp /usr/lib/openssh/sftp-server" "$@" &
+    -o Subsystem="${SSHD_SUBSYSTEM:-sftp /usr/lib/openssh/sftp-server}" "$@" &
   SSHD_PID=$!
   local i
   for i in $(seq 100); do
@@ -265,11 +265,13 @@ fail() {
 }
 
 # check that the output contains a line equal to $1
+# output without carriage returns and terminal escape sequences (pty sessions)
+clean_out() { printf '%s\n' "$OUT" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tr -d '\r'; }
 expect_line() {
-  if ! printf '%s\n' "$OUT" | tr -d '\r' | grep -qxF -- "$1"; then fail "expected a line '$1'"; fi
+  if ! clean_out | grep -qxF -- "$1"; then fail "expected a line '$1'"; fi
 }
 expect_no_line_matching() {
-  if printf '%s\n' "$OUT" | tr -d '\r' | grep -qE -- "$1"; then fail "unexpected output matching '$1'"; fi
+  if clean_out | grep -qE -- "$1"; then fail "unexpected output matching '$1'"; fi
 }
 expect_rc() { if [ "$RC" != "$1" ]; then fail "expected exit status $1, got $RC"; fi; }
 

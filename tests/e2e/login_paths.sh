@@ -1,0 +1,183 @@
+#!/bin/bash
+# Every login path against the real program: su, su -l, sudo, sudo -i, runuser, login on a
+# pty, tmux and background processes, and sshd variants (ForceCommand, internal-sftp,
+# Match Group, with and without a pty). pam_nnp is added to the namespace's stacks the way
+# pam-auth-update would: to common-session and common-session-noninteractive.
+. "$(dirname "$0")/../lib.sh"
+ns_enter "$@"
+ns_setup
+standard_users
+A=$((UID_BASE + 1))
+for s in common-session common-session-noninteractive runuser runuser-l; do
+  echo "session required $MODULE" >> "/etc/pam.d/$s"
+done
+write_stack sshd
+write_config '[[rule]]
+groups = ["restricted"]
+nnp = true'
+P=$T/bin/probe
+
+case_begin "su - alice -c (as root): NNP 1"
+run su - alice -c "$P"
+expect_rc 0; expect_line "NNP=1 EUID=$A"
+case_end
+
+case_begin "su alice -c (as root): NNP 1"
+run su alice -c "$P"
+expect_rc 0; expect_line "NNP=1 EUID=$A"
+case_end
+
+case_begin "control: su - bob -c: NNP 0 and setuid id gives euid 0"
+run su - bob -c "$P"
+expect_rc 0; expect_line "NNP=0 EUID=0"
+case_end
+
+case_begin "sudo -u alice: NNP 1"
+run sudo -u alice "$P"
+expect_rc 0; expect_line "NNP=1 EUID=$A"
+case_end
+
+case_begin "sudo -i -u alice: NNP 1"
+run sudo -i -u alice "$P"
+expect_rc 0; expect_line "NNP=1 EUID=$A"
+case_end
+
+case_begin "control: sudo -u bob: NNP 0"
+run sudo -u bob "$P"
+expect_rc 0; expect_line "NNP=0 EUID=0"
+case_end
+
+case_begin "runuser -u alice and runuser -l alice: NNP 1"
+run runuser -u alice -- "$P"
+expect_rc 0; expect_line "NNP=1 EUID=$A"
+run runuser -l alice -c "$P"
+expect_rc 0; expect_line "NNP=1 EUID=$A"
+case_end
+
+# login -f USER on a pty under script(1); input is fed after a delay.
+login_probe() {
+  LAST_CMD="script -qec 'login -f $1' (stdin: probe; exit)"
+  OUT=$( (sleep 1.5; printf '%s; exit\n' "$P") | timeout 20 script -qec "login -f $1" /dev/null 2>&1 | tr -d '\r'); RC=$?
+}
+case_begin "login -f alice on a pty: NNP 1"
+login_probe alice
+expect_line "NNP=1 EUID=$A"
+case_end
+
+case_begin "control: login -f bob on a pty: NNP 0"
+login_probe bob
+expect_line "NNP=0 EUID=0"
+case_end
+
+start_sshd || exit 1
+
+case_begin "ssh remote command without and with a pty"
+expect_probe alice 1 $A
+ssh_as alice -tt -- "$P"
+expect_line "NNP=1 EUID=$A"
+expect_probe bob 0 0
+case_end
+
+case_begin "tmux server started in the session: NNP 1, still 1 after logout"
+ssh_as alice -- "tmux -S $T/home/alice/tmux.sock new-session -d 'sleep 300'; sleep 0.3; tmux -S $T/home/alice/tmux.sock list-panes -F 'PANE=#{pane_pid}'"
+pid=$(printf '%s\n' "$OUT" | sed -n 's/^PANE=//p')
+sleep 0.5
+if [ -z "$pid" ] || ! grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$pid/status" 2>/dev/null; then
+  fail "tmux pane process ($pid) should have NoNewPrivs 1 after logout"
+fi
+srv=$(pgrep -U $A -x tmux: || pgrep -U $A tmux | head -n1)
+[ -n "$srv" ] && ! grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$srv/status" && fail "tmux server lacks NNP"
+pkill -U $A tmux; pkill -U $A sleep
+case_end
+
+case_begin "screen session started in the session: NNP 1 after logout"
+ssh_as alice -- "SCREENDIR=$T/home/alice/.screen screen -dmS t sleep 300; sleep 0.5; pgrep -U $A -x sleep"
+pid=$(printf '%s\n' "$OUT" | tail -n1)
+sleep 0.3
+if [ -z "$pid" ] || ! grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$pid/status" 2>/dev/null; then
+  fail "process under screen ($pid) should have NoNewPrivs 1 after logout"
+fi
+pkill -U $A screen; pkill -U $A sleep
+case_end
+
+# sshd variants from a config file (Match blocks cannot be given with -o). Note that for
+# sshd the first value given for an option wins: -o options come before the file.
+SSHD_SUBSYSTEM="sftp internal-sftp"
+cat > "$T/sshd_config" <<CONF
+Match Group restricted
+    ForceCommand $P
+CONF
+restart_sshd -f "$T/sshd_config" || exit 1
+
+case_begin "Match Group restricted + ForceCommand: the forced command runs with NNP 1"
+ssh_as alice -- "echo ignored"
+expect_rc 0; expect_line "NNP=1 EUID=$A"
+ssh_as alice -tt -- "echo ignored"
+expect_line "NNP=1 EUID=$A"
+case_end
+
+case_begin "control: bob (outside the Match block) runs his own command, NNP 0"
+expect_probe bob 0 0
+case_end
+
+restart_sshd || exit 1
+
+case_begin "internal-sftp: the sshd session process serving sftp has NNP 1"
+printf 'get /proc/self/status %s/sftp-status\n' "$T" > "$T/sftp-batch"
+ssh_opts
+rm -f "$T/sftp-status"
+run sftp "${SSH_OPTS[@]/-p/-P}" -b "$T/sftp-batch" alice@127.0.0.1
+expect_rc 0
+grep -q '^NoNewPrivs:[[:space:]]*1$' "$T/sftp-status" 2>/dev/null || fail "internal-sftp process of alice lacks NoNewPrivs 1"
+rm -f "$T/sftp-status"
+run sftp "${SSH_OPTS[@]/-p/-P}" -b "$T/sftp-batch" bob@127.0.0.1
+grep -q '^NoNewPrivs:[[:space:]]*0$' "$T/sftp-status" 2>/dev/null || fail "control: bob's internal-sftp should have 0"
+case_end
+
+case_begin "port forwarding only (ssh -N): the session's sshd child has NNP 1, no user process runs"
+pkill -KILL -U $A; sleep 0.3   # leftovers of the tmux/screen cases
+ssh_opts
+ssh "${SSH_OPTS[@]}" -N -L "127.0.0.1:$(free_port):127.0.0.1:$PORT" alice@127.0.0.1 < /dev/null > /dev/null 2>&1 &
+FWD=$!
+child=""
+for i in $(seq 50); do child=$(pgrep -U $A -f '^sshd: alice' | head -n1); [ -n "$child" ] && break; sleep 0.1; done
+LAST_CMD="ssh -N -L ... alice@127.0.0.1; inspect sshd child $child"
+if [ -z "$child" ] || ! grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$child/status"; then fail "sshd child of a forwarding-only session should have NNP 1"; fi
+others=$(ps -o pid=,stat= -u $A | awk -v c="$child" '$1 != c && $2 !~ /^Z/ {print $1}')
+[ -z "$others" ] || fail "no other process of alice should run: $(ps -o pid,args -p "$(echo $others | tr " " ,)")"
+kill $FWD 2>/dev/null; wait $FWD 2>/dev/null
+case_end
+
+case_begin "sshd UsePAM no: pam_nnp cannot act (documented gap; nnp-shell covers it)"
+SSHD_USEPAM=no restart_sshd || exit 1
+expect_probe alice 0 0
+case_end
+
+# dropbear (Debian builds it without PAM): pam_nnp cannot act, nnp-shell does.
+if command -v dropbear >/dev/null; then
+  install -m 0755 "$NNP_SHELL" "$T/bin/nnp-shell"
+  echo "$T/bin/nnp-shell" >> /etc/shells
+  USER_SHELL="$T/bin/nnp-shell" add_user sam $((UID_BASE + 10)) restricted
+  for u in alice sam; do
+    install -d -o "${TEST_UID[$u]}" -g "${TEST_UID[$u]}" -m 0700 "$T/home/$u/.ssh"
+    install -o "${TEST_UID[$u]}" -g "${TEST_UID[$u]}" -m 0600 "$T/clientkey.pub" "$T/home/$u/.ssh/authorized_keys"
+  done
+  dropbearkey -t ed25519 -f "$T/dropbear_key" >/dev/null 2>&1
+  kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null
+  PORT=$(free_port)
+  dropbear -F -E -s -p "127.0.0.1:$PORT" -r "$T/dropbear_key" -P "$T/run/dropbear.pid" 2> "$T/sshd.log" &
+  SSHD_PID=$!
+  for i in $(seq 50); do ss -Hltn "sport = :$PORT" | grep -q . && break; sleep 0.1; done
+
+  case_begin "dropbear, bash user matched by a rule: NNP 0 (no PAM session: the documented gap)"
+  expect_probe alice 0 0
+  case_end
+
+  case_begin "dropbear, nnp-shell user: NNP 1"
+  expect_probe sam 1 $((UID_BASE + 10))
+  case_end
+else
+  echo "# dropbear not installed: dropbear cases skipped"
+fi
+
+finish
