@@ -265,6 +265,63 @@ impl Config {
     }
 }
 
+/// A rule that can never match because an earlier one matches everything it would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shadowed<'c> {
+    /// The rule that never matches.
+    pub rule: &'c Rule,
+    /// The earlier rule that takes all its subjects.
+    pub by: &'c Rule,
+}
+
+fn subset<T: PartialEq>(inner: &[T], outer: &[T]) -> bool {
+    inner.iter().all(|x| outer.contains(x))
+}
+
+impl Rule {
+    /// Does this rule match every subject and service that `later` matches? Conservative:
+    /// `true` only when each selector this rule names is named by `later` with a subset of
+    /// values (or this rule's `users` is `"*"`).
+    pub fn covers(&self, later: &Rule) -> bool {
+        let users = match (&self.users, &later.users) {
+            (None, _) | (Some(Users::All), _) => true,
+            (Some(Users::Names(a)), Some(Users::Names(b))) => subset(b, a),
+            _ => false,
+        };
+        let groups = match (&self.groups, &later.groups) {
+            (None, _) => true,
+            (Some(a), Some(b)) => subset(b, a),
+            _ => false,
+        };
+        let uids = match (&self.uids, &later.uids) {
+            (None, _) => true,
+            (Some(a), Some(b)) => b
+                .iter()
+                .all(|&(lo, hi)| a.iter().any(|&(x, y)| x <= lo && hi <= y)),
+            _ => false,
+        };
+        let services = match (&self.services, &later.services) {
+            (None, _) => true,
+            (Some(a), Some(b)) => subset(b, a),
+            _ => false,
+        };
+        users && groups && uids && services
+    }
+}
+
+impl Config {
+    /// Rules that can never match, each with the first earlier rule that shadows it.
+    pub fn shadowed(&self) -> Vec<Shadowed<'_>> {
+        let mut out = Vec::new();
+        for (j, rule) in self.rules.iter().enumerate() {
+            if let Some(by) = self.rules[..j].iter().find(|e| e.covers(rule)) {
+                out.push(Shadowed { rule, by });
+            }
+        }
+        out
+    }
+}
+
 /// The drop-in directory of a config at `DIR/NAME.toml`: `DIR/NAME.d/`.
 pub fn dropin_dir(main: &Path) -> PathBuf {
     let stem = main

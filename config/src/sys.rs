@@ -117,6 +117,13 @@ pub fn real_uid() -> u32 {
     unsafe { libc::getuid() }
 }
 
+/// Clock ticks per second of /proc's time fields (USER_HZ).
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf takes an integer name and has no memory effects.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(t).ok().filter(|&t| t > 0).unwrap_or(100)
+}
+
 fn last_errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
@@ -284,6 +291,53 @@ fn complete(pw: Pw) -> Result<Account, SysError> {
         shell: pw.shell,
         groups,
     })
+}
+
+/// Does NSS know this user name?
+pub fn user_exists(name: &str) -> Result<bool, SysError> {
+    let Ok(cname) = CString::new(name) else {
+        return Ok(false);
+    };
+    Ok(getpw(PwKey::Name(&cname))?.is_some())
+}
+
+/// Does NSS know this group name? (getgrnam_r)
+pub fn group_exists(name: &str) -> Result<bool, SysError> {
+    let Ok(cname) = CString::new(name) else {
+        return Ok(false);
+    };
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: an all-zero group (null pointers) is a valid value of the type.
+        let mut grp: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: cname is NUL-terminated; buf is valid for buf.len() bytes; grp and result
+        // are valid out-pointers.
+        let rc = unsafe {
+            libc::getgrnam_r(
+                cname.as_ptr(),
+                &mut grp,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < MAX_BUF {
+            let n = buf.len() * 2;
+            buf.resize(n, 0);
+            continue;
+        }
+        if rc != 0 && !matches!(rc, libc::ENOENT | libc::ESRCH) {
+            return Err(SysError::Nss {
+                what: format!(
+                    "group lookup for \"{}\" (getgrnam_r)",
+                    escape_name(name.as_bytes())
+                ),
+                errno: rc,
+            });
+        }
+        return Ok(!result.is_null());
+    }
 }
 
 /// Resolve a user name through NSS: uid, primary gid, and the names of all its groups.

@@ -766,3 +766,23 @@ fn dropin_named_toml_that_is_a_directory_is_an_error() {
         ["D/nnp.d/x.toml: not a regular file: it is a directory"]
     );
 }
+
+#[test]
+fn shadowed_rules_are_found() {
+    let c = config(
+        "[[rule]]\ngroups = [\"g\", \"h\"]\nnnp = true\n\n[[rule]]\ngroups = [\"g\"]\nusers = [\"x\"]\nnnp = false\n\n[[rule]]\nusers = [\"*\"]\nnnp = true\n\n[[rule]]\nuids = [\"10-20\"]\nnnp = true\n\n[[rule]]\ngroups = [\"other\"]\nservices = [\"sshd\"]\nnnp = true\n",
+    );
+    let s = c.shadowed();
+    let pairs: Vec<_> = s.iter().map(|s| (s.rule.at.index, s.by.at.index)).collect();
+    assert_eq!(pairs, [(2, 1), (4, 3), (5, 3)]);
+    // a narrower earlier rule does not shadow a wider later one
+    let c = config("[[rule]]\nusers = [\"a\"]\nservices = [\"sshd\"]\nnnp = true\n[[rule]]\nusers = [\"a\"]\nnnp = false\n");
+    assert!(c.shadowed().is_empty());
+    let c = config("[[rule]]\nuids = [\"10-20\"]\nnnp = true\n[[rule]]\nuids = [15, \"12-20\"]\nnnp = false\n[[rule]]\nuids = [\"15-21\"]\nnnp = false\n");
+    let pairs: Vec<_> = c
+        .shadowed()
+        .iter()
+        .map(|s| (s.rule.at.index, s.by.at.index))
+        .collect();
+    assert_eq!(pairs, [(2, 1)]);
+}

@@ -1,0 +1,139 @@
+//! Reading process facts from /proc. A process that vanishes while it is read is `None`,
+//! never an error.
+
+use std::path::Path;
+
+/// What nnpctl needs to know about one process.
+#[derive(Debug, Clone)]
+pub struct Proc {
+    pub pid: u32,
+    pub name: String,
+    pub ruid: u32,
+    pub euid: u32,
+    pub nnp: Option<bool>,
+    pub seccomp: Option<u32>,
+    /// Kernel threads have no user-space memory: they are skipped by audit.
+    pub kernel_thread: bool,
+}
+
+pub fn read(root: &Path, pid: u32) -> Option<Proc> {
+    let status = std::fs::read_to_string(root.join(pid.to_string()).join("status")).ok()?;
+    let mut p = Proc {
+        pid,
+        name: String::new(),
+        ruid: u32::MAX,
+        euid: u32::MAX,
+        nnp: None,
+        seccomp: None,
+        kernel_thread: false,
+    };
+    let mut ppid = None;
+    for line in status.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match key {
+            "Name" => p.name = value.to_string(),
+            "PPid" => ppid = value.parse::<u32>().ok(),
+            "Uid" => {
+                let mut it = value.split_whitespace().filter_map(|v| v.parse().ok());
+                p.ruid = it.next().unwrap_or(u32::MAX);
+                p.euid = it.next().unwrap_or(u32::MAX);
+            }
+            "NoNewPrivs" => p.nnp = Some(value == "1"),
+            "Seccomp" => p.seccomp = value.parse().ok(),
+            "Kthread" => p.kernel_thread = value == "1",
+            _ => {}
+        }
+    }
+    if pid == 2 || ppid == Some(2) {
+        p.kernel_thread = true;
+    }
+    Some(p)
+}
+
+/// The command line, NULs as spaces; `[name]` when it is empty (kernel threads, zombies).
+pub fn cmdline(root: &Path, pid: u32, name: &str) -> String {
+    match std::fs::read(root.join(pid.to_string()).join("cmdline")) {
+        Ok(b) if !b.is_empty() => {
+            let s: Vec<u8> = b
+                .strip_suffix(b"\0")
+                .unwrap_or(&b)
+                .iter()
+                .map(|&c| if c == 0 { b' ' } else { c })
+                .collect();
+            nnp_config::sys::escape_name(&s)
+        }
+        _ => format!("[{name}]"),
+    }
+}
+
+/// Start time of a process as seconds since the epoch.
+pub fn start_time(root: &Path, pid: u32, boot_time: u64, ticks: u64) -> Option<u64> {
+    let stat = std::fs::read_to_string(root.join(pid.to_string()).join("stat")).ok()?;
+    // the comm field may contain spaces and parentheses: fields resume after the last ')'
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // after ')': field 3 (state) is index 0; starttime is field 22, index 19
+    let start: u64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+    Some(boot_time + start / ticks.max(1))
+}
+
+/// Boot time (btime of /proc/stat), seconds since the epoch.
+pub fn boot_time(root: &Path) -> u64 {
+    std::fs::read_to_string(root.join("stat"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Every numeric entry of /proc.
+pub fn pids(root: &Path) -> std::io::Result<Vec<u32>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root)? {
+        let Ok(entry) = entry else { continue };
+        if let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) {
+            out.push(pid);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC).
+pub fn iso8601(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // civil_from_days (Howard Hinnant)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(1_795_542_986), "2026-11-24T17:56:26Z");
+    }
+}

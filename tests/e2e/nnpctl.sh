@@ -1,0 +1,194 @@
+#!/bin/bash
+# nnpctl against fixtures in a private mount namespace with fake users and groups.
+. "$(dirname "$0")/../lib.sh"
+ns_enter "$@"
+ns_setup
+standard_users
+A=$((UID_BASE + 1)); B=$((UID_BASE + 2))
+C=/etc/security/nnp.toml
+
+write_config '[[rule]]
+users = ["dave"]
+nnp = false
+
+[[rule]]
+groups = ["restricted"]
+nnp = true'
+mkdir -p /etc/security/nnp.d
+printf '[[rule]]\nusers = ["carol"]\nservices = ["login"]\nnnp = true\nshell = "/bin/dash"\n' > /etc/security/nnp.d/20-login.toml
+
+case_begin "check: valid config -> ok: N rules from M files, exit 0"
+run "$NNPCTL" check
+expect_rc 0
+expect_line "ok: 3 rules from 2 files"
+case_end
+
+case_begin "check: several errors at once, each as FILE:LINE:COL, exit 1"
+printf 'mode = "enforcing"\n[[rule]]\ngrups = ["x"]\nnnp = true\n' > /etc/security/nnp.d/30-bad.toml
+printf '[[rule]]\nuids = ["9-1"]\n' > /etc/security/nnp.d/40-bad.toml
+run "$NNPCTL" check
+expect_rc 1
+expect_line '/etc/security/nnp.d/30-bad.toml:1:8: unknown mode "enforcing" (expected "enforce" or "audit")'
+expect_line '/etc/security/nnp.d/30-bad.toml:3:1: unknown key "grups" (expected one of users, groups, uids, services, nnp, mode, shell)'
+expect_line '/etc/security/nnp.d/40-bad.toml:2:9: uid range "9-1" is reversed: 9 is greater than 1 (write "1-9")'
+expect_line '/etc/security/nnp.d/40-bad.toml:1:1: rule has no "nnp" key: add nnp = true (restrict) or nnp = false (exempt)'
+expect_line "5 errors"
+rm /etc/security/nnp.d/30-bad.toml /etc/security/nnp.d/40-bad.toml
+case_end
+
+case_begin "check: untrusted files are errors naming the path and why"
+chmod 664 /etc/security/nnp.d/20-login.toml
+run "$NNPCTL" check
+expect_rc 1
+expect_line "/etc/security/nnp.d/20-login.toml: untrusted file: writable by group (mode 0664)"
+chmod 644 /etc/security/nnp.d/20-login.toml
+chown bob $C
+run "$NNPCTL" check
+expect_rc 1
+expect_line "$C: untrusted file: owned by uid $B, not root"
+chown root $C
+case_end
+
+case_begin "check: warnings for shadowed rules and unknown names do not fail"
+printf '[[rule]]\ngroups = ["restricted"]\nusers = ["alice"]\nnnp = false\n\n[[rule]]\nusers = ["nosuchuser"]\ngroups = ["nosuchgroup"]\nnnp = true\n' > /etc/security/nnp.d/50-warn.toml
+run "$NNPCTL" check
+expect_rc 0
+expect_line "warning: /etc/security/nnp.d/50-warn.toml:1: rule 4 can never match: rule 2 at $C:5 already matches everyone it would"
+expect_line 'warning: /etc/security/nnp.d/50-warn.toml:6: user "nosuchuser" is not known to NSS'
+expect_line 'warning: /etc/security/nnp.d/50-warn.toml:6: group "nosuchgroup" is not known to NSS'
+expect_line "ok: 5 rules from 3 files"
+rm /etc/security/nnp.d/50-warn.toml
+case_end
+
+# json FIELD... — print fields of the JSON in $OUT, one per line
+json() { printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps([d[k] for k in sys.argv[1:]]))' "$@"; }
+
+case_begin "explain: matched user (text and JSON)"
+run "$NNPCTL" explain alice
+expect_rc 0
+expect_line "rule:     #2 at $C:5"
+expect_line "matched:  group restricted"
+expect_line "decision: pam_nnp sets no_new_privs"
+run "$NNPCTL" explain alice --service sshd --json
+expect_rc 0
+got=$(json user service nnp mode rule shell)
+[ "$got" = "[\"alice\", \"sshd\", true, \"enforce\", {\"file\": \"$C\", \"line\": 5, \"index\": 2}, \"/bin/sh\"]" ] || fail "json: $got"
+case_end
+
+case_begin "explain: exempted user"
+run "$NNPCTL" explain dave --json
+got=$(json nnp rule)
+[ "$got" = "[false, {\"file\": \"$C\", \"line\": 1, \"index\": 1}]" ] || fail "json: $got"
+run "$NNPCTL" explain dave
+expect_line "decision: nothing is done (exempt: nnp = false)"
+case_end
+
+case_begin "explain: unmatched user"
+run "$NNPCTL" explain bob --json
+got=$(json user service nnp mode rule shell)
+[ "$got" = '["bob", null, false, "enforce", null, "/bin/sh"]' ] || fail "json: $got"
+case_end
+
+case_begin "explain: service-narrowed rule (no service vs --service login); shell ignores services"
+run "$NNPCTL" explain carol --json
+got=$(json nnp rule shell)
+[ "$got" = '[false, null, "/bin/dash"]' ] || fail "json without service: $got"
+run "$NNPCTL" explain carol --service login --json
+got=$(json nnp rule)
+[ "$got" = '[true, {"file": "/etc/security/nnp.d/20-login.toml", "line": 1, "index": 3}]' ] || fail "json with --service login: $got"
+case_end
+
+case_begin "explain: unknown user is an error"
+run "$NNPCTL" explain no-such-user-xyz
+expect_rc 1
+printf '%s' "$ERR" | grep -q 'nnpctl: unknown user "no-such-user-xyz"' || fail "expected an unknown-user error"
+case_end
+
+case_begin "audit: restricted user's process without NNP is listed, with NNP is not; control user not listed"
+setpriv --reuid=$A --regid=$A --clear-groups sleep 300 & BAD=$!
+setpriv --reuid=$A --regid=$A --clear-groups --no-new-privs sleep 301 & GOOD=$!
+setpriv --reuid=$B --regid=$B --clear-groups sleep 302 & CTRL=$!
+sleep 0.3
+run "$NNPCTL" audit
+expect_rc 1
+printf '%s\n' "$OUT" | grep -qE "^ *$BAD +alice +[0-9T:Z-]+ +sleep 300$" || fail "pid $BAD (sleep 300) should be listed"
+printf '%s\n' "$OUT" | grep -qE "^ *$GOOD " && fail "pid $GOOD has NNP and must not be listed"
+printf '%s\n' "$OUT" | grep -qE "^ *$CTRL " && fail "pid $CTRL belongs to an unrestricted user"
+run "$NNPCTL" audit --json
+expect_rc 1
+got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(sorted((f["pid"], f["user"], f["command"]) for f in json.load(sys.stdin)))')
+[ "$got" = "[($BAD, 'alice', 'sleep 300')]" ] || fail "json: $got"
+kill $BAD; wait $BAD 2>/dev/null
+run "$NNPCTL" audit
+expect_rc 0
+printf '%s' "$OUT" | grep -q "^ok: no process of a restricted user lacks no_new_privs" || fail "expected ok"
+case_end
+
+case_begin "status: NoNewPrivs, Seccomp, uid/euid of given pids"
+run "$NNPCTL" status $GOOD $CTRL
+expect_rc 0
+printf '%s\n' "$OUT" | grep -qE "^ *$GOOD +1 +0 \(off\) +$A +$A +sleep 301$" || fail "status of $GOOD"
+printf '%s\n' "$OUT" | grep -qE "^ *$CTRL +0 +0 \(off\) +$B +$B +sleep 302$" || fail "status of $CTRL"
+run setpriv --no-new-privs "$NNPCTL" status
+printf '%s\n' "$OUT" | grep -qE "^ *[0-9]+ +1 " || fail "status of the caller (under setpriv --no-new-privs)"
+run "$NNPCTL" status notapid
+expect_rc 2
+run "$NNPCTL" status 999999999
+expect_rc 1
+kill $GOOD $CTRL; wait 2>/dev/null
+case_end
+
+case_begin "usage errors exit 2; --help exits 0"
+run "$NNPCTL" frobnicate
+expect_rc 2
+run "$NNPCTL" explain
+expect_rc 2
+run "$NNPCTL" --help
+expect_rc 0
+case_end
+
+case_begin "doctor: pam_nnp in the sshd stack, valid config -> exit 0"
+write_stack sshd
+run "$NNPCTL" doctor
+expect_rc 0
+printf '%s\n' "$OUT" | grep -q "^ok: PAM stack sshd loads $MODULE (session module 2 of 2, from /etc/pam.d/sshd:5)$" || fail "sshd stack finding"
+printf '%s\n' "$OUT" | grep -q "^ok: config $C: 3 rules from 2 files$" || fail "config finding"
+case_end
+
+case_begin "doctor: pam_nnp via @include common-session is found, with its position"
+write_plain_stack sshd
+cp /etc/pam.d/login "$T/login.orig"
+echo "session required pam_nnp.so debug" >> /etc/pam.d/common-session
+run "$NNPCTL" doctor
+printf '%s\n' "$OUT" | grep -qE "^ok: PAM stack login loads pam_nnp.so debug \(session module [0-9]+ of [0-9]+, from /etc/pam.d/common-session:[0-9]+\); after pam_selinux open$" || fail "login stack via common-session"
+printf '%s\n' "$OUT" | grep -q "^warning: the sshd stack does not load pam_nnp.so" || fail "sshd warning"
+case_end
+
+case_begin "doctor: no stack loads pam_nnp while rules exist -> problem, exit 1"
+grep -v pam_nnp /etc/pam.d/common-session > "$T/cs"; cat "$T/cs" > /etc/pam.d/common-session
+run "$NNPCTL" doctor
+expect_rc 1
+printf '%s\n' "$OUT" | grep -q "^problem: no PAM stack in /etc/pam.d loads pam_nnp.so" || fail "expected the problem line"
+case_end
+
+case_begin "doctor: nnp-shell user whose shell is not in /etc/shells -> problem"
+write_stack sshd
+install -m 0755 "$NNP_SHELL" "$T/bin/nnp-shell"
+USER_SHELL="$T/bin/nnp-shell" add_user sam $((UID_BASE + 10))
+run "$NNPCTL" doctor
+expect_rc 1
+printf '%s\n' "$OUT" | grep -q "^problem: $T/bin/nnp-shell is not in /etc/shells" || fail "expected the /etc/shells problem"
+echo "$T/bin/nnp-shell" >> /etc/shells
+run "$NNPCTL" doctor
+expect_rc 0
+printf '%s\n' "$OUT" | grep -q "^ok: $T/bin/nnp-shell is in /etc/shells" || fail "expected ok"
+case_end
+
+case_begin "doctor: invalid config is a problem"
+write_config 'nnp = true'
+run "$NNPCTL" doctor
+expect_rc 1
+printf '%s\n' "$OUT" | grep -q "^problem: $C:1:1: unknown key \"nnp\"" || fail "expected the config problem"
+case_end
+
+finish
