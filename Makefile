@@ -3,8 +3,16 @@ CARGO   ?= cargo
 PREFIX  ?= /usr
 DESTDIR ?=
 MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+# Where libpam looks for modules: Debian multiarch by default; RPM distributions pass
+# PAMDIR=/usr/lib64/security.
+PAMDIR  ?= $(PREFIX)/lib/$(MULTIARCH)/security
+REL     ?= $(or $(CARGO_TARGET_DIR),target)/release
 
-.PHONY: all build deps test lint unit e2e demo bench clean
+.PHONY: all build deps test lint unit e2e demo bench clean install install-files deb rpm
 
 all: build
 
@@ -22,13 +30,36 @@ lint:
 unit:
 	$(CARGO) test --workspace --locked
 
-e2e: build
+e2e: build deb
 	./tests/run.sh
 
 test: deps lint unit e2e
 
 demo: deps build
 	./scripts/demo.sh
+
+install: build install-files
+
+# Install what `make build` produced, without building (used by the Debian and RPM builds).
+# The config is installed only if absent, so `make install` never overwrites an admin's file.
+install-files:
+	install -D -m 0644 $(REL)/libpam_nnp.so $(DESTDIR)$(PAMDIR)/pam_nnp.so
+	install -D -m 0755 $(REL)/nnp-shell $(DESTDIR)$(BINDIR)/nnp-shell
+	install -D -m 0755 $(REL)/nnpctl $(DESTDIR)$(SBINDIR)/nnpctl
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/security/nnp.d
+	test -e $(DESTDIR)$(SYSCONFDIR)/security/nnp.toml || \
+	  install -D -m 0644 packaging/nnp.toml $(DESTDIR)$(SYSCONFDIR)/security/nnp.toml
+	install -D -m 0644 packaging/pam-configs/nnp $(DESTDIR)$(PREFIX)/share/pam-configs/nnp
+	install -D -m 0644 packaging/man/pam_nnp.8 $(DESTDIR)$(MANDIR)/man8/pam_nnp.8
+	install -D -m 0644 packaging/man/nnp-shell.8 $(DESTDIR)$(MANDIR)/man8/nnp-shell.8
+	install -D -m 0644 packaging/man/nnpctl.8 $(DESTDIR)$(MANDIR)/man8/nnpctl.8
+	install -D -m 0644 packaging/man/nnp.toml.5 $(DESTDIR)$(MANDIR)/man5/nnp.toml.5
+
+deb: build
+	./packaging/build-deb.sh
+
+rpm: build
+	./packaging/build-rpm.sh
 
 clean:
 	$(CARGO) clean

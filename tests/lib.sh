@@ -53,6 +53,8 @@ cleanup() {
     # The mounts die with the namespace; unmount first so rm does not see busy files.
     umount -l /dev 2>/dev/null
     umount -R /etc/pam.d /etc/security /etc/passwd /etc/group /etc/shadow /etc/sudoers /etc/shells 2>/dev/null
+    # anything still mounted below $T (tmpfs upper layers...), deepest first
+    findmnt -rn -o TARGET | grep -F "$T" | sort -r | while read -r m; do umount -l "$m"; done
     rm -rf "$T"
   fi
   return $rc

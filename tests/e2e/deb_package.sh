@@ -1,0 +1,110 @@
+#!/bin/bash
+# The .deb: contents, conffiles, scriptlets, lintian; then a real `dpkg -i` inside a private
+# mount namespace where /etc, /usr and /var are overlays on a throwaway tmpfs upper layer,
+# so the host's package database and files are never touched.
+. "$(dirname "$0")/../lib.sh"
+ns_enter "$@"
+export DEBIAN_FRONTEND=noninteractive
+DEB=$(ls -1t "$NNP_ROOT"/nnp_*.deb 2>/dev/null | head -n1)
+if [ -z "$DEB" ]; then echo "Bail out! no .deb: run make deb first"; exit 1; fi
+
+T=$(mktemp -d /tmp/nnp-deb.XXXXXX); chmod 755 "$T"
+trap cleanup EXIT
+LAST_CMD=""
+
+case_begin "package contents: module, shell, tool, config, pam-configs profile, gzip'd man pages"
+run dpkg-deb -c "$DEB"
+for f in ./usr/lib/x86_64-linux-gnu/security/pam_nnp.so ./usr/bin/nnp-shell ./usr/sbin/nnpctl \
+         ./etc/security/nnp.toml ./etc/security/nnp.d/ ./usr/share/pam-configs/nnp \
+         ./usr/share/man/man8/pam_nnp.8.gz ./usr/share/man/man8/nnp-shell.8.gz \
+         ./usr/share/man/man8/nnpctl.8.gz ./usr/share/man/man5/nnp.toml.5.gz \
+         ./usr/share/doc/nnp/copyright; do
+  printf '%s\n' "$OUT" | awk '{print $6}' | grep -qxF "$f" || fail "missing $f"
+done
+case_end
+
+case_begin "conffiles and scriptlets"
+mkdir -p "$T/ctrl"; dpkg-deb -e "$DEB" "$T/ctrl"
+[ "$(cat "$T/ctrl/conffiles")" = "/etc/security/nnp.toml" ] || fail "conffiles: $(cat "$T/ctrl/conffiles")"
+grep -q "add-shell /usr/bin/nnp-shell" "$T/ctrl/postinst" || fail "postinst must add-shell"
+grep -q "remove-shell /usr/bin/nnp-shell" "$T/ctrl/postrm" || fail "postrm must remove-shell"
+grep -q "pam-auth-update --package --remove nnp" "$T/ctrl/prerm" || fail "prerm must remove the PAM profile"
+mkdir -p "$T/data"; dpkg-deb -x "$DEB" "$T/data"
+file "$T/data/usr/sbin/nnpctl" | grep -q "stripped" && ! file "$T/data/usr/sbin/nnpctl" | grep -q "not stripped" || fail "binaries must be stripped"
+grep -q "^Default: no" "$T/data/usr/share/pam-configs/nnp" || fail "profile must be Default: no"
+case_end
+
+case_begin "lintian: no errors or warnings"
+run lintian -E "$DEB"
+expect_rc 0
+printf '%s\n' "$OUT" | grep -qE '^[EW]:' && fail "lintian errors/warnings"
+case_end
+
+# ---- install for real, on overlays ----
+mkdir -p "$T/ov"; mount -t tmpfs nnp-ov "$T/ov"
+for d in etc usr var; do
+  mkdir -p "$T/ov/$d.up" "$T/ov/$d.work"
+  mount -t overlay overlay -o "lowerdir=/$d,upperdir=$T/ov/$d.up,workdir=$T/ov/$d.work" "/$d"
+  if [ "$(findmnt -no FSTYPE "/$d")" != overlay ]; then
+    echo "Bail out! /$d is not an overlay; refusing to run dpkg"; exit 1
+  fi
+done
+
+case_begin "dpkg -i installs; nnp-shell in /etc/shells; no PAM stack changed (Default: no)"
+run dpkg -i "$DEB"
+expect_rc 0
+grep -qx /usr/bin/nnp-shell /etc/shells || fail "/etc/shells lacks nnp-shell"
+grep -q pam_nnp /etc/pam.d/common-session && fail "installation alone must not change common-session"
+[ "$(dpkg-query -W -f='${Status}' nnp)" = "install ok installed" ] || fail "dpkg status"
+case_end
+
+case_begin "nnpctl check passes on the shipped config"
+run nnpctl check
+expect_rc 0
+expect_line "ok: 0 rules from 1 file"
+case_end
+
+case_begin "pam-auth-update --enable nnp puts the line in common-session, after pam_systemd"
+run pam-auth-update --enable nnp
+expect_rc 0
+grep -qE '^session[[:space:]]+required[[:space:]]+pam_nnp.so' /etc/pam.d/common-session || fail "common-session lacks pam_nnp"
+grep -qE '^session[[:space:]]+required[[:space:]]+pam_nnp.so' /etc/pam.d/common-session-noninteractive || fail "common-session-noninteractive lacks pam_nnp"
+if grep -q pam_systemd /etc/pam.d/common-session; then
+  sd=$(grep -n pam_systemd /etc/pam.d/common-session | cut -d: -f1)
+  nn=$(grep -n pam_nnp /etc/pam.d/common-session | cut -d: -f1)
+  [ "$nn" -gt "$sd" ] || fail "pam_nnp (line $nn) must come after pam_systemd (line $sd)"
+fi
+case_end
+
+case_begin "the packaged module sets NNP through su for a matched user (control: unmatched)"
+cp /usr/bin/id "$T/suid-id"; chmod 4755 "$T/suid-id"
+printf '#!/bin/sh\necho "NNP=$(awk '"'"'/^NoNewPrivs:/ {print $2}'"'"' /proc/self/status) EUID=$(%s -u)"\n' "$T/suid-id" > "$T/probe"; chmod 755 "$T/probe"
+echo "restricted:x:61100:alice" >> /etc/group
+for u in alice:61001 bob:61002; do
+  n=${u%%:*}; id=${u##*:}; TEST_UID[$n]=$id
+  echo "$n:x:$id:" >> /etc/group
+  echo "$n:x:$id:$id::/tmp:/bin/sh" >> /etc/passwd
+  echo "$n:*:19000:0:99999:7:::" >> /etc/shadow
+done
+printf '[[rule]]\ngroups = ["restricted"]\nnnp = true\n' > /etc/security/nnp.d/10-test.toml
+run su alice -c "$T/probe"
+expect_line "NNP=1 EUID=61001"
+run su bob -c "$T/probe"
+expect_line "NNP=0 EUID=0"
+rm /etc/security/nnp.d/10-test.toml
+case_end
+
+case_begin "dpkg --purge removes everything"
+run dpkg --purge nnp
+expect_rc 0
+for f in /usr/lib/x86_64-linux-gnu/security/pam_nnp.so /usr/bin/nnp-shell /usr/sbin/nnpctl \
+         /etc/security/nnp.toml /etc/security/nnp.d /usr/share/pam-configs/nnp /usr/share/man/man8/nnpctl.8.gz; do
+  [ -e "$f" ] && fail "$f is still there"
+done
+grep -q nnp-shell /etc/shells && fail "/etc/shells still lists nnp-shell"
+grep -q pam_nnp /etc/pam.d/common-session /etc/pam.d/common-session-noninteractive && fail "PAM stacks still load pam_nnp"
+dpkg-query -W -f='${Status}' nnp 2>/dev/null | grep -q installed && fail "still known to dpkg"
+case_end
+
+umount -l /etc /usr /var 2>/dev/null
+finish
