@@ -30,7 +30,7 @@ lint:
 unit:
 	$(CARGO) test --workspace --locked
 
-e2e: build deb
+e2e: build deb rpm
 	./tests/run.sh
 
 test: deps lint unit e2e

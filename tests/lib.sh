@@ -25,11 +25,28 @@ ns_enter() {
       exit 0
     fi
     export NNP_IN_NS=1
+    NNP_HOST_MNTNS=$(readlink /proc/self/ns/mnt)
+    export NNP_HOST_MNTNS
     exec unshare -m --propagation private -- bash "$0" "$@"
   fi
 }
 
+# True only inside the private mount namespace ns_enter made. Every mount and umount in
+# this harness is guarded by it, so a test run without ns_enter can never touch the host's
+# mounts (an unguarded `umount -l /dev` on the host detaches the machine's /dev).
+in_private_ns() {
+  [ -n "${NNP_HOST_MNTNS:-}" ] && [ "$(readlink /proc/self/ns/mnt)" != "$NNP_HOST_MNTNS" ]
+}
+require_private_ns() {
+  if ! in_private_ns; then
+    echo "Bail out! not in a private mount namespace (call ns_enter first); refusing to mount"
+    exit 1
+  fi
+}
+
 T=""
+DEV_MOVED=0
+ETC_BOUND=0
 SSHD_PID=""
 PORT=""
 FAILS=0
@@ -50,18 +67,21 @@ cleanup() {
     sleep 0.1
   done
   if [ -n "$T" ] && [ -d "$T" ]; then
-    # The mounts die with the namespace; unmount first so rm does not see busy files.
-    umount -l /dev 2>/dev/null
-    umount -R /etc/pam.d /etc/security /etc/passwd /etc/group /etc/shadow /etc/sudoers /etc/shells 2>/dev/null
-    # anything still mounted below $T (tmpfs upper layers...), deepest first
-    findmnt -rn -o TARGET | grep -F "$T" | sort -r | while read -r m; do umount -l "$m"; done
-    rm -rf "$T"
+    if in_private_ns; then
+      # The mounts die with the namespace; unmount first so rm does not see busy files.
+      [ "$DEV_MOVED" = 1 ] && umount -l /dev 2>/dev/null
+      [ "$ETC_BOUND" = 1 ] && umount /etc/pam.d /etc/security /etc/passwd /etc/group /etc/shadow /etc/sudoers /etc/shells 2>/dev/null
+      # anything still mounted below $T (tmpfs upper layers...), deepest first
+      findmnt -rn -o TARGET | grep -F "$T/" | sort -r | while read -r m; do umount -l "$m"; done
+    fi
+    rm -rf --one-file-system "$T"
   fi
   return $rc
 }
 
 # Build the temp /etc and mount it over the real one (inside the namespace only).
 ns_setup() {
+  require_private_ns
   T=$(mktemp -d /tmp/nnp-e2e.XXXXXX)
   chmod 755 "$T"
   trap cleanup EXIT
@@ -76,6 +96,7 @@ ns_setup() {
   rm -rf "$T/etc/security/nnp.toml" "$T/etc/security/nnp.d"
   chmod 755 "$T/etc/security" "$T/etc/pam.d"
   local f
+  ETC_BOUND=1
   for f in passwd group shadow sudoers shells; do mount --bind "$T/etc/$f" "/etc/$f"; done
   mount --bind "$T/etc/pam.d" /etc/pam.d
   mount --bind "$T/etc/security" /etc/security
@@ -159,6 +180,7 @@ STACK
 # datagram socket at /dev/log whose messages are appended, one per line, to $T/syslog.txt.
 SYSLOG_PID=""
 ns_syslog() {
+  require_private_ns
   mkdir -p "$T/dev"
   mount -t tmpfs -o mode=755 nnp-dev "$T/dev"
   local n
@@ -182,6 +204,7 @@ PY
   SYSLOG_PID=$!
   local i
   for i in $(seq 50); do [ -S "$T/dev/log" ] && break; sleep 0.1; done
+  DEV_MOVED=1
   mount --move "$T/dev" /dev
 }
 

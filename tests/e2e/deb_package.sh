@@ -41,6 +41,7 @@ printf '%s\n' "$OUT" | grep -qE '^[EW]:' && fail "lintian errors/warnings"
 case_end
 
 # ---- install for real, on overlays ----
+require_private_ns
 mkdir -p "$T/ov"; mount -t tmpfs nnp-ov "$T/ov"
 for d in etc usr var; do
   mkdir -p "$T/ov/$d.up" "$T/ov/$d.work"

@@ -1,0 +1,25 @@
+#!/bin/bash
+# The RPM built by `make rpm` from packaging/rpm/nnp.spec: file list and scriptlets.
+. "$(dirname "$0")/../lib.sh"
+RPM=$(ls -1t "$NNP_ROOT"/nnp-*.rpm 2>/dev/null | head -n1)
+if [ -z "$RPM" ]; then echo "Bail out! no .rpm: run make rpm first"; exit 1; fi
+T=$(mktemp -d /tmp/nnp-rpm.XXXXXX); trap cleanup EXIT
+
+case_begin "rpm file list"
+run rpm -qlp "$RPM"
+for f in /usr/lib64/security/pam_nnp.so /usr/bin/nnp-shell /usr/sbin/nnpctl /etc/security/nnp.toml \
+         /etc/security/nnp.d /usr/share/man/man8/pam_nnp.8 /usr/share/man/man5/nnp.toml.5; do
+  printf '%s\n' "$OUT" | grep -qE "^$f(\.gz)?$" || fail "missing $f"
+done
+printf '%s\n' "$OUT" | grep -q pam-configs && fail "the Debian pam-configs profile must not be in the RPM"
+run rpm -qp --configfiles "$RPM"
+expect_line /etc/security/nnp.toml
+case_end
+
+case_begin "rpm scriptlets add and remove nnp-shell in /etc/shells"
+run rpm -qp --scripts "$RPM"
+printf '%s' "$OUT" | grep -q 'echo "/usr/bin/nnp-shell" >> /etc/shells' || fail "%post must add nnp-shell"
+printf '%s' "$OUT" | grep -qF "sed -i '\\!^/usr/bin/nnp-shell\$!d' /etc/shells" || fail "%postun must remove it"
+case_end
+
+finish
