@@ -63,3 +63,6 @@ rpm: build
 
 clean:
 	$(CARGO) clean
+
+bench: deps build
+	./scripts/bench.sh

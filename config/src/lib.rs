@@ -230,6 +230,12 @@ impl Config {
         }
     }
 
+    /// Does any rule have a `groups` selector? If not, a subject's groups never matter and
+    /// need not be resolved (getgrouplist asks every NSS group source).
+    pub fn uses_groups(&self) -> bool {
+        self.rules.iter().any(|r| r.groups.is_some())
+    }
+
     /// The real shell nnp-shell execs: the `shell` of the first rule matching the user
     /// (services ignored), else the top-level `shell`, else `/bin/sh`.
     pub fn shell_for(&self, subject: &Subject<'_>) -> ShellChoice<'_> {

@@ -34,7 +34,16 @@ struct Ctx<'a> {
     path: &'a Path,
     file: Arc<Path>,
     text: &'a str,
+    /// Byte offset of the start of every line, for line numbers without rescanning the text.
+    line_starts: Vec<usize>,
     diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    /// 1-based line of a byte offset.
+    fn line(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&s| s <= offset)
+    }
 }
 
 impl Ctx<'_> {
@@ -69,10 +78,14 @@ pub(crate) fn parse_file(
 ) -> (ParsedFile, Vec<Diagnostic>) {
     // A UTF-8 byte-order mark, as some Windows editors write, is accepted and skipped.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let line_starts = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
     let mut ctx = Ctx {
         path,
         file: Arc::from(path),
         text,
+        line_starts,
         diags: Vec::new(),
     };
     let mut out = ParsedFile::default();
@@ -158,7 +171,9 @@ pub(crate) fn parse_file(
 }
 
 fn setting<T>(ctx: &Ctx<'_>, span: Range<usize>, value: T) -> Setting<T> {
-    let (line, col, _) = crate::error::line_col(ctx.text, span.start);
+    let line = ctx.line(span.start);
+    let start = ctx.line_starts[line - 1];
+    let col = ctx.text[start..span.start].chars().count() + 1;
     Setting {
         value,
         file: ctx.file.clone(),
@@ -415,7 +430,7 @@ fn parse_rule(
     if ctx.diags.len() != before {
         return None;
     }
-    let (line, _, _) = crate::error::line_col(ctx.text, header.start);
+    let line = ctx.line(header.start);
     Some(Rule {
         at: RuleRef {
             file: ctx.file.clone(),

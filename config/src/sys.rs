@@ -273,11 +273,16 @@ fn group_name(gid: u32) -> Result<Option<String>, SysError> {
     }
 }
 
-fn complete(pw: Pw) -> Result<Account, SysError> {
+fn complete(pw: Pw, with_groups: bool) -> Result<Account, SysError> {
     let cname = CString::new(pw.name.as_bytes())
         .map_err(|_| SysError::InvalidName(escape_name(pw.name.as_bytes())))?;
     let mut groups = Vec::new();
-    for gid in group_ids(&cname, pw.gid)? {
+    let gids = if with_groups {
+        group_ids(&cname, pw.gid)?
+    } else {
+        Vec::new()
+    };
+    for gid in gids {
         if let Some(name) = group_name(gid)? {
             if !groups.contains(&name) {
                 groups.push(name);
@@ -342,12 +347,18 @@ pub fn group_exists(name: &str) -> Result<bool, SysError> {
 
 /// Resolve a user name through NSS: uid, primary gid, and the names of all its groups.
 pub fn account_by_name(name: &[u8]) -> Result<Account, SysError> {
+    lookup_name(name, true)
+}
+
+/// Resolve a user name through NSS; with `with_groups` false the group list is left empty
+/// and no group database is asked (for configurations whose rules name no groups).
+pub fn lookup_name(name: &[u8], with_groups: bool) -> Result<Account, SysError> {
     if name.is_empty() {
         return Err(SysError::InvalidName(String::new()));
     }
     let cname = CString::new(name).map_err(|_| SysError::InvalidName(escape_name(name)))?;
     match getpw(PwKey::Name(&cname))? {
-        Some(pw) => complete(pw),
+        Some(pw) => complete(pw, with_groups),
         None => Err(SysError::UnknownUser(escape_name(name))),
     }
 }
@@ -355,7 +366,7 @@ pub fn account_by_name(name: &[u8]) -> Result<Account, SysError> {
 /// Resolve a uid through NSS.
 pub fn account_by_uid(uid: u32) -> Result<Account, SysError> {
     match getpw(PwKey::Uid(uid))? {
-        Some(pw) => complete(pw),
+        Some(pw) => complete(pw, true),
         None => Err(SysError::UnknownUser(format!("uid {uid}"))),
     }
 }

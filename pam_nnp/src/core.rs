@@ -9,8 +9,8 @@ use crate::args::{self, OnError};
 
 /// What the system provides; injected so the decision is testable without root or libpam.
 pub trait System {
-    /// Resolve a user through NSS.
-    fn account(&self, user: &[u8]) -> Result<Account, SysError>;
+    /// Resolve a user through NSS (its groups only when `with_groups`).
+    fn account(&self, user: &[u8], with_groups: bool) -> Result<Account, SysError>;
     /// Load the config (with trust checks).
     fn load(&self, path: &std::path::Path) -> Result<Config, LoadError>;
     /// Set no_new_privs and verify it.
@@ -21,8 +21,8 @@ pub trait System {
 pub struct RealSystem;
 
 impl System for RealSystem {
-    fn account(&self, user: &[u8]) -> Result<Account, SysError> {
-        nnp_config::sys::account_by_name(user)
+    fn account(&self, user: &[u8], with_groups: bool) -> Result<Account, SysError> {
+        nnp_config::sys::lookup_name(user, with_groups)
     }
     fn load(&self, path: &std::path::Path) -> Result<Config, LoadError> {
         nnp_config::load(path)
@@ -124,7 +124,7 @@ pub fn open_session(
             notice: None,
         };
     }
-    let account = match sys.account(user) {
+    let account = match sys.account(user, config.uses_groups()) {
         Ok(a) => a,
         Err(e) => return error_report(args.on_error, &shown, &e.to_string()),
     };
@@ -221,7 +221,7 @@ mod tests {
     }
 
     impl System for Fake {
-        fn account(&self, user: &[u8]) -> Result<Account, SysError> {
+        fn account(&self, user: &[u8], _with_groups: bool) -> Result<Account, SysError> {
             let (uid, groups) = match user {
                 b"alice" => (2001, vec!["alice", "restricted"]),
                 b"bob" => (2002, vec!["bob"]),

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Timing driver for `make bench`: alternating whole-process runs (medians), the in-process
+PAM loop, nnp-shell, nnpctl audit; prints a table and writes docs/BENCHMARKS.md.
+
+Run by scripts/bench.sh inside the private mount namespace it prepares; it reads the
+prepared stacks and configs from the environment (see bench.sh)."""
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+E = os.environ
+T = E["T"]
+MODULE = E["MODULE"]
+NNPCTL = E["NNPCTL"]
+NNP_SHELL = E["NNP_SHELL"]
+USER = E["BENCH_USER"]
+UID = int(E["BENCH_UID"])
+ROOT = E["NNP_ROOT"]
+QUICK = E.get("BENCH_QUICK") == "1"
+
+
+def timed(cmd):
+    t = time.perf_counter()
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    dt = time.perf_counter() - t
+    if r.returncode != 0:
+        sys.exit(f"bench: command failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr.decode()}")
+    return dt
+
+
+def alternating(cmds, rounds):
+    """cmds: {label: argv}. Runs every command once per round, in turn; returns medians (ms)."""
+    times = {k: [] for k in cmds}
+    for k, c in cmds.items():  # warm-up (page cache, NSS)
+        timed(c)
+    for _ in range(rounds):
+        for k, c in cmds.items():
+            times[k].append(timed(c))
+    return {k: statistics.median(v) * 1000 for k, v in times.items()}
+
+
+def set_groups(n):
+    subprocess.run(["bash", "-c", f'cat "{T}/group.{n}" > /etc/group'], check=True)
+
+
+def pam_loop(svc, cycles):
+    out = subprocess.run([f"{T}/pam_loop", svc, USER, str(cycles)], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"bench: pam_loop {svc} failed: {out.stdout}{out.stderr}")
+    return dict(kv.split("=") for kv in out.stdout.split())
+
+
+rows = []  # (section, label, value, note)
+GROUPS = [50, 20000]
+RULES = [1, 100, 1000]
+rounds_for = lambda n_rules, n_groups: 3 if (n_groups == 20000 and n_rules >= 100) else (7 if QUICK else 15)
+
+whole = {}
+for g in GROUPS:
+    set_groups(g)
+    for r in RULES:
+        cmds = {
+            "pam_permit": ["pamtester", "bench-permit", USER, "open_session", "close_session"],
+            "pam_limits": ["pamtester", f"bench-limits-{r}", USER, "open_session", "close_session"],
+            "pam_nnp": ["pamtester", f"bench-nnp-{r}", USER, "open_session", "close_session"],
+            "floor": [NNPCTL, "--config", f"{T}/nnp-{r}.toml", "explain", USER, "--json"],
+        }
+        res = alternating(cmds, rounds_for(r, g))
+        whole[(g, r)] = res
+        print(f"groups={g:>5} rules={r:>4}: " + "  ".join(f"{k} {v:8.2f} ms" for k, v in res.items()), flush=True)
+
+# in-process loop at the two ends
+inproc = {}
+for g, r, cycles in [(50, 1, 2000), (20000, 1000, 3)]:
+    set_groups(g)
+    res = {}
+    for svc, label in [("bench-permit", "pam_permit"), (f"bench-limits-{r}", "pam_limits"), (f"bench-nnp-{r}", "pam_nnp")]:
+        n = cycles if label == "pam_limits" else max(cycles, 200 if g == 20000 else cycles)
+        res[label] = pam_loop(svc, n)
+    inproc[(g, r)] = res
+    print(f"in-process groups={g} rules={r}: " + "  ".join(f"{k} {int(v['median_ns'])/1e6:.3f} ms" for k, v in res.items()), flush=True)
+
+# memory: long loop, permit vs nnp (1 rule, 50 groups)
+set_groups(50)
+mem_permit = pam_loop("bench-permit", 300)
+mem_nnp = pam_loop("bench-nnp-1", 300)
+
+# nnp-shell
+shell = alternating({
+    "nnp-shell -c true": [NNP_SHELL, "-c", "true"],
+    "setpriv --no-new-privs /bin/sh -c true": ["setpriv", "--no-new-privs", "/bin/sh", "-c", "true"],
+    "/bin/sh -c true": ["/bin/sh", "-c", "true"],
+}, 50 if QUICK else 200)
+print("shell: " + "  ".join(f"{k}: {v:.3f} ms" for k, v in shell.items()), flush=True)
+
+# nnpctl audit over N sleeping processes of a restricted user
+n_procs = int(E.get("BENCH_PROCS", "10000"))
+spawn = subprocess.Popen([sys.executable, "-c", f"""
+import os, signal, sys
+os.setgroups([]); os.setgid({UID}); os.setuid({UID})
+pids = [os.posix_spawn('/bin/sleep', ['sleep', '900'], {{}}) for _ in range({n_procs})]
+print('ready', flush=True)
+signal.pause()
+"""], stdout=subprocess.PIPE, text=True)
+spawn.stdout.readline()
+audit_times = []
+for _ in range(7):
+    t = time.perf_counter()
+    r = subprocess.run([NNPCTL, "--config", f"{T}/nnp-1.toml", "audit"], stdout=subprocess.PIPE, text=True)
+    audit_times.append((time.perf_counter() - t) * 1000)
+listed = r.stdout.count("\n") - 2
+audit_ms = statistics.median(audit_times)
+print(f"audit over {n_procs} processes: {audit_ms:.1f} ms ({listed} listed)", flush=True)
+subprocess.run(["pkill", "-KILL", "-U", str(UID)])
+spawn.kill()
+
+so_size = os.path.getsize(MODULE)
+
+# ---- report ----
+def ratio(a, b):
+    return f"{a / b:.2f}×"
+
+lines = []
+cpu = "unknown"
+try:
+    with open("/proc/cpuinfo") as f:
+        cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+except Exception:
+    pass
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+lines += [
+    "# Benchmarks",
+    "",
+    f"Written by `make bench` on {now}: {platform.node()}, {cpu}, {os.cpu_count()} cores, "
+    f"Linux {platform.release()}, {platform.freedesktop_os_release().get('PRETTY_NAME', '')}. "
+    "Timings are medians of alternating runs (every command once per round); they are "
+    "measurements on a shared VM, so compare ratios within one run rather than across runs.",
+    "",
+    "## Whole-process session open (`pamtester SVC USER open_session close_session`)",
+    "",
+    "Stacks: `pam_permit` alone; `pam_permit` + `pam_limits.so conf=...` with one `@gK - nonewprivs 1` "
+    "line per rule; `pam_permit` + `pam_nnp.so config=...` with one `[[rule]] groups = [\"gK\"]` per rule. "
+    "The user is a member of the group of the *last* rule only (worst case for both). "
+    "`floor` is `nnpctl explain USER --json` on the same config: one process that parses the config "
+    "and resolves the user's groups once (getgrouplist), without PAM.",
+    "",
+    "| /etc/group | rules | pam_permit | pam_limits | pam_nnp | floor | pam_limits / pam_nnp | pam_nnp / floor |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+for (g, r), v in whole.items():
+    lines.append(f"| {g} | {r} | {v['pam_permit']:.2f} ms | {v['pam_limits']:.2f} ms | {v['pam_nnp']:.2f} ms | "
+                 f"{v['floor']:.2f} ms | {ratio(v['pam_limits'], v['pam_nnp'])} | {ratio(v['pam_nnp'], v['floor'])} |")
+lines += ["", "## In-process loop (`bench/pam_loop.c`: pam_start, open, close, pam_end per cycle)", "",
+          "| /etc/group | rules | pam_permit | pam_limits | pam_nnp |", "|---:|---:|---:|---:|---:|"]
+for (g, r), v in inproc.items():
+    lines.append(f"| {g} | {r} | " + " | ".join(f"{int(v[k]['median_ns'])/1e6:.3f} ms" for k in ("pam_permit", "pam_limits", "pam_nnp")) + " |")
+lines += ["", "## nnp-shell start-up", "", "| command | median |", "|---|---:|"]
+for k, v in shell.items():
+    lines.append(f"| `{k}` | {v:.3f} ms |")
+lines += ["", "## nnpctl audit", "",
+          f"{n_procs} sleeping processes of a restricted user, none with NNP (all {listed} listed): "
+          f"**{audit_ms:.1f} ms** (median of 7).", "",
+          "## Size and memory", "",
+          f"- `pam_nnp.so`, stripped, LTO, opt-level s: **{so_size/1024:.0f} KiB**.",
+          f"- Resident memory of the in-process loop after 300 cycles: pam_permit stack {mem_permit['rss_last_kb']} kB, "
+          f"pam_nnp stack {mem_nnp['rss_last_kb']} kB (added: {int(mem_nnp['rss_last_kb']) - int(mem_permit['rss_last_kb'])} kB); "
+          f"pam_nnp after the first cycle {mem_nnp['rss_first_kb']} kB, after the last {mem_nnp['rss_last_kb']} kB "
+          "(no growth with cycles).",
+          ""]
+
+# targets
+v1000 = whole[(20000, 1000)]
+v1 = whole[(50, 1)]
+targets = [
+    ("Session open, 1,000 rules × 20,000 groups: ≥100× faster than pam_limits",
+     v1000["pam_limits"] / v1000["pam_nnp"] >= 100, f"{ratio(v1000['pam_limits'], v1000['pam_nnp'])}"),
+    ("…and within 2× of the floor", v1000["pam_nnp"] / v1000["floor"] <= 2, ratio(v1000["pam_nnp"], v1000["floor"])),
+    ("Session open, 1 rule: within 10% of pam_limits", v1["pam_nnp"] / v1["pam_limits"] <= 1.10, ratio(v1["pam_nnp"], v1["pam_limits"])),
+    ("`nnp-shell -c true` within 20% of `setpriv --no-new-privs /bin/sh -c true`",
+     shell["nnp-shell -c true"] / shell["setpriv --no-new-privs /bin/sh -c true"] <= 1.20,
+     ratio(shell["nnp-shell -c true"], shell["setpriv --no-new-privs /bin/sh -c true"])),
+    ("`nnpctl audit` over 10,000 processes under 200 ms", audit_ms < 200, f"{audit_ms:.1f} ms"),
+]
+lines += ["## Targets", "", "| target | met | measured |", "|---|:---:|---:|"]
+for name, ok, val in targets:
+    lines.append(f"| {name} | {'yes' if ok else '**no**'} | {val} |")
+lines.append("")
+notes = E.get("BENCH_NOTES_FILE")
+if notes and os.path.exists(notes):
+    lines += open(notes).read().splitlines()
+report = "\n".join(lines) + "\n"
+print()
+print(report)
+if not QUICK:
+    with open(os.path.join(ROOT, "docs", "BENCHMARKS.md"), "w") as f:
+        f.write(report)
