@@ -1,7 +1,29 @@
 //! Reading process facts from /proc. A process that vanishes while it is read is `None`,
 //! never an error.
 
+use std::io::Read;
 use std::path::Path;
+
+/// Read a small /proc file into `buf` (reused between calls): one open, as few read(2)
+/// calls as the file needs, no stat (proc files report size 0 anyway).
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> Option<()> {
+    buf.clear();
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => return Some(()),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > 1 << 20 {
+                    return Some(());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+}
 
 /// What nnpctl needs to know about one process.
 #[derive(Debug, Clone)]
@@ -16,8 +38,9 @@ pub struct Proc {
     pub kernel_thread: bool,
 }
 
-pub fn read(root: &Path, pid: u32) -> Option<Proc> {
-    let status = std::fs::read_to_string(root.join(pid.to_string()).join("status")).ok()?;
+pub fn read(root: &Path, pid: u32, buf: &mut Vec<u8>) -> Option<Proc> {
+    read_into(&root.join(pid.to_string()).join("status"), buf)?;
+    let status = String::from_utf8_lossy(buf);
     let mut p = Proc {
         pid,
         name: String::new(),
@@ -54,12 +77,13 @@ pub fn read(root: &Path, pid: u32) -> Option<Proc> {
 }
 
 /// The command line, NULs as spaces; `[name]` when it is empty (kernel threads, zombies).
-pub fn cmdline(root: &Path, pid: u32, name: &str) -> String {
-    match std::fs::read(root.join(pid.to_string()).join("cmdline")) {
-        Ok(b) if !b.is_empty() => {
+pub fn cmdline(root: &Path, pid: u32, name: &str, buf: &mut Vec<u8>) -> String {
+    match read_into(&root.join(pid.to_string()).join("cmdline"), buf) {
+        Some(()) if !buf.is_empty() => {
+            let b = &buf[..];
             let s: Vec<u8> = b
                 .strip_suffix(b"\0")
-                .unwrap_or(&b)
+                .unwrap_or(b)
                 .iter()
                 .map(|&c| if c == 0 { b' ' } else { c })
                 .collect();
@@ -70,8 +94,15 @@ pub fn cmdline(root: &Path, pid: u32, name: &str) -> String {
 }
 
 /// Start time of a process as seconds since the epoch.
-pub fn start_time(root: &Path, pid: u32, boot_time: u64, ticks: u64) -> Option<u64> {
-    let stat = std::fs::read_to_string(root.join(pid.to_string()).join("stat")).ok()?;
+pub fn start_time(
+    root: &Path,
+    pid: u32,
+    boot_time: u64,
+    ticks: u64,
+    buf: &mut Vec<u8>,
+) -> Option<u64> {
+    read_into(&root.join(pid.to_string()).join("stat"), buf)?;
+    let stat = String::from_utf8_lossy(buf);
     // the comm field may contain spaces and parentheses: fields resume after the last ')'
     let rest = &stat[stat.rfind(')')? + 1..];
     // after ')': field 3 (state) is index 0; starttime is field 22, index 19

@@ -14,12 +14,13 @@ pub fn run(pids: &[u32]) -> Result<Outcome, Failure> {
     };
     let root = Path::new("/proc");
     let mut problem = false;
+    let mut buf = Vec::with_capacity(4096);
     println!(
         "{:>7}  {:<10} {:<8} {:>6} {:>6}  COMMAND",
         "PID", "NoNewPrivs", "Seccomp", "UID", "EUID"
     );
     for pid in pids {
-        match procfs::read(root, pid) {
+        match procfs::read(root, pid, &mut buf) {
             None => {
                 eprintln!("nnpctl: no such process: {pid}");
                 problem = true;
@@ -43,7 +44,7 @@ pub fn run(pids: &[u32]) -> Result<Outcome, Failure> {
                     seccomp,
                     p.ruid,
                     p.euid,
-                    procfs::cmdline(root, pid, &p.name)
+                    procfs::cmdline(root, pid, &p.name, &mut buf)
                 );
             }
         }
