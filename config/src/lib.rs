@@ -369,6 +369,16 @@ pub fn load_as(main: &Path, owner: u32) -> Result<Config, LoadError> {
         }
         Err(d) => diags.push(d),
     }
+    assemble(files, diags)
+}
+
+/// Parse configuration text as if it were the file `path` (no file system access, no trust
+/// checks). For tests, fuzzing and tools that validate text before writing it.
+pub fn parse_text(path: &Path, text: &str) -> Result<Config, LoadError> {
+    assemble(vec![(path.to_path_buf(), text.to_string())], Vec::new())
+}
+
+fn assemble(files: Vec<(PathBuf, String)>, mut diags: Vec<Diagnostic>) -> Result<Config, LoadError> {
     let mut config = Config::default();
     let mut mode: Option<parse::Setting<Mode>> = None;
     let mut shell: Option<parse::Setting<String>> = None;

@@ -174,6 +174,8 @@ pub(crate) fn read_trusted_file(trust: Trust, path: &Path) -> Result<Opened, Dia
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| Diagnostic::file(path, format!("cannot open: {}", io_cause(&e))))?;
+    #[cfg(test)]
+    tests_hook::after_open(path);
     // From here on every check is made on the opened descriptor.
     let meta = file
         .metadata()
@@ -281,4 +283,33 @@ pub(crate) fn list_dropins(trust: Trust, dir: &Path) -> Result<Option<Vec<PathBu
             .map(|n| dir.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&n)))
             .collect(),
     ))
+}
+
+/// Test-only: run code between open and the checks, to prove the checks and the read use
+/// the opened descriptor, not the path (a file replaced in between changes nothing).
+#[cfg(test)]
+pub(crate) mod tests_hook {
+    use std::cell::RefCell;
+    use std::path::Path;
+
+    type Hook = Box<dyn Fn(&Path)>;
+    thread_local! {
+        static HOOK: RefCell<Option<Hook>> = RefCell::new(None);
+    }
+
+    pub fn set(f: impl Fn(&Path) + 'static) {
+        HOOK.with(|h| *h.borrow_mut() = Some(Box::new(f)));
+    }
+
+    pub fn clear() {
+        HOOK.with(|h| *h.borrow_mut() = None);
+    }
+
+    pub fn after_open(path: &Path) {
+        HOOK.with(|h| {
+            if let Some(f) = h.borrow().as_ref() {
+                f(path)
+            }
+        });
+    }
 }

@@ -786,3 +786,98 @@ fn shadowed_rules_are_found() {
         .collect();
     assert_eq!(pairs, [(2, 1)]);
 }
+
+// ---- hostile input (issue: hardening) ----
+
+#[test]
+fn fifty_megabyte_file_is_refused_without_reading_it() {
+    let fx = Fx::new();
+    let p = fx.write("nnp.toml", "");
+    fs::File::options().write(true).open(&p).unwrap().set_len(50 * 1024 * 1024).unwrap();
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.toml: file is too large (52428800 bytes; the limit is 1048576 bytes)"]
+    );
+}
+
+#[test]
+fn random_bytes_are_refused_with_a_position() {
+    let fx = Fx::new();
+    let mut state: u32 = 0x1234_5678;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state & 0xff) as u8
+        })
+        .collect();
+    fs::write(fx.main(), &bytes).unwrap();
+    let e = fx.errors();
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("D/nnp.toml:"), "{e:?}");
+}
+
+#[test]
+fn deeply_nested_arrays_are_refused_not_a_stack_overflow() {
+    let fx = Fx::new();
+    let depth = 100_000;
+    let text = format!("x = {}1{}\n", "[".repeat(depth), "]".repeat(depth));
+    let e = fx.error(&text);
+    assert!(e.starts_with("D/nnp.toml:1:"), "{e}");
+    assert!(e.contains("TOML syntax error"), "{e}");
+}
+
+#[test]
+fn deeply_nested_inline_tables_are_refused() {
+    let fx = Fx::new();
+    let depth = 100_000;
+    let text = format!("x = {}1{}\n", "{a = ".repeat(depth), "}".repeat(depth));
+    let e = fx.error(&text);
+    assert!(e.starts_with("D/nnp.toml:1:"), "{e}");
+}
+
+#[test]
+fn a_file_replaced_after_open_is_read_from_the_opened_descriptor() {
+    let fx = Fx::new();
+    fx.write("nnp.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    let evil = fx.write("evil.toml", "[[rule]]\nusers = [\"a\"]\nnnp = false\n");
+    fs::set_permissions(&evil, fs::Permissions::from_mode(0o666)).unwrap();
+    let (from, to) = (evil.clone(), fx.main());
+    source::tests_hook::set(move |p| {
+        if p == to {
+            fs::rename(&from, &to).unwrap();
+        }
+    });
+    let c = fx.load();
+    source::tests_hook::clear();
+    let c = c.unwrap();
+    // the trusted original was opened; the world-writable replacement is never read
+    assert!(c.rules[0].nnp);
+}
+
+#[test]
+fn a_file_made_writable_after_open_is_refused() {
+    let fx = Fx::new();
+    fx.write("nnp.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    source::tests_hook::set(|p| {
+        fs::set_permissions(p, fs::Permissions::from_mode(0o666)).unwrap();
+    });
+    let e = fx.errors();
+    source::tests_hook::clear();
+    assert_eq!(
+        e,
+        ["D/nnp.toml: untrusted file: writable by group and others (mode 0666)"]
+    );
+}
+
+#[test]
+fn parse_text_needs_no_files() {
+    let c = parse_text(Path::new("/x.toml"), "[[rule]]\nusers = [\"a\"]\nnnp = true\n").unwrap();
+    assert_eq!(c.rules.len(), 1);
+    let e = parse_text(Path::new("/x.toml"), "nope = 1\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "/x.toml:1:1: unknown key \"nope\" (expected one of mode, shell, notice, rule)"
+    );
+}

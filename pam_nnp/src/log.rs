@@ -28,17 +28,28 @@ fn process_name() -> String {
     }
 }
 
-/// Bound a message to `MAX_MESSAGE` bytes on a character boundary. The message's
-/// user-controlled parts are escaped already (no newline can forge a second line).
-pub fn bounded(msg: &str) -> &str {
-    if msg.len() <= MAX_MESSAGE {
-        return msg;
+/// One line for syslog: control characters escaped (user names are escaped before this
+/// already; this also covers paths and anything else), bounded to `MAX_MESSAGE` bytes on a
+/// character boundary. No input can forge a second log line.
+pub fn sanitize(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len().min(MAX_MESSAGE));
+    for c in msg.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+        if out.len() >= MAX_MESSAGE {
+            let mut cut = MAX_MESSAGE;
+            while !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.truncate(cut);
+            out.push_str("...");
+            break;
+        }
     }
-    let mut cut = MAX_MESSAGE;
-    while !msg.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    &msg[..cut]
+    out
 }
 
 /// Send each line to syslog with the `pam_nnp(SERVICE:session): ` prefix.
@@ -66,12 +77,25 @@ pub fn send(service: &str, lines: &[(Level, String)]) {
     }
     let service = nnp_config::sys::escape_name(service.as_bytes());
     for (level, msg) in lines {
-        let line = format!("pam_nnp({service}:session): {}", bounded(msg));
+        let line = format!("pam_nnp({service}:session): {}", sanitize(msg));
         let _ = match level {
             Level::Err => logger.err(line),
             Level::Notice => logger.notice(line),
             Level::Info => logger.info(line),
             Level::Debug => logger.debug(line),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_escapes_and_bounds() {
+        assert_eq!(sanitize("a\nb\rc\u{85}"), "a\\nb\\rc\\u{85}");
+        let long = "é".repeat(2000);
+        let s = sanitize(&long);
+        assert!(s.len() <= MAX_MESSAGE + 3 && s.ends_with("..."));
     }
 }
