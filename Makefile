@@ -12,7 +12,7 @@ SYSCONFDIR ?= /etc
 PAMDIR  ?= $(PREFIX)/lib/$(MULTIARCH)/security
 REL     ?= $(or $(CARGO_TARGET_DIR),target)/release
 
-.PHONY: all build deps test lint unit e2e demo bench clean install install-files deb rpm
+.PHONY: all build deps test lint unit e2e demo bench clean install install-files deb rpm fuzz fuzz-smoke
 
 all: build
 
@@ -33,7 +33,14 @@ unit:
 e2e: build deb rpm
 	./tests/run.sh
 
-test: deps lint unit e2e
+test: deps lint unit e2e fuzz-smoke
+
+# Fuzzing: 10 minutes per target (grows fuzz/corpus); a 20-second run per target in make test.
+fuzz:
+	./scripts/fuzz.sh 600
+
+fuzz-smoke:
+	./scripts/fuzz.sh 20 smoke
 
 demo: deps build
 	./scripts/demo.sh

@@ -1,0 +1,20 @@
+#!/bin/bash
+# Fuzz the config parser and the module-argument parser with cargo fuzz (libFuzzer).
+#   scripts/fuzz.sh SECONDS [smoke]
+# With "smoke", new inputs go to a temp dir (the committed corpus is only read); without it,
+# the run grows fuzz/corpus/<target>. Crashes are saved in fuzz/artifacts/<target>/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-600}
+MODE=${2:-full}
+export RUSTC_BOOTSTRAP=1   # cargo fuzz needs -Z flags; this toolchain is stable
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+for t in config_parser module_args; do
+  if [ "$MODE" = smoke ]; then
+    tmp=$(mktemp -d)
+    cargo fuzz run "$t" "$tmp" "fuzz/corpus/$t" -- -max_total_time="$SECS" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 12
+    rm -rf "$tmp"
+  else
+    cargo fuzz run "$t" -- -max_total_time="$SECS" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 12
+  fi
+done

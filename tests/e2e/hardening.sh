@@ -1,0 +1,125 @@
+#!/bin/bash
+# Hostile PAM_USER values, long-lived and multithreaded callers (valgrind, 8 threads),
+# an unreachable group database, a full syslog, and an injected panic.
+. "$(dirname "$0")/../lib.sh"
+ns_enter "$@"
+ns_setup
+standard_users
+A=$((UID_BASE + 1))
+gcc -O1 -Wall -o "$T/mt_pam" "$NNP_ROOT/tests/c/mt_pam.c" -lpam -lpthread || exit 1
+mkdir -p "$T/lib"
+gcc -O1 -Wall -shared -fPIC -o "$T/lib/libnss_nnpfail.so.2" "$NNP_ROOT/tests/c/libnss_nnpfail.c" || exit 1
+
+write_config '[[rule]]
+groups = ["restricted"]
+nnp = true'
+cat > /etc/pam.d/nnptest <<STACK
+session  required pam_permit.so
+session  required $MODULE
+session  optional pam_exec.so stdout /bin/grep NoNewPrivs /proc/self/status
+STACK
+ns_syslog
+
+case_begin "odd PAM_USER values are refused (PAM_SESSION_ERR) and logged escaped"
+long=$(printf 'u%.0s' $(seq 5000))
+for u in no-such-user '../../etc/passwd' "$(printf 'evil\nJan  1 00:00:00 host sshd[1]: forged')" "$long" "$(printf 'caf\xe9')" ""; do
+  run pamtester nnptest "$u" open_session
+  [ "$RC" != 0 ] || fail "user '$(printf %q "$u")' must be refused"
+  printf '%s' "$ERR" | grep -q "Cannot make/remove an entry for the specified session" || fail "expected PAM_SESSION_ERR for '$(printf %q "$u")'"
+done
+sleep 0.3
+OUT=$(grep -a 'pam_nnp(' "$T/syslog.txt"); LAST_CMD="syslog"
+[ "$(printf '%s\n' "$OUT" | grep -c .)" = 6 ] || fail "expected 6 log lines, one per attempt"
+printf '%s\n' "$OUT" | grep -q 'user \.\./\.\./etc/passwd: error: unknown user' || fail "path-like name"
+printf '%s\n' "$OUT" | grep -qF 'user evil\nJan  1 00:00:00 host sshd[1]: forged: error' || fail "newline must be escaped"
+printf '%s\n' "$OUT" | grep -q '^Jan  1 00:00:00 host sshd' && fail "a log line was forged"
+printf '%s\n' "$OUT" | grep -qF 'user caf\xe9: error' || fail "non-UTF-8 byte must be escaped"
+printf '%s\n' "$OUT" | grep -qE 'user u{256}\.\.\.: error' || fail "5,000-byte name must be truncated"
+printf '%s\n' "$OUT" | grep -qF 'user : error: invalid user name' || fail "empty name"
+awk 'length > 1100 { exit 1 }' "$T/syslog.txt" || fail "a log line exceeds the bound"
+case_end
+
+case_begin "300 open/close cycles under valgrind: no invalid access, no definite leak, no growth"
+args10=(); for i in $(seq 10); do args10+=(open_session close_session); done
+args300=(); for i in $(seq 300); do args300+=(open_session close_session); done
+LAST_CMD="valgrind pamtester nnptest alice (300 cycles)"
+valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
+  pamtester nnptest alice "${args300[@]}" > "$T/vg.out" 2> "$T/vg300.err"; RC=$?
+valgrind --leak-check=full pamtester nnptest alice "${args10[@]}" > /dev/null 2> "$T/vg10.err"
+OUT=$(grep -E "ERROR SUMMARY|definitely lost|in use at exit" "$T/vg300.err"); ERR=$(tail -n 30 "$T/vg300.err")
+expect_rc 0
+grep -q "ERROR SUMMARY: 0 errors" "$T/vg300.err" || fail "valgrind reported errors"
+grep -qE "definitely lost: [1-9]" "$T/vg300.err" && fail "definite leak"
+# pam_exec runs at open and at close: 600 lines, all 1
+[ "$(grep -c 'NoNewPrivs:	1' "$T/vg.out")" = 600 ] && ! grep -q 'NoNewPrivs:	0' "$T/vg.out" || fail "every cycle must decide the same"
+in10=$(sed -n 's/.*in use at exit: \([0-9,]*\) bytes.*/\1/p' "$T/vg10.err" | tr -d ,)
+in300=$(sed -n 's/.*in use at exit: \([0-9,]*\) bytes.*/\1/p' "$T/vg300.err" | tr -d ,)
+[ -n "$in10" ] && [ "$in300" -le $((in10 + 1024)) ] || fail "heap in use at exit grows with cycles: 10 cycles $in10 B, 300 cycles $in300 B"
+case_end
+
+case_begin "8 threads, same and different users: per-thread decisions all correct"
+cat > /etc/pam.d/nnpmt <<STACK
+session  required pam_permit.so
+session  required $MODULE
+STACK
+run "$T/mt_pam" nnpmt alice bob 8 200
+expect_rc 0
+expect_line "mismatches=0 failures=0"
+case_end
+
+case_begin "unreachable group database: on_error=deny refuses, on_error=allow proceeds; never a silent allow"
+sed -E 's/^group:.*/group: nnpfail/' /etc/nsswitch.conf > "$T/nsswitch.conf"
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+run env LD_LIBRARY_PATH="$T/lib" pamtester nnptest alice open_session
+[ "$RC" != 0 ] || fail "with the group database down, alice's session must be refused"
+printf '%s' "$ERR" | grep -q "Cannot make/remove an entry" || fail "expected PAM_SESSION_ERR"
+sed -i "s|$MODULE\$|$MODULE on_error=allow|" /etc/pam.d/nnptest
+run env LD_LIBRARY_PATH="$T/lib" pamtester nnptest alice open_session
+expect_rc 0
+sleep 0.2
+grep -a 'pam_nnp(' "$T/syslog.txt" | tail -n 2 | grep -q 'group lookup for gid .* failed: Input/output error' || fail "the NSS error and its cause must be logged"
+umount /etc/nsswitch.conf
+sed -i "s| on_error=allow\$||" /etc/pam.d/nnptest
+case_end
+
+case_begin "full syslog (receiver never reads): decisions unchanged, login not blocked"
+# replace our listener with one that never reads, and fill its queue
+kill "$SYSLOG_PID" 2>/dev/null; wait "$SYSLOG_PID" 2>/dev/null; rm -f /dev/log
+python3 - <<'PY' &
+import os, socket, signal
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log"); os.chmod("/dev/log", 0o666)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); c.setblocking(False)
+try:
+    while True: c.sendto(b"x" * 512, "/dev/log")
+except BlockingIOError:
+    pass
+signal.pause()
+PY
+SYSLOG_PID=$!
+sleep 0.5
+LAST_CMD="pamtester nnptest alice/bob with a full /dev/log (10 s limit)"
+OUT=$(timeout 10 pamtester nnptest alice open_session close_session 2>&1); RC=$?
+expect_rc 0; expect_line "NoNewPrivs:	1"
+OUT=$(timeout 10 pamtester nnptest bob open_session close_session 2>&1); RC=$?
+expect_rc 0; expect_line "NoNewPrivs:	0"
+case_end
+
+case_begin "a panic inside the module becomes the on_error result, never an abort"
+CARGO_TARGET_DIR="$NNP_ROOT/target/fault-injection" cargo build --release --locked -p pam_nnp --features fault-injection -q 2>"$T/build.err" || { ERR=$(cat "$T/build.err"); fail "build"; }
+FAULTY="$NNP_ROOT/target/fault-injection/release/libpam_nnp.so"
+add_user nnp-fault-injection-panic $((UID_BASE + 666)) restricted
+printf 'session required pam_permit.so\nsession required %s\n' "$FAULTY" > /etc/pam.d/nnpfault
+run pamtester nnpfault nnp-fault-injection-panic open_session
+[ "$RC" = 1 ] || fail "deny: pamtester must fail normally (exit 1), not abort (got $RC)"
+printf '%s' "$ERR" | grep -q "Cannot make/remove an entry" || fail "deny: expected PAM_SESSION_ERR"
+printf 'session required pam_permit.so\nsession required %s on_error=allow\n' "$FAULTY" > /etc/pam.d/nnpfault
+run pamtester nnpfault nnp-fault-injection-panic open_session
+expect_rc 0
+# control: the same faulty build decides normally for other users
+printf 'session required pam_permit.so\nsession required %s\nsession optional pam_exec.so stdout /bin/grep NoNewPrivs /proc/self/status\n' "$FAULTY" > /etc/pam.d/nnpfault
+run pamtester nnpfault alice open_session
+expect_rc 0; expect_line "NoNewPrivs:	1"
+case_end
+
+finish
