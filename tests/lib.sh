@@ -300,6 +300,21 @@ expect_no_line_matching() {
 }
 expect_rc() { if [ "$RC" != "$1" ]; then fail "expected exit status $1, got $RC"; fi; }
 
+# sftp_status USER — fetch /proc/self/status as seen by USER's sftp server process into
+# $T/sftp-status (through sftp's own `get`, so it is the server's status, not ours)
+sftp_status() {
+  printf 'get /proc/self/status %s/sftp-status\n' "$T" > "$T/sftp-batch"
+  rm -f "$T/sftp-status"
+  ssh_opts
+  run sftp "${SSH_OPTS[@]/-p/-P}" -b "$T/sftp-batch" "$1@127.0.0.1"
+}
+# expect_sftp_nnp USER 0|1
+expect_sftp_nnp() {
+  sftp_status "$1"
+  expect_rc 0
+  grep -q "^NoNewPrivs:[[:space:]]*$2\$" "$T/sftp-status" 2>/dev/null || fail "the sftp server of $1 should have NoNewPrivs $2"
+}
+
 # expect_probe USER NNP EUID [SSH OPTIONS...] — log in, run the probe, compare
 expect_probe() {
   local user=$1 nnp=$2 euid=$3; shift 3

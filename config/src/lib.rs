@@ -378,7 +378,10 @@ pub fn parse_text(path: &Path, text: &str) -> Result<Config, LoadError> {
     assemble(vec![(path.to_path_buf(), text.to_string())], Vec::new())
 }
 
-fn assemble(files: Vec<(PathBuf, String)>, mut diags: Vec<Diagnostic>) -> Result<Config, LoadError> {
+fn assemble(
+    files: Vec<(PathBuf, String)>,
+    mut diags: Vec<Diagnostic>,
+) -> Result<Config, LoadError> {
     let mut config = Config::default();
     let mut mode: Option<parse::Setting<Mode>> = None;
     let mut shell: Option<parse::Setting<String>> = None;

@@ -243,26 +243,49 @@ fn group_ids(name: &CStr, gid: u32) -> Result<Vec<u32>, SysError> {
     }
 }
 
-/// The name of a group, with getgrgid_r; `None` when the gid has no name.
-fn group_name(gid: u32) -> Result<Option<String>, SysError> {
+enum GrKey<'a> {
+    Gid(u32),
+    Name(&'a CStr),
+}
+
+/// Look up a group with getgrgid_r / getgrnam_r, growing the buffer on ERANGE; the group's
+/// name, or `None` when there is no such group. Errors other than "not found" are errors.
+fn getgr(key: GrKey<'_>) -> Result<Option<String>, SysError> {
     let mut buf: Vec<libc::c_char> = vec![0; 1024];
     loop {
         // SAFETY: an all-zero group (null pointers) is a valid value of the type.
         let mut grp: libc::group = unsafe { std::mem::zeroed() };
         let mut result: *mut libc::group = std::ptr::null_mut();
-        // SAFETY: buf is valid for buf.len() bytes; grp and result are valid out-pointers.
-        let rc =
-            unsafe { libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
+        let rc = match key {
+            // SAFETY: buf is valid for buf.len() bytes; grp and result are valid out-pointers.
+            GrKey::Gid(gid) => unsafe {
+                libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result)
+            },
+            // SAFETY: as above, and name is NUL-terminated.
+            GrKey::Name(name) => unsafe {
+                libc::getgrnam_r(
+                    name.as_ptr(),
+                    &mut grp,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut result,
+                )
+            },
+        };
         if rc == libc::ERANGE && buf.len() < MAX_BUF {
             let n = buf.len() * 2;
             buf.resize(n, 0);
             continue;
         }
         if rc != 0 && !matches!(rc, libc::ENOENT | libc::ESRCH) {
-            return Err(SysError::Nss {
-                what: format!("group lookup for gid {gid} (getgrgid_r)"),
-                errno: rc,
-            });
+            let what = match key {
+                GrKey::Gid(gid) => format!("group lookup for gid {gid} (getgrgid_r)"),
+                GrKey::Name(name) => format!(
+                    "group lookup for \"{}\" (getgrnam_r)",
+                    escape_name(name.to_bytes())
+                ),
+            };
+            return Err(SysError::Nss { what, errno: rc });
         }
         if result.is_null() {
             return Ok(None);
@@ -271,6 +294,11 @@ fn group_name(gid: u32) -> Result<Option<String>, SysError> {
         let name = unsafe { CStr::from_ptr(grp.gr_name) };
         return Ok(Some(name.to_string_lossy().into_owned()));
     }
+}
+
+/// The name of a group; `None` when the gid has no name.
+fn group_name(gid: u32) -> Result<Option<String>, SysError> {
+    getgr(GrKey::Gid(gid))
 }
 
 fn complete(pw: Pw, with_groups: bool) -> Result<Account, SysError> {
@@ -311,38 +339,7 @@ pub fn group_exists(name: &str) -> Result<bool, SysError> {
     let Ok(cname) = CString::new(name) else {
         return Ok(false);
     };
-    let mut buf: Vec<libc::c_char> = vec![0; 1024];
-    loop {
-        // SAFETY: an all-zero group (null pointers) is a valid value of the type.
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        // SAFETY: cname is NUL-terminated; buf is valid for buf.len() bytes; grp and result
-        // are valid out-pointers.
-        let rc = unsafe {
-            libc::getgrnam_r(
-                cname.as_ptr(),
-                &mut grp,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < MAX_BUF {
-            let n = buf.len() * 2;
-            buf.resize(n, 0);
-            continue;
-        }
-        if rc != 0 && !matches!(rc, libc::ENOENT | libc::ESRCH) {
-            return Err(SysError::Nss {
-                what: format!(
-                    "group lookup for \"{}\" (getgrnam_r)",
-                    escape_name(name.as_bytes())
-                ),
-                errno: rc,
-            });
-        }
-        return Ok(!result.is_null());
-    }
+    Ok(getgr(GrKey::Name(&cname))?.is_some())
 }
 
 /// Resolve a user name through NSS: uid, primary gid, and the names of all its groups.

@@ -793,7 +793,12 @@ fn shadowed_rules_are_found() {
 fn fifty_megabyte_file_is_refused_without_reading_it() {
     let fx = Fx::new();
     let p = fx.write("nnp.toml", "");
-    fs::File::options().write(true).open(&p).unwrap().set_len(50 * 1024 * 1024).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(50 * 1024 * 1024)
+        .unwrap();
     assert_eq!(
         fx.errors(),
         ["D/nnp.toml: file is too large (52428800 bytes; the limit is 1048576 bytes)"]
@@ -873,7 +878,11 @@ fn a_file_made_writable_after_open_is_refused() {
 
 #[test]
 fn parse_text_needs_no_files() {
-    let c = parse_text(Path::new("/x.toml"), "[[rule]]\nusers = [\"a\"]\nnnp = true\n").unwrap();
+    let c = parse_text(
+        Path::new("/x.toml"),
+        "[[rule]]\nusers = [\"a\"]\nnnp = true\n",
+    )
+    .unwrap();
     assert_eq!(c.rules.len(), 1);
     let e = parse_text(Path::new("/x.toml"), "nope = 1\n").unwrap_err();
     assert_eq!(

@@ -123,15 +123,8 @@ case_end
 restart_sshd || exit 1
 
 case_begin "internal-sftp: the sshd session process serving sftp has NNP 1"
-printf 'get /proc/self/status %s/sftp-status\n' "$T" > "$T/sftp-batch"
-ssh_opts
-rm -f "$T/sftp-status"
-run sftp "${SSH_OPTS[@]/-p/-P}" -b "$T/sftp-batch" alice@127.0.0.1
-expect_rc 0
-grep -q '^NoNewPrivs:[[:space:]]*1$' "$T/sftp-status" 2>/dev/null || fail "internal-sftp process of alice lacks NoNewPrivs 1"
-rm -f "$T/sftp-status"
-run sftp "${SSH_OPTS[@]/-p/-P}" -b "$T/sftp-batch" bob@127.0.0.1
-grep -q '^NoNewPrivs:[[:space:]]*0$' "$T/sftp-status" 2>/dev/null || fail "control: bob's internal-sftp should have 0"
+expect_sftp_nnp alice 1
+expect_sftp_nnp bob 0
 case_end
 
 case_begin "port forwarding only (ssh -N): the session's sshd child has NNP 1, no user process runs"

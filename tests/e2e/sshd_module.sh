@@ -30,15 +30,8 @@ expect_line "NNP=0 EUID=0"
 case_end
 
 case_begin "sftp session: the sftp-server process has NNP"
-# The sftp-server's own status, read through sftp's 'get'.
-printf 'get /proc/self/status %s/sftp-status\n' "$T" > "$T/sftp-batch"
-ssh_opts
-run sftp "${SSH_OPTS[@]/-p/-P}" -b "$T/sftp-batch" alice@127.0.0.1
-expect_rc 0
-grep -q '^NoNewPrivs:[[:space:]]*1$' "$T/sftp-status" || fail "sftp-server of alice lacks NoNewPrivs 1: $(grep NoNewPrivs "$T/sftp-status")"
-rm -f "$T/sftp-status"
-run sftp "${SSH_OPTS[@]/-p/-P}" -b "$T/sftp-batch" bob@127.0.0.1
-grep -q '^NoNewPrivs:[[:space:]]*0$' "$T/sftp-status" || fail "control: bob's sftp-server should have NoNewPrivs 0"
+expect_sftp_nnp alice 1
+expect_sftp_nnp bob 0
 case_end
 
 case_begin "sudo in a restricted session cannot become root"
