@@ -145,4 +145,15 @@ ssh_as sam -o SetEnv=NNP_CONFIG="$T/evil.toml" -- "$WHICH"
 expect_line /usr/bin/bash
 case_end
 
+case_begin "prctl fails: one line on stderr, exit 126, nothing exec'd, nothing on stdout"
+gcc -O1 -Wall -o "$T/deny_nnp" "$NNP_ROOT/tests/c/deny_nnp.c" || fail "build deny_nnp"
+run "$T/deny_nnp" "$T/bin/nnp-shell" -c 'echo SHOULD-NOT-RUN'
+expect_rc 126
+[ -z "$OUT" ] || fail "stdout must be empty"
+[ "$ERR" = "nnp-shell: cannot set no_new_privs: prctl(PR_SET_NO_NEW_PRIVS) failed: Operation not permitted (errno 1); not starting a shell" ] || fail "unexpected stderr"
+# control: the same wrapper around a plain shell does run it
+run "$T/deny_nnp" /bin/sh -c 'echo RAN'
+expect_line RAN
+case_end
+
 finish
