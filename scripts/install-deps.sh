@@ -2,8 +2,10 @@
 # Install what building, testing and the demo need (Debian 12). Idempotent: only missing
 # packages are installed, and `apt-get update` runs at most once.
 set -euo pipefail
-PKGS=(libpam0g-dev pamtester openssh-server openssh-client sudo bubblewrap util-linux
-      iproute2 procps python3 login bsdutils rsync tmux screen dropbear-bin)
+PKGS=(gcc make libpam0g-dev libpam-modules libpam-runtime pamtester openssh-server
+      openssh-client sudo bubblewrap util-linux iproute2 procps python3 login bsdutils
+      rsync tmux screen dropbear-bin valgrind file
+      debhelper dpkg-dev fakeroot lintian rpm)
 PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do
