@@ -73,7 +73,7 @@ fn unusable(shell: &str) -> Option<String> {
     }
 }
 
-/// argv[0] for the real shell: a login shell (`-nnp-shell`) becomes `-` + the real shell's
+/// `argv[0]` for the real shell: a login shell (`-nnp-shell`) becomes `-` + the real shell's
 /// basename so it reads its profile; otherwise the real shell's path.
 fn argv0(own: Option<&OsStr>, shell: &Path) -> OsString {
     let login = own.is_some_and(|a| a.as_bytes().first() == Some(&b'-'));
