@@ -457,6 +457,18 @@ fn wrong_types() {
         "D/nnp.toml:1:8: \"rule\" must be an array of tables ([[rule]]), found an integer"
     );
     assert_eq!(
+        fx.error("rule = [1]\n"),
+        "D/nnp.toml:1:9: each rule must be a table ([[rule]]), found an integer"
+    );
+    assert_eq!(
+        fx.error("[[rule]]\nusers = [\"a\"]\nnnp = true\nshell = 5\n"),
+        "D/nnp.toml:4:9: \"shell\" must be a string, found an integer"
+    );
+    assert_eq!(
+        fx.error("mode = true\n"),
+        "D/nnp.toml:1:8: \"mode\" must be a string, found a boolean"
+    );
+    assert_eq!(
         fx.error("[rule]\nusers = [\"a\"]\nnnp = true\n"),
         "D/nnp.toml:1:2: \"rule\" must be an array of tables: write [[rule]], not [rule]"
     );
