@@ -100,6 +100,16 @@ ns_setup() {
   for f in passwd group shadow sudoers shells; do mount --bind "$T/etc/$f" "/etc/$f"; done
   mount --bind "$T/etc/pam.d" /etc/pam.d
   mount --bind "$T/etc/security" /etc/security
+  # Fresh /run and /var/log: sshd's privsep dir, utmp/wtmp/lastlog records of the test
+  # logins and sudo's timestamps stay in the namespace.
+  mount -t tmpfs -o mode=755 nnp-run /run
+  mkdir -p /run/sshd /run/lock
+  chmod 1777 /run/lock
+  install -m 664 -g utmp /dev/null /run/utmp
+  mount -t tmpfs -o mode=755 nnp-log /var/log
+  install -m 664 -g utmp /dev/null /var/log/wtmp
+  install -m 660 -g utmp /dev/null /var/log/btmp
+  install -m 664 -g utmp /dev/null /var/log/lastlog
   # A setuid-root copy of id: euid 0 unless NNP stops the setuid bit.
   cp /usr/bin/id "$T/bin/suid-id"
   chmod 4755 "$T/bin/suid-id"
@@ -218,7 +228,7 @@ free_port() {
 
 # start_sshd [EXTRA -o OPTIONS...]
 start_sshd() {
-  mkdir -p /run/sshd
+  require_private_ns
   PORT=$(free_port)
   : > "$T/sshd.log"
   /usr/sbin/sshd -D -f /dev/null -E "$T/sshd.log" \
