@@ -12,6 +12,8 @@
 //! println!("set NNP: {}", decision.sets_nnp());
 //! ```
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod error;
 mod parse;
 mod source;

@@ -1,5 +1,5 @@
 //! Unit tests: every rule of SPEC and every error message, on real files.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
