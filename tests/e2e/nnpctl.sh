@@ -184,6 +184,28 @@ expect_rc 0
 printf '%s\n' "$OUT" | grep -q "^ok: $T/bin/nnp-shell is in /etc/shells" || fail "expected ok"
 case_end
 
+case_begin "doctor: sshd with UsePAM no while its stack loads pam_nnp -> problem"
+cp /etc/ssh/sshd_config "$T/sshd_config"; echo "UsePAM no" > "$T/sshd_config"; cat /etc/ssh/sshd_config >> "$T/sshd_config"
+mount --bind "$T/sshd_config" /etc/ssh/sshd_config
+run "$NNPCTL" doctor
+expect_rc 1
+printf '%s\n' "$OUT" | grep -q "^problem: sshd runs with UsePAM no: it opens no PAM session" || fail "expected the UsePAM problem"
+umount /etc/ssh/sshd_config
+run "$NNPCTL" doctor
+printf '%s\n' "$OUT" | grep -q "^ok: sshd runs with UsePAM yes (sshd -T)" || fail "control: UsePAM yes"
+case_end
+
+case_begin "doctor: SELinux enforcing and AppArmor enabled are reported with their consequence"
+mount -t tmpfs nnp-sysfs /sys/fs; mkdir -p /sys/fs/selinux; echo 1 > /sys/fs/selinux/enforce
+mount -t tmpfs nnp-sysmod /sys/module; mkdir -p /sys/module/apparmor/parameters; echo Y > /sys/module/apparmor/parameters/enabled
+run "$NNPCTL" doctor
+printf '%s\n' "$OUT" | grep -q "^warning: SELinux is enforcing: under no_new_privs an exec that changes domain is refused unless the policy allows nnp_transition" || fail "SELinux finding"
+printf '%s\n' "$OUT" | grep -q "^warning: AppArmor is enabled" || fail "AppArmor finding"
+umount /sys/fs /sys/module
+run "$NNPCTL" doctor
+printf '%s\n' "$OUT" | grep -q "^info: SELinux is not enabled" || fail "control: no SELinux"
+case_end
+
 case_begin "doctor: invalid config is a problem"
 write_config 'nnp = true'
 run "$NNPCTL" doctor
