@@ -40,7 +40,40 @@ fn inject_fault(user: Option<&[u8]>) {
 #[cfg(not(feature = "fault-injection"))]
 fn inject_fault(_user: Option<&[u8]>) {}
 
+thread_local! {
+    /// Where the panic hook leaves the last panic's location and message for the log line.
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+static PANIC_HOOK: std::sync::Once = std::sync::Once::new();
+
+/// The module never prints: replace the default panic hook (which writes to stderr) with one
+/// that keeps the message for the log. The hook belongs to this cdylib's own copy of std, so
+/// it affects only panics inside the module, never the host program.
+fn install_panic_hook() {
+    PANIC_HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
+                (*s).to_string()
+            } else if let Some(s) = info.payload().downcast_ref::<String>() {
+                s.clone()
+            } else {
+                "unknown payload".to_string()
+            };
+            let place = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let _ = LAST_PANIC.try_with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    *p = Some(format!("{msg}{place}"));
+                }
+            });
+        }));
+    });
+}
+
 fn open_session(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResultCode {
+    install_panic_hook();
     let argv: Vec<&[u8]> = args.iter().map(|a| a.to_bytes()).collect();
     let service = match pamh.get_item::<Service>() {
         Ok(Some(s)) => String::from_utf8_lossy(s.0.to_bytes()).into_owned(),
@@ -61,7 +94,16 @@ fn open_session(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         let shown = user
             .as_deref()
             .map_or_else(|| "(none)".to_string(), nnp_config::sys::escape_name);
-        core::error_report(parsed.on_error, &shown, "internal error (panic) in pam_nnp")
+        let what = LAST_PANIC
+            .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.take()))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        core::error_report(
+            parsed.on_error,
+            &shown,
+            &format!("internal error in pam_nnp (panic: {what})"),
+        )
     });
     apply(pamh, &service, &report, flags)
 }

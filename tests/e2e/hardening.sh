@@ -82,6 +82,26 @@ umount /etc/nsswitch.conf
 sed -i "s| on_error=allow\$||" /etc/pam.d/nnptest
 case_end
 
+case_begin "a panic inside the module becomes the on_error result, never an abort"
+CARGO_TARGET_DIR="$NNP_ROOT/target/fault-injection" cargo build --release --locked -p pam_nnp --features fault-injection -q 2>"$T/build.err" || { ERR=$(cat "$T/build.err"); fail "build"; }
+FAULTY="$NNP_ROOT/target/fault-injection/release/libpam_nnp.so"
+add_user nnp-fault-injection-panic $((UID_BASE + 666)) restricted
+printf 'session required pam_permit.so\nsession required %s\n' "$FAULTY" > /etc/pam.d/nnpfault
+run pamtester nnpfault nnp-fault-injection-panic open_session
+[ "$RC" = 1 ] || fail "deny: pamtester must fail normally (exit 1), not abort (got $RC)"
+printf '%s' "$ERR" | grep -q "Cannot make/remove an entry" || fail "deny: expected PAM_SESSION_ERR"
+printf '%s' "$ERR" | grep -q "panicked" && fail "the module must not print the panic (it goes to the log)"
+sleep 0.2
+grep -a 'pam_nnp(nnpfault:session)' "$T/syslog.txt" | grep -q 'error: internal error in pam_nnp (panic: injected fault at pam_nnp/src/lib.rs:[0-9]*); session refused' || fail "the panic must be logged with its message"
+printf 'session required pam_permit.so\nsession required %s on_error=allow\n' "$FAULTY" > /etc/pam.d/nnpfault
+run pamtester nnpfault nnp-fault-injection-panic open_session
+expect_rc 0
+# control: the same faulty build decides normally for other users
+printf 'session required pam_permit.so\nsession required %s\nsession optional pam_exec.so stdout /bin/grep NoNewPrivs /proc/self/status\n' "$FAULTY" > /etc/pam.d/nnpfault
+run pamtester nnpfault alice open_session
+expect_rc 0; expect_line "NoNewPrivs:	1"
+case_end
+
 case_begin "full syslog (receiver never reads): decisions unchanged, login not blocked"
 # replace our listener with one that never reads, and fill its queue
 kill "$SYSLOG_PID" 2>/dev/null; wait "$SYSLOG_PID" 2>/dev/null; rm -f /dev/log
@@ -103,23 +123,6 @@ OUT=$(timeout 10 pamtester nnptest alice open_session close_session 2>&1); RC=$?
 expect_rc 0; expect_line "NoNewPrivs:	1"
 OUT=$(timeout 10 pamtester nnptest bob open_session close_session 2>&1); RC=$?
 expect_rc 0; expect_line "NoNewPrivs:	0"
-case_end
-
-case_begin "a panic inside the module becomes the on_error result, never an abort"
-CARGO_TARGET_DIR="$NNP_ROOT/target/fault-injection" cargo build --release --locked -p pam_nnp --features fault-injection -q 2>"$T/build.err" || { ERR=$(cat "$T/build.err"); fail "build"; }
-FAULTY="$NNP_ROOT/target/fault-injection/release/libpam_nnp.so"
-add_user nnp-fault-injection-panic $((UID_BASE + 666)) restricted
-printf 'session required pam_permit.so\nsession required %s\n' "$FAULTY" > /etc/pam.d/nnpfault
-run pamtester nnpfault nnp-fault-injection-panic open_session
-[ "$RC" = 1 ] || fail "deny: pamtester must fail normally (exit 1), not abort (got $RC)"
-printf '%s' "$ERR" | grep -q "Cannot make/remove an entry" || fail "deny: expected PAM_SESSION_ERR"
-printf 'session required pam_permit.so\nsession required %s on_error=allow\n' "$FAULTY" > /etc/pam.d/nnpfault
-run pamtester nnpfault nnp-fault-injection-panic open_session
-expect_rc 0
-# control: the same faulty build decides normally for other users
-printf 'session required pam_permit.so\nsession required %s\nsession optional pam_exec.so stdout /bin/grep NoNewPrivs /proc/self/status\n' "$FAULTY" > /etc/pam.d/nnpfault
-run pamtester nnpfault alice open_session
-expect_rc 0; expect_line "NoNewPrivs:	1"
 case_end
 
 finish
