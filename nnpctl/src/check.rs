@@ -33,6 +33,18 @@ pub fn warnings(config: &Config) -> Vec<String> {
                 }
             }
         }
+        // A typo in `services` ("ssh" for "sshd") silently makes a rule never match.
+        for svc in rule.services.iter().flatten() {
+            let stack = std::path::Path::new("/etc/pam.d").join(svc);
+            if svc.contains('/') || !stack.is_file() {
+                out.push(format!(
+                    "{}: service \"{}\" has no PAM stack /etc/pam.d/{} (a typo? the rule never matches it)",
+                    rule.at,
+                    svc.escape_debug(),
+                    svc.escape_debug()
+                ));
+            }
+        }
         for g in rule.groups.iter().flatten() {
             match sys::group_exists(g) {
                 Ok(true) => {}
