@@ -14,6 +14,8 @@ pub struct Diagnostic {
     pub message: String,
     /// The offending source line, for rendering a caret under the spot.
     pub source_line: Option<String>,
+    /// A suggestion, shown by [`Diagnostic::render`] (not part of the one-line message).
+    pub hint: Option<String>,
 }
 
 impl Diagnostic {
@@ -24,6 +26,7 @@ impl Diagnostic {
             pos: None,
             message: message.into(),
             source_line: None,
+            hint: None,
         }
     }
 
@@ -35,7 +38,14 @@ impl Diagnostic {
             pos: Some((line, col)),
             message: message.into(),
             source_line: Some(src.to_string()),
+            hint: None,
         }
+    }
+
+    /// The same diagnostic with a suggestion for `render`.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
     }
 
     /// The diagnostic followed by the offending line and a caret under the spot,
@@ -52,6 +62,9 @@ impl Diagnostic {
                 " ".repeat(gutter.len()),
                 " ".repeat(col.saturating_sub(1))
             ));
+        }
+        if let Some(hint) = &self.hint {
+            out.push_str(&format!("\n  = help: {hint}"));
         }
         out
     }

@@ -425,6 +425,7 @@ fn merge<T>(
                 old.col
             ),
             source_line: None,
+            hint: None,
         });
     } else {
         *slot = Some(new);

@@ -51,6 +51,49 @@ impl Ctx<'_> {
         self.diags
             .push(Diagnostic::at(self.path, self.text, span.start, msg));
     }
+
+    /// An error for a word that is not one of `choices`, with a "did you mean" hint when
+    /// one of them is close.
+    fn err_suggest(&mut self, span: Range<usize>, msg: String, word: &str, choices: &[&str]) {
+        let mut d = Diagnostic::at(self.path, self.text, span.start, msg);
+        if let Some(best) = closest(word, choices) {
+            d = d.with_hint(format!("did you mean \"{best}\"?"));
+        }
+        self.diags.push(d);
+    }
+}
+
+/// The choice within edit distance 2 of `word` (case-insensitive), or sharing its first five
+/// letters ("enforcing" -> "enforce"), if any.
+fn closest<'c>(word: &str, choices: &[&'c str]) -> Option<&'c str> {
+    let word = word.to_lowercase();
+    let by_distance = choices
+        .iter()
+        .map(|c| (edit_distance(&word, c), *c))
+        .filter(|&(d, c)| d <= 2 && d < c.len())
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c);
+    by_distance.or_else(|| {
+        let prefix: String = word.chars().take(5).collect();
+        choices
+            .iter()
+            .find(|c| prefix.chars().count() == 5 && c.starts_with(&prefix))
+            .copied()
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 fn type_name(v: &DeValue<'_>) -> &'static str {
@@ -161,9 +204,11 @@ pub(crate) fn parse_file(
                     );
                 }
             },
-            _ => ctx.err(
+            _ => ctx.err_suggest(
                 key.span(),
                 format!("unknown key \"{}\" (expected one of {TOP_KEYS})", escape(k)),
+                k,
+                &["mode", "shell", "notice", "rule"],
             ),
         }
     }
@@ -193,12 +238,14 @@ fn mode_value(ctx: &mut Ctx<'_>, key: &str, value: &Spanned<DeValue<'_>>) -> Opt
             "enforce" => Some(Mode::Enforce),
             "audit" => Some(Mode::Audit),
             other => {
-                ctx.err(
+                ctx.err_suggest(
                     value.span(),
                     format!(
                         "unknown {key} \"{}\" (expected \"enforce\" or \"audit\")",
                         escape(other)
                     ),
+                    other,
+                    &["enforce", "audit"],
                 );
                 None
             }
@@ -405,12 +452,16 @@ fn parse_rule(
             },
             "mode" => mode = mode_value(ctx, "mode", value),
             "shell" => shell = shell_value(ctx, value),
-            _ => ctx.err(
+            _ => ctx.err_suggest(
                 key.span(),
                 format!(
                     "unknown key \"{}\" (expected one of {RULE_KEYS})",
                     escape(k)
                 ),
+                k,
+                &[
+                    "users", "groups", "uids", "services", "nnp", "mode", "shell",
+                ],
             ),
         }
     }

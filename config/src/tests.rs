@@ -618,7 +618,32 @@ fn diagnostic_renders_a_caret() {
     fx.write("nnp.toml", "[[rule]]\nnnp = true\n  grups = [\"x\"]\n");
     let d = fx.load().unwrap_err().diagnostics.remove(0);
     let r = d.render();
-    assert!(r.ends_with("3 |   grups = [\"x\"]\n  |   ^"), "{r}");
+    assert!(
+        r.ends_with("3 |   grups = [\"x\"]\n  |   ^\n  = help: did you mean \"groups\"?"),
+        "{r}"
+    );
+}
+
+#[test]
+fn hints_only_for_close_words() {
+    let fx = Fx::new();
+    let hint = |text: &str| {
+        fx.write("nnp.toml", text);
+        fx.load().unwrap_err().diagnostics.remove(0).hint
+    };
+    assert_eq!(
+        hint("mdoe = \"audit\"\n").as_deref(),
+        Some("did you mean \"mode\"?")
+    );
+    assert_eq!(
+        hint("mode = \"enforcing\"\n").as_deref(),
+        Some("did you mean \"enforce\"?")
+    );
+    assert_eq!(
+        hint("[[rule]]\nusers = [\"a\"]\nnnp = true\nUser = [\"b\"]\n").as_deref(),
+        Some("did you mean \"users\"?")
+    );
+    assert_eq!(hint("completely = 1\n"), None);
 }
 
 // ---- trust ----
