@@ -31,6 +31,9 @@ for u in alice bob; do
   nnp=$(printf '%s\n' "$OUT" | sed -n 's/^NNP=\([0-9]*\) .*/\1/p')
   euid=$(printf '%s\n' "$OUT" | sed -n 's/^NNP=[0-9]* EUID=//p')
   sudo_out=$(printf '%s\n' "$OUT" | sed -n 's/^SUDO=//p')
+  case "$sudo_out" in
+    *"no new privileges"*) sudo_out='refused: "no new privileges" flag is set' ;;
+  esac
   sleep 0.2
   line=$(grep -a "user $u (uid" "$T/syslog.txt" | tail -n1)
   rule=$(printf '%s' "$line" | sed -n 's/.* by rule \(.*\)$/\1/p')
