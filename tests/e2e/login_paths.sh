@@ -55,9 +55,14 @@ expect_rc 0; expect_line "NNP=1 EUID=$A"
 case_end
 
 # login -f USER on a pty under script(1); input is fed after a delay.
+# (retried once with a longer delay: on a loaded machine login may not read the pty yet)
 login_probe() {
-  LAST_CMD="script -qec 'login -f $1' (stdin: probe; exit)"
-  OUT=$( (sleep 1.5; printf '%s; exit\n' "$P") | timeout 20 script -qec "login -f $1" /dev/null 2>&1 | tr -d '\r'); RC=$?
+  local delay
+  for delay in 1.5 5; do
+    LAST_CMD="script -qec 'login -f $1' (stdin after ${delay}s: probe; exit)"
+    OUT=$( (sleep "$delay"; printf '%s; exit\n' "$P") | timeout 30 script -qec "login -f $1" /dev/null 2>&1 | tr -d '\r'); RC=$?
+    clean_out | grep -q '^NNP=' && return
+  done
 }
 case_begin "login -f alice on a pty: NNP 1"
 login_probe alice
