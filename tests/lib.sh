@@ -218,6 +218,17 @@ PY
   mount --move "$T/dev" /dev
 }
 
+# wait_log PATTERN [COUNT] — wait (up to 5 s) until $T/syslog.txt has COUNT (default 1) lines
+# matching the extended regex PATTERN; the listener writes asynchronously.
+wait_log() {
+  local i n=${2:-1}
+  for i in $(seq 50); do
+    [ "$(grep -acE -- "$1" "$T/syslog.txt" 2>/dev/null)" -ge "$n" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 free_port() {
   local p
   while :; do

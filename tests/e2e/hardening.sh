@@ -27,7 +27,7 @@ for u in no-such-user '../../etc/passwd' "$(printf 'evil\nJan  1 00:00:00 host s
   [ "$RC" != 0 ] || fail "user '$(printf %q "$u")' must be refused"
   printf '%s' "$ERR" | grep -q "Cannot make/remove an entry for the specified session" || fail "expected PAM_SESSION_ERR for '$(printf %q "$u")'"
 done
-sleep 0.3
+wait_log 'pam_nnp\(' 6
 OUT=$(grep -a 'pam_nnp(' "$T/syslog.txt"); LAST_CMD="syslog"
 [ "$(printf '%s\n' "$OUT" | grep -c .)" = 6 ] || fail "expected 6 log lines, one per attempt"
 printf '%s\n' "$OUT" | grep -q 'user \.\./\.\./etc/passwd: error: unknown user' || fail "path-like name"
@@ -76,7 +76,7 @@ printf '%s' "$ERR" | grep -q "Cannot make/remove an entry" || fail "expected PAM
 sed -i "s|$MODULE\$|$MODULE on_error=allow|" /etc/pam.d/nnptest
 run env LD_LIBRARY_PATH="$T/lib" pamtester nnptest alice open_session
 expect_rc 0
-sleep 0.2
+wait_log 'group lookup for gid .* failed: Input/output error' 2
 grep -a 'pam_nnp(' "$T/syslog.txt" | tail -n 2 | grep -q 'group lookup for gid .* failed: Input/output error' || fail "the NSS error and its cause must be logged"
 umount /etc/nsswitch.conf
 sed -i "s| on_error=allow\$||" /etc/pam.d/nnptest
@@ -91,7 +91,7 @@ run pamtester nnpfault nnp-fault-injection-panic open_session
 [ "$RC" = 1 ] || fail "deny: pamtester must fail normally (exit 1), not abort (got $RC)"
 printf '%s' "$ERR" | grep -q "Cannot make/remove an entry" || fail "deny: expected PAM_SESSION_ERR"
 printf '%s' "$ERR" | grep -q "panicked" && fail "the module must not print the panic (it goes to the log)"
-sleep 0.2
+wait_log 'pam_nnp\(nnpfault:session\)'
 grep -a 'pam_nnp(nnpfault:session)' "$T/syslog.txt" | grep -q 'error: internal error in pam_nnp (panic: injected fault at pam_nnp/src/lib.rs:[0-9]*); session refused' || fail "the panic must be logged with its message"
 printf 'session required pam_permit.so\nsession required %s on_error=allow\n' "$FAULTY" > /etc/pam.d/nnpfault
 run pamtester nnpfault nnp-fault-injection-panic open_session

@@ -111,7 +111,10 @@ case_begin "audit: restricted user's process without NNP is listed, with NNP is 
 setpriv --reuid=$A --regid=$A --clear-groups sleep 300 & BAD=$!
 setpriv --reuid=$A --regid=$A --clear-groups --no-new-privs sleep 301 & GOOD=$!
 setpriv --reuid=$B --regid=$B --clear-groups sleep 302 & CTRL=$!
-sleep 0.3
+for i in $(seq 50); do   # until all three have exec'd sleep
+  n=0; for p in $BAD $GOOD $CTRL; do tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q '^sleep' && n=$((n + 1)); done
+  [ "$n" = 3 ] && break; sleep 0.1
+done
 run "$NNPCTL" audit
 expect_rc 1
 printf '%s\n' "$OUT" | grep -qE "^ *$BAD +alice +[0-9T:Z-]+ +sleep 300$" || fail "pid $BAD (sleep 300) should be listed"

@@ -94,7 +94,7 @@ for u in alice bob dave 'evil
 user'; do
   pamtester nnptest "$u" open_session >/dev/null 2>&1
 done
-sleep 0.3
+wait_log 'pam_nnp\(' 4
 OUT=$(cat "$T/syslog.txt"); LAST_CMD="syslog capture"
 # <85> = authpriv(10)*8 + notice(5); <87> = debug; <83> = err
 expect_line_matching() { printf '%s\n' "$OUT" | grep -qE -- "$1" || fail "no log line matching: $1"; }
