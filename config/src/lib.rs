@@ -165,6 +165,35 @@ impl Rule {
         self.matches_service(service) && self.matches_subject(s)
     }
 
+    /// Does this rule match every subject and service that `later` matches? Conservative:
+    /// `true` only when each selector this rule names is named by `later` with a subset of
+    /// values (or this rule's `users` is `"*"`).
+    pub fn covers(&self, later: &Rule) -> bool {
+        let users = match (&self.users, &later.users) {
+            (None, _) | (Some(Users::All), _) => true,
+            (Some(Users::Names(a)), Some(Users::Names(b))) => subset(b, a),
+            _ => false,
+        };
+        let groups = match (&self.groups, &later.groups) {
+            (None, _) => true,
+            (Some(a), Some(b)) => subset(b, a),
+            _ => false,
+        };
+        let uids = match (&self.uids, &later.uids) {
+            (None, _) => true,
+            (Some(a), Some(b)) => b
+                .iter()
+                .all(|&(lo, hi)| a.iter().any(|&(x, y)| x <= lo && hi <= y)),
+            _ => false,
+        };
+        let services = match (&self.services, &later.services) {
+            (None, _) => true,
+            (Some(a), Some(b)) => subset(b, a),
+            _ => false,
+        };
+        users && groups && uids && services
+    }
+
     /// Which of the subject's groups this rule's `groups` selector matched.
     pub fn matched_groups<'s>(&self, s: &Subject<'s>) -> Vec<&'s str> {
         match &self.groups {
@@ -252,6 +281,17 @@ impl Config {
         ShellChoice { shell, rule }
     }
 
+    /// Rules that can never match, each with the first earlier rule that shadows it.
+    pub fn shadowed(&self) -> Vec<Shadowed<'_>> {
+        let mut out = Vec::new();
+        for (j, rule) in self.rules.iter().enumerate() {
+            if let Some(by) = self.rules[..j].iter().find(|e| e.covers(rule)) {
+                out.push(Shadowed { rule, by });
+            }
+        }
+        out
+    }
+
     /// The decision of some service under which the subject gets NNP set (enforce mode), if
     /// any: every service a rule names is tried, then a service no rule names.
     pub fn restricted_for_any_service(&self, subject: &Subject<'_>) -> Option<Decision<'_>> {
@@ -284,50 +324,6 @@ pub struct Shadowed<'c> {
 
 fn subset<T: PartialEq>(inner: &[T], outer: &[T]) -> bool {
     inner.iter().all(|x| outer.contains(x))
-}
-
-impl Rule {
-    /// Does this rule match every subject and service that `later` matches? Conservative:
-    /// `true` only when each selector this rule names is named by `later` with a subset of
-    /// values (or this rule's `users` is `"*"`).
-    pub fn covers(&self, later: &Rule) -> bool {
-        let users = match (&self.users, &later.users) {
-            (None, _) | (Some(Users::All), _) => true,
-            (Some(Users::Names(a)), Some(Users::Names(b))) => subset(b, a),
-            _ => false,
-        };
-        let groups = match (&self.groups, &later.groups) {
-            (None, _) => true,
-            (Some(a), Some(b)) => subset(b, a),
-            _ => false,
-        };
-        let uids = match (&self.uids, &later.uids) {
-            (None, _) => true,
-            (Some(a), Some(b)) => b
-                .iter()
-                .all(|&(lo, hi)| a.iter().any(|&(x, y)| x <= lo && hi <= y)),
-            _ => false,
-        };
-        let services = match (&self.services, &later.services) {
-            (None, _) => true,
-            (Some(a), Some(b)) => subset(b, a),
-            _ => false,
-        };
-        users && groups && uids && services
-    }
-}
-
-impl Config {
-    /// Rules that can never match, each with the first earlier rule that shadows it.
-    pub fn shadowed(&self) -> Vec<Shadowed<'_>> {
-        let mut out = Vec::new();
-        for (j, rule) in self.rules.iter().enumerate() {
-            if let Some(by) = self.rules[..j].iter().find(|e| e.covers(rule)) {
-                out.push(Shadowed { rule, by });
-            }
-        }
-        out
-    }
 }
 
 /// The drop-in directory of a config at `DIR/NAME.toml`: `DIR/NAME.d/`.

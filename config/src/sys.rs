@@ -342,11 +342,6 @@ pub fn group_exists(name: &str) -> Result<bool, SysError> {
     Ok(getgr(GrKey::Name(&cname))?.is_some())
 }
 
-/// Resolve a user name through NSS: uid, primary gid, and the names of all its groups.
-pub fn account_by_name(name: &[u8]) -> Result<Account, SysError> {
-    lookup_name(name, true)
-}
-
 /// Resolve a user name through NSS; with `with_groups` false the group list is left empty
 /// and no group database is asked (for configurations whose rules name no groups).
 pub fn lookup_name(name: &[u8], with_groups: bool) -> Result<Account, SysError> {
@@ -360,10 +355,10 @@ pub fn lookup_name(name: &[u8], with_groups: bool) -> Result<Account, SysError> 
     }
 }
 
-/// Resolve a uid through NSS.
-pub fn account_by_uid(uid: u32) -> Result<Account, SysError> {
+/// Resolve a uid through NSS; `with_groups` as for [`lookup_name`].
+pub fn lookup_uid(uid: u32, with_groups: bool) -> Result<Account, SysError> {
     match getpw(PwKey::Uid(uid))? {
-        Some(pw) => complete(pw, true),
+        Some(pw) => complete(pw, with_groups),
         None => Err(SysError::UnknownUser(format!("uid {uid}"))),
     }
 }

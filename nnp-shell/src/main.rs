@@ -32,10 +32,14 @@ fn warn(msg: &str) {
 
 /// The shell named by the configuration, or why it cannot be used.
 fn configured_shell() -> Result<String, String> {
-    let uid = sys::real_uid();
-    let account = sys::account_by_uid(uid).map_err(|e| e.to_string())?;
     let config =
         nnp_config::load(Path::new(CONFIG)).map_err(|e| format!("cannot use config: {e}"))?;
+    if config.rules.is_empty() {
+        // no rule can name a shell: no user lookup needed
+        return Ok(config.shell.unwrap_or_else(|| DEFAULT_SHELL.to_string()));
+    }
+    let account =
+        sys::lookup_uid(sys::real_uid(), config.uses_groups()).map_err(|e| e.to_string())?;
     let subject = Subject {
         user: &account.name,
         uid: account.uid,

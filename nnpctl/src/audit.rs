@@ -25,7 +25,7 @@ struct Finding {
 type Verdicts = HashMap<u32, Option<(String, String)>>;
 
 fn verdict(config: &Config, uid: u32) -> Option<(String, String)> {
-    let (name, groups) = match sys::account_by_uid(uid) {
+    let (name, groups) = match sys::lookup_uid(uid, config.uses_groups()) {
         Ok(a) => (a.name, a.groups),
         Err(_) => (format!("#{uid}"), Vec::new()),
     };

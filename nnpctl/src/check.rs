@@ -6,7 +6,26 @@ use nnp_config::{sys, Config, Users};
 
 use crate::{Failure, Outcome};
 
-/// Warnings about a valid config: shadowed rules, names NSS does not know.
+/// A warning for a name NSS does not know (or could not be asked about).
+fn nss_warning(
+    rule: &nnp_config::Rule,
+    kind: &str,
+    name: &str,
+    known: Result<bool, sys::SysError>,
+) -> Option<String> {
+    let name = name.escape_debug();
+    match known {
+        Ok(true) => None,
+        Ok(false) => Some(format!(
+            "{}: {kind} \"{name}\" is not known to NSS",
+            rule.at
+        )),
+        Err(e) => Some(format!("{}: cannot check {kind} \"{name}\": {e}", rule.at)),
+    }
+}
+
+/// Warnings about a valid config: shadowed rules, names NSS does not know, services that
+/// have no PAM stack.
 pub fn warnings(config: &Config) -> Vec<String> {
     let mut out = Vec::new();
     for s in config.shadowed() {
@@ -17,47 +36,26 @@ pub fn warnings(config: &Config) -> Vec<String> {
     }
     for rule in &config.rules {
         if let Some(Users::Names(names)) = &rule.users {
-            for n in names {
-                match sys::user_exists(n) {
-                    Ok(true) => {}
-                    Ok(false) => out.push(format!(
-                        "{}: user \"{}\" is not known to NSS",
-                        rule.at,
-                        n.escape_debug()
-                    )),
-                    Err(e) => out.push(format!(
-                        "{}: cannot check user \"{}\": {e}",
-                        rule.at,
-                        n.escape_debug()
-                    )),
-                }
-            }
+            out.extend(
+                names
+                    .iter()
+                    .filter_map(|n| nss_warning(rule, "user", n, sys::user_exists(n))),
+            );
         }
+        out.extend(
+            rule.groups
+                .iter()
+                .flatten()
+                .filter_map(|g| nss_warning(rule, "group", g, sys::group_exists(g))),
+        );
         // A typo in `services` ("ssh" for "sshd") silently makes a rule never match.
         for svc in rule.services.iter().flatten() {
-            let stack = std::path::Path::new("/etc/pam.d").join(svc);
-            if svc.contains('/') || !stack.is_file() {
+            if svc.contains('/') || !Path::new("/etc/pam.d").join(svc).is_file() {
+                let svc = svc.escape_debug();
                 out.push(format!(
-                    "{}: service \"{}\" has no PAM stack /etc/pam.d/{} (a typo? the rule never matches it)",
-                    rule.at,
-                    svc.escape_debug(),
-                    svc.escape_debug()
+                    "{}: service \"{svc}\" has no PAM stack /etc/pam.d/{svc} (a typo? no login program uses it here)",
+                    rule.at
                 ));
-            }
-        }
-        for g in rule.groups.iter().flatten() {
-            match sys::group_exists(g) {
-                Ok(true) => {}
-                Ok(false) => out.push(format!(
-                    "{}: group \"{}\" is not known to NSS",
-                    rule.at,
-                    g.escape_debug()
-                )),
-                Err(e) => out.push(format!(
-                    "{}: cannot check group \"{}\": {e}",
-                    rule.at,
-                    g.escape_debug()
-                )),
             }
         }
     }

@@ -26,7 +26,7 @@ struct ExplainJson<'a> {
 
 pub fn run(path: &Path, user: &str, service: Option<&str>, json: bool) -> Result<Outcome, Failure> {
     let config = nnp_config::load(path)?;
-    let account = sys::account_by_name(user.as_bytes())?;
+    let account = sys::lookup_name(user.as_bytes(), true)?;
     let subject = Subject {
         user: &account.name,
         uid: account.uid,

@@ -50,8 +50,6 @@ pub enum Level {
     Err,
     /// LOG_NOTICE
     Notice,
-    /// LOG_INFO
-    Info,
     /// LOG_DEBUG
     Debug,
 }
@@ -243,18 +241,7 @@ mod tests {
         }
         fn load(&self, path: &Path) -> Result<Config, LoadError> {
             match self.config {
-                Ok(text) => {
-                    let dir = tempfile::tempdir().unwrap();
-                    let p = dir.path().join("nnp.toml");
-                    std::fs::write(&p, text).unwrap();
-                    // SAFETY: geteuid cannot fail.
-                    let me = unsafe { libc::geteuid() };
-                    let mut c = nnp_config::load_as(&p, me)?;
-                    for r in &mut c.rules {
-                        r.at.file = std::sync::Arc::from(path);
-                    }
-                    Ok(c)
-                }
+                Ok(text) => nnp_config::parse_text(path, text),
                 Err(msg) => Err(nnp_config::Diagnostic::file(path, msg).into()),
             }
         }

@@ -81,7 +81,6 @@ pub fn send(service: &str, lines: &[(Level, String)]) {
         let _ = match level {
             Level::Err => logger.err(line),
             Level::Notice => logger.notice(line),
-            Level::Info => logger.info(line),
             Level::Debug => logger.debug(line),
         };
     }

@@ -57,7 +57,7 @@ expect_rc 0
 expect_line "warning: /etc/security/nnp.d/50-warn.toml:1: rule 4 can never match: rule 2 at $C:5 already matches everyone it would"
 expect_line 'warning: /etc/security/nnp.d/50-warn.toml:6: user "nosuchuser" is not known to NSS'
 expect_line 'warning: /etc/security/nnp.d/50-warn.toml:6: group "nosuchgroup" is not known to NSS'
-expect_line 'warning: /etc/security/nnp.d/50-warn.toml:6: service "ssh" has no PAM stack /etc/pam.d/ssh (a typo? the rule never matches it)'
+expect_line 'warning: /etc/security/nnp.d/50-warn.toml:6: service "ssh" has no PAM stack /etc/pam.d/ssh (a typo? no login program uses it here)'
 printf '%s\n' "$OUT" | grep -q 'service "sshd"' && fail "sshd has a stack: no warning"
 expect_line "ok: 5 rules from 3 files"
 rm /etc/security/nnp.d/50-warn.toml
