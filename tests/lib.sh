@@ -110,7 +110,15 @@ ns_setup() {
   install -m 664 -g utmp /dev/null /var/log/wtmp
   install -m 660 -g utmp /dev/null /var/log/btmp
   install -m 664 -g utmp /dev/null /var/log/lastlog
-  # A setuid-root copy of id: euid 0 unless NNP stops the setuid bit.
+  install_probe
+  ssh-keygen -q -t ed25519 -N '' -f "$T/clientkey" -C nnp-test
+  ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey" -C nnp-test-host
+}
+
+# install_probe — $T/bin/suid-id, a setuid-root copy of id (euid 0 unless NNP stops the
+# setuid bit), and $T/bin/probe, which prints "NNP=<bit> EUID=<euid of suid-id>".
+install_probe() {
+  mkdir -p "$T/bin"
   cp /usr/bin/id "$T/bin/suid-id"
   chmod 4755 "$T/bin/suid-id"
   cat > "$T/bin/probe" <<'PROBE'
@@ -121,9 +129,15 @@ echo "NNP=$nnp EUID=$(SUID_ID -u)"
 PROBE
   sed -i "s|SUID_ID|$T/bin/suid-id|" "$T/bin/probe"
   chmod 755 "$T/bin/probe"
-  ssh-keygen -q -t ed25519 -N '' -f "$T/clientkey" -C nnp-test
-  ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey" -C nnp-test-host
 }
+
+# The rules most tests use: dave exempt by name, then everyone in group restricted.
+GROUP_RULE='[[rule]]
+groups = ["restricted"]
+nnp = true'
+EXEMPT_DAVE='[[rule]]
+users = ["dave"]
+nnp = false'
 
 # add_group NAME GID
 add_group() { echo "$1:x:$2:" >> /etc/group; }
@@ -144,7 +158,7 @@ add_user() {
   done
   mkdir -p "$T/home/$name"
   chown "$uid:$uid" "$T/home/$name"
-  cp "$T/clientkey.pub" "$T/keys/$name"
+  if [ -f "$T/clientkey.pub" ]; then mkdir -p "$T/keys"; cp "$T/clientkey.pub" "$T/keys/$name"; fi
 }
 
 # The standard cast: restricted group, alice (restricted), bob (control), carol (uid range),
@@ -174,6 +188,13 @@ password required pam_permit.so
 session  required pam_permit.so
 session  required $MODULE $*
 STACK
+}
+
+# write_stack_probe SERVICE [MODULE ARGS...] — write_stack, then pam_exec printing the
+# NoNewPrivs line that the session's children inherit
+write_stack_probe() {
+  write_stack "$@"
+  echo "session  optional pam_exec.so stdout /bin/grep NoNewPrivs /proc/self/status" >> "/etc/pam.d/$1"
 }
 
 # write_plain_stack SERVICE — no pam_nnp at all
@@ -334,6 +355,13 @@ expect_sftp_nnp() {
   sftp_status "$1"
   expect_rc 0
   grep -q "^NoNewPrivs:[[:space:]]*$2\$" "$T/sftp-status" 2>/dev/null || fail "the sftp server of $1 should have NoNewPrivs $2"
+}
+
+# expect_pid_nnp PID 0|1 WHAT — the running process PID has NoNewPrivs 0|1
+expect_pid_nnp() {
+  if [ -z "$1" ] || ! grep -q "^NoNewPrivs:[[:space:]]*$2\$" "/proc/$1/status" 2>/dev/null; then
+    fail "$3 (pid ${1:-none}) should have NoNewPrivs $2"
+  fi
 }
 
 # expect_probe USER NNP EUID [SSH OPTIONS...] — log in, run the probe, compare

@@ -78,19 +78,14 @@ fi
 case_end
 
 case_begin "the packaged module sets NNP through su for a matched user (control: unmatched)"
-cp /usr/bin/id "$T/suid-id"; chmod 4755 "$T/suid-id"
-printf '#!/bin/sh\necho "NNP=$(awk '"'"'/^NoNewPrivs:/ {print $2}'"'"' /proc/self/status) EUID=$(%s -u)"\n' "$T/suid-id" > "$T/probe"; chmod 755 "$T/probe"
-echo "restricted:x:61100:alice" >> /etc/group
-for u in alice:61001 bob:61002; do
-  n=${u%%:*}; id=${u##*:}; TEST_UID[$n]=$id
-  echo "$n:x:$id:" >> /etc/group
-  echo "$n:x:$id:$id::/tmp:/bin/sh" >> /etc/passwd
-  echo "$n:*:19000:0:99999:7:::" >> /etc/shadow
-done
-printf '[[rule]]\ngroups = ["restricted"]\nnnp = true\n' > /etc/security/nnp.d/10-test.toml
-run su alice -c "$T/probe"
-expect_line "NNP=1 EUID=61001"
-run su bob -c "$T/probe"
+install_probe
+add_group restricted $((UID_BASE + 100))
+add_user alice $((UID_BASE + 1)) restricted   # /etc is an overlay here: written for real
+add_user bob $((UID_BASE + 2))
+printf '%s\n' "$GROUP_RULE" > /etc/security/nnp.d/10-test.toml
+run su alice -c "$T/bin/probe"
+expect_line "NNP=1 EUID=$((UID_BASE + 1))"
+run su bob -c "$T/bin/probe"
 expect_line "NNP=0 EUID=0"
 rm /etc/security/nnp.d/10-test.toml
 case_end

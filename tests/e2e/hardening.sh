@@ -10,14 +10,8 @@ gcc -O1 -Wall -o "$T/mt_pam" "$NNP_ROOT/tests/c/mt_pam.c" -lpam -lpthread || exi
 mkdir -p "$T/lib"
 gcc -O1 -Wall -shared -fPIC -o "$T/lib/libnss_nnpfail.so.2" "$NNP_ROOT/tests/c/libnss_nnpfail.c" || exit 1
 
-write_config '[[rule]]
-groups = ["restricted"]
-nnp = true'
-cat > /etc/pam.d/nnptest <<STACK
-session  required pam_permit.so
-session  required $MODULE
-session  optional pam_exec.so stdout /bin/grep NoNewPrivs /proc/self/status
-STACK
+write_config "$GROUP_RULE"
+write_stack_probe nnptest
 ns_syslog
 
 case_begin "odd PAM_USER values are refused (PAM_SESSION_ERR) and logged escaped"
@@ -58,10 +52,7 @@ in300=$(sed -n 's/.*in use at exit: \([0-9,]*\) bytes.*/\1/p' "$T/vg300.err" | t
 case_end
 
 case_begin "8 threads, same and different users: per-thread decisions all correct"
-cat > /etc/pam.d/nnpmt <<STACK
-session  required pam_permit.so
-session  required $MODULE
-STACK
+write_stack nnpmt
 run "$T/mt_pam" nnpmt alice bob 8 200
 expect_rc 0
 expect_line "mismatches=0 failures=0"
@@ -73,13 +64,13 @@ mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
 run env LD_LIBRARY_PATH="$T/lib" pamtester nnptest alice open_session
 [ "$RC" != 0 ] || fail "with the group database down, alice's session must be refused"
 printf '%s' "$ERR" | grep -q "Cannot make/remove an entry" || fail "expected PAM_SESSION_ERR"
-sed -i "s|$MODULE\$|$MODULE on_error=allow|" /etc/pam.d/nnptest
+write_stack_probe nnptest on_error=allow
 run env LD_LIBRARY_PATH="$T/lib" pamtester nnptest alice open_session
 expect_rc 0
 wait_log 'group lookup for gid .* failed: Input/output error' 2
 grep -a 'pam_nnp(' "$T/syslog.txt" | tail -n 2 | grep -q 'group lookup for gid .* failed: Input/output error' || fail "the NSS error and its cause must be logged"
 umount /etc/nsswitch.conf
-sed -i "s| on_error=allow\$||" /etc/pam.d/nnptest
+write_stack_probe nnptest
 case_end
 
 case_begin "a panic inside the module becomes the on_error result, never an abort"

@@ -12,9 +12,7 @@ for s in common-session common-session-noninteractive runuser runuser-l; do
   echo "session required $MODULE" >> "/etc/pam.d/$s"
 done
 write_stack sshd
-write_config '[[rule]]
-groups = ["restricted"]
-nnp = true'
+write_config "$GROUP_RULE"
 P=$T/bin/probe
 
 case_begin "su - alice -c (as root): NNP 1"
@@ -87,11 +85,8 @@ case_begin "tmux server started in the session: NNP 1, still 1 after logout"
 ssh_as alice -- "tmux -S $T/home/alice/tmux.sock new-session -d 'sleep 300'; sleep 0.3; tmux -S $T/home/alice/tmux.sock list-panes -F 'PANE=#{pane_pid}'"
 pid=$(printf '%s\n' "$OUT" | sed -n 's/^PANE=//p')
 sleep 0.5
-if [ -z "$pid" ] || ! grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$pid/status" 2>/dev/null; then
-  fail "tmux pane process ($pid) should have NoNewPrivs 1 after logout"
-fi
-srv=$(pgrep -U $A -x tmux: || pgrep -U $A tmux | head -n1)
-[ -n "$srv" ] && ! grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$srv/status" && fail "tmux server lacks NNP"
+expect_pid_nnp "$pid" 1 "tmux pane process"
+expect_pid_nnp "$(pgrep -U $A -x 'tmux: server' | head -n1)" 1 "tmux server"
 pkill -U $A tmux; pkill -U $A sleep
 case_end
 
@@ -99,9 +94,7 @@ case_begin "screen session started in the session: NNP 1 after logout"
 ssh_as alice -- "SCREENDIR=$T/home/alice/.screen screen -dmS t sleep 300; sleep 0.5; pgrep -U $A -x sleep"
 pid=$(printf '%s\n' "$OUT" | tail -n1)
 sleep 0.3
-if [ -z "$pid" ] || ! grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$pid/status" 2>/dev/null; then
-  fail "process under screen ($pid) should have NoNewPrivs 1 after logout"
-fi
+expect_pid_nnp "$pid" 1 "process under screen"
 pkill -U $A screen; pkill -U $A sleep
 case_end
 

@@ -139,10 +139,20 @@ expect_fallback 'is nnp-shell itself'
 case_end
 
 case_begin "no environment variable can redirect the config"
+# Run as sam directly (sshd would not pass these variables on): plausible names of a
+# config override all point at a config naming dash; the compiled-in one names bash.
 write_config 'shell = "/bin/bash"'
 printf 'shell = "/bin/dash"\n' > "$T/evil.toml"
-ssh_as sam -o SetEnv=NNP_CONFIG="$T/evil.toml" -- "$WHICH"
+run setpriv --reuid=$S --regid=$S --init-groups env NNP_CONFIG="$T/evil.toml" \
+  NNP_CONF="$T/evil.toml" NNP_SHELL_CONFIG="$T/evil.toml" CONFIG="$T/evil.toml" \
+  "$T/bin/nnp-shell" -c "$WHICH; $T/bin/probe"
+expect_rc 0
 expect_line /usr/bin/bash
+expect_line "NNP=1 EUID=$S"
+# control: the same invocation with the config naming dash does run dash
+write_config 'shell = "/bin/dash"'
+run setpriv --reuid=$S --regid=$S --init-groups "$T/bin/nnp-shell" -c "$WHICH"
+expect_line /usr/bin/dash
 case_end
 
 case_begin "prctl fails: one line on stderr, exit 126, nothing exec'd, nothing on stdout"

@@ -7,13 +7,9 @@ standard_users
 A=$((UID_BASE + 1)); B=$((UID_BASE + 2))
 C=/etc/security/nnp.toml
 
-write_config '[[rule]]
-users = ["dave"]
-nnp = false
+write_config "$EXEMPT_DAVE
 
-[[rule]]
-groups = ["restricted"]
-nnp = true'
+$GROUP_RULE"
 mkdir -p /etc/security/nnp.d
 printf '[[rule]]\nusers = ["carol"]\nservices = ["login"]\nnnp = true\nshell = "/bin/dash"\n' > /etc/security/nnp.d/20-login.toml
 

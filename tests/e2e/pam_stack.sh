@@ -6,26 +6,11 @@ ns_enter "$@"
 ns_setup
 standard_users
 
-# stack_with_probe [ARGS] — pam_nnp, then pam_exec printing the inherited NNP state
-stack_with_probe() {
-  cat > /etc/pam.d/nnptest <<STACK
-auth     required pam_permit.so
-account  required pam_permit.so
-session  required pam_permit.so
-session  required $MODULE $*
-session  optional pam_exec.so stdout /bin/grep NoNewPrivs /proc/self/status
-STACK
-}
+write_config "notice = \"no_new_privs is on for this session\"
+$EXEMPT_DAVE
 
-write_config 'notice = "no_new_privs is on for this session"
-[[rule]]
-users = ["dave"]
-nnp = false
-
-[[rule]]
-groups = ["restricted"]
-nnp = true'
-stack_with_probe
+$GROUP_RULE"
+write_stack_probe nnptest
 
 case_begin "pamtester: matched user -> PAM_SUCCESS, child sees NoNewPrivs 1, notice shown"
 run pamtester nnptest alice open_session close_session
@@ -69,27 +54,29 @@ run pamtester nnptest bob open_session
 printf '%s' "$ERR" | grep -q "Cannot make/remove an entry for the specified session" || fail "expected PAM_SESSION_ERR's message"
 case_end
 
-case_begin "pamtester: close_session and other hooks ignore (stack of pam_nnp alone fails as PAM_IGNORE-only)"
-write_config '[[rule]]
-groups = ["restricted"]
-nnp = true'
-printf 'session required %s\n' "$MODULE" > /etc/pam.d/nnpalone
-run pamtester nnpalone bob open_session
-[ "$RC" != 0 ] || fail "a stack whose only module returns PAM_IGNORE must fail (Linux-PAM rule)"
-run pamtester nnptest bob authenticate acct_mgmt setcred open_session close_session
+case_begin "every hook but open_session returns PAM_IGNORE (a stack of pam_nnp alone fails for it)"
+# Linux-PAM turns a phase in which every module returned PAM_IGNORE into "Permission denied".
+write_config "$GROUP_RULE"
+for t in auth account password session; do printf '%s required %s\n' "$t" "$MODULE"; done > /etc/pam.d/nnpalone
+for op in authenticate acct_mgmt setcred chauthtok close_session; do
+  run pamtester nnpalone alice "$op"
+  [ "$RC" != 0 ] || fail "$op: pam_nnp alone must not succeed"
+  printf '%s' "$ERR" | grep -q "Permission denied" || fail "$op: expected PAM_PERM_DENIED (all modules ignored)"
+done
+# control: open_session for a matched user is decided by pam_nnp alone (PAM_SUCCESS), and
+# for an unmatched user it is ignored too
+run pamtester nnpalone alice open_session
 expect_rc 0
+run pamtester nnpalone bob open_session
+printf '%s' "$ERR" | grep -q "Permission denied" || fail "unmatched user: expected PAM_IGNORE -> Permission denied"
 case_end
 
 ns_syslog
 case_begin "syslog: one authpriv line per decision, prefixed pam_nnp(SERVICE:session), naming user and rule"
-stack_with_probe debug
-write_config '[[rule]]
-users = ["dave"]
-nnp = false
+write_stack_probe nnptest debug
+write_config "$EXEMPT_DAVE
 
-[[rule]]
-groups = ["restricted"]
-nnp = true'
+$GROUP_RULE"
 for u in alice bob dave 'evil
 user'; do
   pamtester nnptest "$u" open_session >/dev/null 2>&1
@@ -106,7 +93,7 @@ expect_line_matching '^<83>.*pam_nnp\(nnptest:session\): user evil\\nuser: error
 case_end
 
 case_begin "no syslog socket: decisions unchanged"
-stack_with_probe debug
+write_stack_probe nnptest debug
 # a bwrap'd private /dev without a /dev/log
 run bwrap --dev-bind / / --dev /dev pamtester nnptest alice open_session
 expect_rc 0

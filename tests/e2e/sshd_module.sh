@@ -6,10 +6,6 @@ ns_setup
 standard_users
 A=$((UID_BASE + 1)); B=$((UID_BASE + 2)); C=$((UID_BASE + 500)); D=$((UID_BASE + 4))
 
-GROUP_RULE='[[rule]]
-groups = ["restricted"]
-nnp = true'
-
 write_stack sshd
 write_config "$GROUP_RULE"
 start_sshd || exit 1
@@ -44,11 +40,9 @@ expect_line 0
 case_end
 
 case_begin "exemption: nnp = false before the group rule"
-write_config '[[rule]]
-users = ["dave"]
-nnp = false
+write_config "$EXEMPT_DAVE
 
-'"$GROUP_RULE"
+$GROUP_RULE"
 expect_probe dave 0 0
 expect_probe alice 1 $A
 case_end
@@ -150,15 +144,15 @@ expect_probe alice 0 0
 expect_probe bob 0 0
 case_end
 
-case_begin "background process started in the session keeps NNP"
+case_begin "background process started in the session keeps NNP after logout (control: bob's has 0)"
 write_config "$GROUP_RULE"
-ssh_as alice -- "nohup sleep 60 >/dev/null 2>&1 & echo PID=\$!"
-pid=$(printf '%s\n' "$OUT" | sed -n 's/^PID=//p')
-sleep 0.5
-if [ -z "$pid" ] || ! grep -q '^NoNewPrivs:[[:space:]]*1$' "/proc/$pid/status" 2>/dev/null; then
-  fail "background sleep ($pid) of alice should have NoNewPrivs 1 after logout"
-fi
-[ -n "$pid" ] && kill "$pid" 2>/dev/null
+for who in alice:1 bob:0; do
+  ssh_as "${who%:*}" -- "nohup sleep 60 >/dev/null 2>&1 & echo PID=\$!"
+  pid=$(printf '%s\n' "$OUT" | sed -n 's/^PID=//p')
+  sleep 0.5
+  expect_pid_nnp "$pid" "${who#*:}" "background sleep of ${who%:*} after logout"
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+done
 case_end
 
 finish
