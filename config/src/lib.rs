@@ -1,23 +1,29 @@
 //! `nnp-config`: the one configuration parser and rule matcher of nnp.
 //!
 //! `pam_nnp`, `nnp-shell` and `nnpctl` all load the configuration with [`load`] and ask
-//! [`Config::decide`] / [`Config::shell_for`]; no front end matches rules on its own.
+//! [`Config::decide`] / [`Config::shell_for`] / [`Config::decide_any_service`]; no front
+//! end matches rules, builds a subject or decides which lookups to skip on its own.
 //!
 //! ```no_run
-//! use nnp_config::{load, Subject, Service};
+//! use nnp_config::{load, Nss, Resolver, Service, Who};
 //! let config = load("/etc/security/nnp.toml".as_ref()).expect("valid config");
-//! let groups = vec!["restricted".to_string()];
-//! let subject = Subject { user: "alice", uid: 2001, groups: &groups };
-//! let decision = config.decide(&subject, Service::Named("sshd"));
-//! println!("set NNP: {}", decision.sets_nnp());
+//! let mut res = Resolver::new(&Nss);
+//! let decision = config.decide(&mut res, Who::Name(b"alice"), Service::Named("sshd"));
+//! println!("set NNP: {:?}", decision.map(|d| d.sets_nnp()));
 //! ```
 
+#![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod decide;
 mod error;
 mod parse;
 mod source;
-pub mod sys;
+
+pub use decide::{
+    DecideError, Decision, Directory, GroupEntry, LookupError, Nss, Resolver, Service, ShellChoice,
+    UserEntry, Verdict, Who,
+};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -25,6 +31,12 @@ use std::sync::Arc;
 
 pub use error::{Diagnostic, LoadError};
 pub use source::MAX_FILE_SIZE;
+
+/// Escape possibly hostile bytes (user names, paths, commands) for logs, JSON and terminal
+/// output: the one escaping function of nnp.
+pub fn escape(bytes: &[u8]) -> String {
+    nnp_sys::escape_bytes(bytes)
+}
 
 /// The compiled-in main configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/security/nnp.toml";
@@ -105,66 +117,7 @@ pub struct Rule {
     pub shell: Option<String>,
 }
 
-/// Who is logging in: the facts rules are matched against.
-#[derive(Debug, Clone, Copy)]
-pub struct Subject<'a> {
-    /// The user name (PAM_USER).
-    pub user: &'a str,
-    /// The user's uid.
-    pub uid: u32,
-    /// Names of the user's primary and supplementary groups.
-    pub groups: &'a [String],
-}
-
-/// Which service the decision is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service<'a> {
-    /// A PAM service name: rules whose `services` list it (or have no `services`) match.
-    Named(&'a str),
-    /// A service that no rule names: rules with `services` never match.
-    Unnamed,
-    /// Services are ignored: every rule's `services` is treated as absent (nnp-shell).
-    Ignored,
-}
-
 impl Rule {
-    /// Which of the rule's selectors match, ignoring `services`.
-    fn matches_subject(&self, s: &Subject<'_>) -> bool {
-        if let Some(users) = &self.users {
-            let ok = match users {
-                Users::All => true,
-                Users::Names(names) => names.iter().any(|n| n == s.user),
-            };
-            if !ok {
-                return false;
-            }
-        }
-        if let Some(groups) = &self.groups {
-            if !groups.iter().any(|g| s.groups.iter().any(|ug| ug == g)) {
-                return false;
-            }
-        }
-        if let Some(uids) = &self.uids {
-            if !uids.iter().any(|&(a, b)| a <= s.uid && s.uid <= b) {
-                return false;
-            }
-        }
-        true
-    }
-
-    fn matches_service(&self, service: Service<'_>) -> bool {
-        match (&self.services, service) {
-            (None, _) | (_, Service::Ignored) => true,
-            (Some(list), Service::Named(name)) => list.iter().any(|s| s == name),
-            (Some(_), Service::Unnamed) => false,
-        }
-    }
-
-    /// Whether this rule matches the subject for the service.
-    pub fn matches(&self, s: &Subject<'_>, service: Service<'_>) -> bool {
-        self.matches_service(service) && self.matches_subject(s)
-    }
-
     /// Does this rule match every subject and service that `later` matches? Conservative:
     /// `true` only when each selector this rule names is named by `later` with a subset of
     /// values (or this rule's `users` is `"*"`).
@@ -193,19 +146,6 @@ impl Rule {
         };
         users && groups && uids && services
     }
-
-    /// Which of the subject's groups this rule's `groups` selector matched.
-    pub fn matched_groups<'s>(&self, s: &Subject<'s>) -> Vec<&'s str> {
-        match &self.groups {
-            None => Vec::new(),
-            Some(groups) => s
-                .groups
-                .iter()
-                .filter(|ug| groups.iter().any(|g| g == *ug))
-                .map(String::as_str)
-                .collect(),
-        }
-    }
 }
 
 /// The loaded configuration: top-level settings and every rule in load order.
@@ -223,64 +163,7 @@ pub struct Config {
     pub files: Vec<PathBuf>,
 }
 
-/// The decision for one subject and service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision<'c> {
-    /// The first matching rule, if any.
-    pub rule: Option<&'c Rule>,
-    /// The rule says NNP (`nnp = true`).
-    pub nnp: bool,
-    /// The effective mode: the rule's, else the top-level one.
-    pub mode: Mode,
-}
-
-impl Decision<'_> {
-    /// NNP is to be set now: a matching `nnp = true` rule in enforce mode.
-    pub fn sets_nnp(&self) -> bool {
-        self.nnp && self.mode == Mode::Enforce
-    }
-}
-
-/// nnp-shell's choice of real shell and the rule it came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShellChoice<'c> {
-    /// Absolute path of the real shell.
-    pub shell: &'c str,
-    /// The first rule matching the user (services ignored), if any.
-    pub rule: Option<&'c Rule>,
-}
-
 impl Config {
-    /// The first matching rule decides; no match means nothing is done.
-    pub fn decide(&self, subject: &Subject<'_>, service: Service<'_>) -> Decision<'_> {
-        let rule = self.rules.iter().find(|r| r.matches(subject, service));
-        Decision {
-            rule,
-            nnp: rule.is_some_and(|r| r.nnp),
-            mode: rule.and_then(|r| r.mode).unwrap_or(self.mode),
-        }
-    }
-
-    /// Does any rule have a `groups` selector? If not, a subject's groups never matter and
-    /// need not be resolved (getgrouplist asks every NSS group source).
-    pub fn uses_groups(&self) -> bool {
-        self.rules.iter().any(|r| r.groups.is_some())
-    }
-
-    /// The real shell nnp-shell execs: the `shell` of the first rule matching the user
-    /// (services ignored), else the top-level `shell`, else `/bin/sh`.
-    pub fn shell_for(&self, subject: &Subject<'_>) -> ShellChoice<'_> {
-        let rule = self
-            .rules
-            .iter()
-            .find(|r| r.matches(subject, Service::Ignored));
-        let shell = rule
-            .and_then(|r| r.shell.as_deref())
-            .or(self.shell.as_deref())
-            .unwrap_or(DEFAULT_SHELL);
-        ShellChoice { shell, rule }
-    }
-
     /// Rules that can never match, each with the first earlier rule that shadows it.
     pub fn shadowed(&self) -> Vec<Shadowed<'_>> {
         let mut out = Vec::new();
@@ -290,26 +173,6 @@ impl Config {
             }
         }
         out
-    }
-
-    /// The decision of some service under which the subject gets NNP set (enforce mode), if
-    /// any: every service a rule names is tried, then a service no rule names.
-    pub fn restricted_for_any_service(&self, subject: &Subject<'_>) -> Option<Decision<'_>> {
-        let mut names: Vec<&str> = self
-            .rules
-            .iter()
-            .filter_map(|r| r.services.as_ref())
-            .flatten()
-            .map(String::as_str)
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
-            .into_iter()
-            .map(Service::Named)
-            .chain(std::iter::once(Service::Unnamed))
-            .map(|svc| self.decide(subject, svc))
-            .find(Decision::sets_nnp)
     }
 }
 
@@ -338,18 +201,39 @@ pub fn dropin_dir(main: &Path) -> PathBuf {
 }
 
 /// Load the main file and its drop-ins, with the trust checks (everything owned by root).
+/// A missing main file with no drop-ins is "no rules": for the compiled-in default path.
 pub fn load(main: &Path) -> Result<Config, LoadError> {
     load_as(main, 0)
+}
+
+/// [`load`] for a main file named explicitly (the module's `config=`, nnpctl's `--config`):
+/// a missing main file is an error (a typo there must not silently switch rules off).
+pub fn load_required(main: &Path) -> Result<Config, LoadError> {
+    load_inner(main, 0, true)
 }
 
 /// [`load`] with another required owner than root. For tests that cannot run as root;
 /// the binaries always use [`load`].
 #[doc(hidden)]
 pub fn load_as(main: &Path, owner: u32) -> Result<Config, LoadError> {
+    load_inner(main, owner, false)
+}
+
+/// [`load_required`] with another owner than root, for tests.
+#[doc(hidden)]
+pub fn load_required_as(main: &Path, owner: u32) -> Result<Config, LoadError> {
+    load_inner(main, owner, true)
+}
+
+fn load_inner(main: &Path, owner: u32, required: bool) -> Result<Config, LoadError> {
     let trust = source::Trust { owner };
     let mut diags = Vec::new();
     let mut files = Vec::new();
     match source::read_trusted_file(trust, main) {
+        Ok(source::Opened::Missing) if required => diags.push(Diagnostic::file(
+            main,
+            "cannot read file: No such file or directory (it is named explicitly, so it must exist)",
+        )),
         Ok(source::Opened::Missing) => {}
         Ok(source::Opened::File { text }) => files.push((main.to_path_buf(), text)),
         Err(d) => diags.push(d),

@@ -5,6 +5,7 @@
 //! It never writes to stdout (scp, sftp and rsync speak their protocols there); warnings go
 //! to stderr. It never loops and never locks a user out: any problem with the configuration
 //! or the chosen shell falls back to /bin/sh, with NNP set either way.
+#![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ffi::{OsStr, OsString};
@@ -14,7 +15,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nnp_config::{sys, Subject, DEFAULT_SHELL};
+use nnp_config::{Nss, Resolver, Who, DEFAULT_SHELL};
 
 /// The configuration nnp-shell reads: compiled in (packagers may set `NNP_CONFIG` at build
 /// time); no environment variable or argument can redirect it at run time.
@@ -30,22 +31,25 @@ fn warn(msg: &str) {
     eprintln!("nnp-shell: warning: {msg}");
 }
 
-/// The shell named by the configuration, or why it cannot be used.
+/// The shell named by the configuration, or why it cannot be used. The decision is the
+/// config crate's (the first rule matching the real uid, services ignored).
 fn configured_shell() -> Result<String, String> {
     let config =
         nnp_config::load(Path::new(CONFIG)).map_err(|e| format!("cannot use config: {e}"))?;
-    if config.rules.is_empty() {
-        // no rule can name a shell: no user lookup needed
-        return Ok(config.shell.unwrap_or_else(|| DEFAULT_SHELL.to_string()));
-    }
-    let account =
-        sys::lookup_uid(sys::real_uid(), config.uses_groups()).map_err(|e| e.to_string())?;
-    let subject = Subject {
-        user: &account.name,
-        uid: account.uid,
-        groups: &account.groups,
-    };
-    Ok(config.shell_for(&subject).shell.to_string())
+    let mut res = Resolver::new(&Nss);
+    let choice = config
+        .shell_for(&mut res, Who::Uid(nnp_sys::real_uid()))
+        .map_err(|e| e.to_string())?;
+    Ok(choice.shell.to_string())
+}
+
+/// Set in the environment before the real shell is exec'd: our pid. exec keeps the pid, so
+/// finding our own pid here means this login came back into nnp-shell through its own
+/// exec chain (a `#!` script whose interpreter is nnp-shell, a shell that execs it again).
+const REENTRY_VAR: &str = "NNP_SHELL_PID";
+
+fn reentered() -> bool {
+    std::env::var_os(REENTRY_VAR).is_some_and(|v| v == std::process::id().to_string().as_str())
 }
 
 /// Same file (device and inode) as the running nnp-shell?
@@ -93,12 +97,20 @@ fn argv0(own: Option<&OsStr>, shell: &Path) -> OsString {
 
 fn main() {
     // 1. NNP first, unconditionally; nothing is exec'd without it.
-    if let Err(e) = sys::set_no_new_privs() {
+    if let Err(e) = nnp_sys::set_no_new_privs() {
         eprintln!("nnp-shell: cannot set no_new_privs: {e}; not starting a shell");
         std::process::exit(EXIT_NO_NNP);
     }
     // 2. The real shell.
-    let shell = match configured_shell() {
+    let shell = if reentered() {
+        warn(&format!(
+            "entered again for the same login (the configured shell leads back to nnp-shell); using {DEFAULT_SHELL}"
+        ));
+        Ok(DEFAULT_SHELL.to_string())
+    } else {
+        configured_shell()
+    };
+    let shell = match shell {
         Ok(s) => match unusable(&s) {
             None => s,
             Some(why) => {
@@ -122,6 +134,7 @@ fn main() {
     let own0 = args.next();
     let shell = PathBuf::from(shell);
     let err = Command::new(&shell)
+        .env(REENTRY_VAR, std::process::id().to_string())
         .arg0(argv0(own0.as_deref(), &shell))
         .args(args)
         .exec();

@@ -1,89 +1,159 @@
-//! `nnpctl check`: every error of every file, then warnings that do not fail the check.
+//! `nnpctl check`: every error of every file, then what NSS says about the names the rules
+//! use. A group that an `nnp = true` rule names and NSS does not know is a problem: the
+//! module refuses every user that reaches that rule.
 
 use std::path::Path;
 
-use nnp_config::{sys, Config, Users};
+use nnp_config::{escape, Config, Users};
+use nnp_sys::{getgr, getpw, GrKey, PwKey};
 
-use crate::{Failure, Outcome};
+use crate::{Failure, Outcome, Report};
 
-/// A warning for a name NSS does not know (or could not be asked about).
-fn nss_warning(
-    rule: &nnp_config::Rule,
-    kind: &str,
-    name: &str,
-    known: Result<bool, sys::SysError>,
-) -> Option<String> {
-    let name = name.escape_debug();
-    match known {
-        Ok(true) => None,
-        Ok(false) => Some(format!(
-            "{}: {kind} \"{name}\" is not known to NSS",
-            rule.at
-        )),
-        Err(e) => Some(format!("{}: cannot check {kind} \"{name}\": {e}", rule.at)),
-    }
+/// Findings about a valid config.
+#[derive(Default)]
+pub struct Findings {
+    /// Problems (exit 1).
+    pub problems: Vec<String>,
+    /// Lookups that failed (exit 3 unless there is a problem).
+    pub unchecked: Vec<String>,
+    /// Warnings.
+    pub warnings: Vec<String>,
 }
 
-/// Warnings about a valid config: shadowed rules, names NSS does not know, services that
-/// have no PAM stack.
-pub fn warnings(config: &Config) -> Vec<String> {
-    let mut out = Vec::new();
+/// What NSS says about the names of the rules, shadowed rules, services without a stack.
+pub fn findings(config: &Config) -> Findings {
+    let mut f = Findings::default();
     for s in config.shadowed() {
-        out.push(format!(
+        f.warnings.push(format!(
             "{}: rule {} can never match: rule {} at {} already matches everyone it would",
             s.rule.at, s.rule.at.index, s.by.at.index, s.by.at
         ));
     }
     for rule in &config.rules {
         if let Some(Users::Names(names)) = &rule.users {
-            out.extend(
-                names
-                    .iter()
-                    .filter_map(|n| nss_warning(rule, "user", n, sys::user_exists(n))),
-            );
+            for n in names {
+                let shown = escape(n.as_bytes());
+                match getpw(PwKey::Name(n.as_bytes())) {
+                    Err(e) => f
+                        .unchecked
+                        .push(format!("{}: cannot check user \"{shown}\": {e}", rule.at)),
+                    Ok(None) => f
+                        .warnings
+                        .push(format!("{}: user \"{shown}\" is not known to NSS", rule.at)),
+                    Ok(Some(pw)) => {
+                        if pw.name != n.as_bytes() {
+                            f.warnings.push(format!(
+                                "{}: user \"{shown}\" is \"{}\" in NSS (uid {}); names match case-insensitively, but write the canonical name",
+                                rule.at,
+                                escape(&pw.name),
+                                pw.uid
+                            ));
+                        }
+                        if let Ok(Some(by_uid)) = getpw(PwKey::Uid(pw.uid)) {
+                            if by_uid.name != pw.name {
+                                f.warnings.push(format!(
+                                    "{}: uid {} of user \"{shown}\" also has the passwd name \"{}\": a login under that name is not matched by `users`; use uids = [{}]",
+                                    rule.at,
+                                    pw.uid,
+                                    escape(&by_uid.name),
+                                    pw.uid
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
         }
-        out.extend(
-            rule.groups
-                .iter()
-                .flatten()
-                .filter_map(|g| nss_warning(rule, "group", g, sys::group_exists(g))),
-        );
+        for g in rule.groups.iter().flatten() {
+            let shown = escape(g.as_bytes());
+            match getgr(GrKey::Name(g.as_bytes())) {
+                Err(e) => f
+                    .unchecked
+                    .push(format!("{}: cannot check group \"{shown}\": {e}", rule.at)),
+                Ok(None) if rule.nnp => f.problems.push(format!(
+                    "{}: group \"{shown}\" is not known to NSS: the module refuses every user who reaches this rule (nnp = true), because nobody can be proven not to be a member (a directory that is down answers \"not found\"); fix the name or create the group",
+                    rule.at
+                )),
+                Ok(None) => f.warnings.push(format!(
+                    "{}: group \"{shown}\" is not known to NSS (in an nnp = false rule it never matches)",
+                    rule.at
+                )),
+                Ok(Some(gr)) => {
+                    if gr.name != g.as_bytes() {
+                        f.warnings.push(format!(
+                            "{}: group \"{shown}\" is \"{}\" (gid {}) in NSS; matching is by gid, but write the canonical name",
+                            rule.at,
+                            escape(&gr.name),
+                            gr.gid
+                        ));
+                    }
+                }
+            }
+        }
         // A typo in `services` ("ssh" for "sshd") silently makes a rule never match.
         for svc in rule.services.iter().flatten() {
-            if svc.contains('/') || !Path::new("/etc/pam.d").join(svc).is_file() {
-                let svc = svc.escape_debug();
-                out.push(format!(
-                    "{}: service \"{svc}\" has no PAM stack /etc/pam.d/{svc} (a typo? no login program uses it here)",
+            let lower = svc.to_lowercase();
+            if lower != *svc {
+                f.warnings.push(format!(
+                    "{}: service \"{}\" is compared as \"{}\" (Linux-PAM names services in lowercase)",
+                    rule.at,
+                    svc.escape_debug(),
+                    lower.escape_debug()
+                ));
+            }
+            if lower.contains('/') || !Path::new("/etc/pam.d").join(&lower).is_file() {
+                let lower = lower.escape_debug();
+                f.warnings.push(format!(
+                    "{}: service \"{lower}\" has no PAM stack /etc/pam.d/{lower} (a typo? no login program uses it here)",
                     rule.at
                 ));
             }
         }
     }
-    out
+    f
 }
 
-pub fn run(path: &Path) -> Result<Outcome, Failure> {
-    match nnp_config::load(path) {
+pub fn run(path: Option<&Path>) -> Result<Report, Failure> {
+    let mut r = Report::new();
+    match crate::load_config(path) {
         Err(e) => {
             for d in &e.diagnostics {
-                println!("{}", d.render());
+                r.line(d.render());
             }
             let n = e.diagnostics.len();
-            println!("{n} error{}", if n == 1 { "" } else { "s" });
-            Ok(Outcome::Problem)
+            r.line(format!("{n} error{}", if n == 1 { "" } else { "s" }));
+            r.outcome = Outcome::Problem;
         }
         Ok(config) => {
-            for w in warnings(&config) {
-                println!("warning: {w}");
+            let f = findings(&config);
+            for w in &f.warnings {
+                r.line(format!("warning: {w}"));
+            }
+            for u in &f.unchecked {
+                r.line(format!("unchecked: {u}"));
+            }
+            for p in &f.problems {
+                r.line(format!("problem: {p}"));
             }
             let rules = config.rules.len();
             let files = config.files.len();
-            println!(
-                "ok: {rules} rule{} from {files} file{}",
+            let summary = format!(
+                "{rules} rule{} from {files} file{}",
                 if rules == 1 { "" } else { "s" },
                 if files == 1 { "" } else { "s" }
             );
-            Ok(Outcome::Fine)
+            if !f.problems.is_empty() {
+                r.line(format!("problems: {summary}"));
+                r.outcome = Outcome::Problem;
+            } else if !f.unchecked.is_empty() {
+                r.line(format!(
+                    "incomplete: {summary}; some names could not be checked"
+                ));
+                r.outcome = Outcome::Incomplete;
+            } else {
+                r.line(format!("ok: {summary}"));
+            }
         }
     }
+    Ok(r)
 }

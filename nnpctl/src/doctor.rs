@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde::Serialize;
+
 use crate::{Failure, Outcome};
 
 const PAM_DIR: &str = "/etc/pam.d";
@@ -12,28 +14,46 @@ enum Level {
     Ok,
     Info,
     Warning,
+    Unchecked,
     Problem,
 }
 
-struct Report {
-    worst: Level,
-}
-
-impl Report {
-    fn say(&mut self, level: Level, msg: impl AsRef<str>) {
-        let tag = match level {
+impl Level {
+    fn tag(self) -> &'static str {
+        match self {
             Level::Ok => "ok",
             Level::Info => "info",
             Level::Warning => "warning",
             Level::Problem => "problem",
-        };
-        println!("{tag}: {}", msg.as_ref());
+            Level::Unchecked => "unchecked",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Finding {
+    level: &'static str,
+    message: String,
+}
+
+struct Report {
+    worst: Level,
+    findings: Vec<Finding>,
+}
+
+impl Report {
+    fn say(&mut self, level: Level, msg: impl AsRef<str>) {
+        self.findings.push(Finding {
+            level: level.tag(),
+            message: msg.as_ref().to_string(),
+        });
         self.worst = self.worst.max(level);
     }
 }
 
 /// One session-phase module line, after following includes.
 struct SessionLine {
+    control: String,
     module: String,
     args: Vec<String>,
     /// `file:line` where it is written.
@@ -104,6 +124,7 @@ fn session_stack(dir: &Path, name: &str, depth: usize, out: &mut Vec<SessionLine
             continue;
         }
         out.push(SessionLine {
+            control,
             module,
             args,
             origin: format!("{}:{}", path.display(), i + 1),
@@ -111,10 +132,151 @@ fn session_stack(dir: &Path, name: &str, depth: usize, out: &mut Vec<SessionLine
     }
 }
 
-fn check_pam(r: &mut Report, has_rules: bool) -> bool {
+/// Everything about one `pam_nnp.so` line: control, arguments, its config, its position.
+fn check_line(
+    r: &mut Report,
+    name: &str,
+    stack: &[SessionLine],
+    pos: usize,
+    default_config: Option<&Path>,
+) {
+    let line = &stack[pos];
+    let at = format!("{} (stack {name})", line.origin);
+    let args = if line.args.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", line.args.join(" "))
+    };
+    r.say(
+        Level::Ok,
+        format!(
+            "{at}: session {} {}{args} (session module {} of {})",
+            line.control,
+            line.module,
+            pos + 1,
+            stack.len()
+        ),
+    );
+    match line.control.as_str() {
+        "required" | "requisite" => {}
+        other => r.say(
+            Level::Problem,
+            format!("{at}: control \"{other}\": only required or requisite makes a refused session fail the login; with anything else an error of pam_nnp (a broken config, a directory outage) becomes a silent success WITHOUT no_new_privs"),
+        ),
+    }
+    let argv: Vec<&[u8]> = line.args.iter().map(|a| a.as_bytes()).collect();
+    let (parsed, bad) = pam_nnp_args(&argv);
+    if let Some(bad) = bad {
+        r.say(
+            Level::Problem,
+            format!("{at}: {bad}: the module treats this as an error on every login"),
+        );
+    }
+    if parsed.allow {
+        r.say(
+            Level::Warning,
+            format!("{at}: on_error=allow: when the config or a lookup fails (a typo, the directory down), restricted users get sessions WITHOUT no_new_privs; the default (deny) refuses them"),
+        );
+    }
+    let (config, explicit) = match &parsed.config {
+        Some(p) => (PathBuf::from(p), true),
+        None => match default_config {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(nnp_config::DEFAULT_CONFIG), false),
+        },
+    };
+    let loaded = if explicit {
+        nnp_config::load_required(&config)
+    } else {
+        nnp_config::load(&config)
+    };
+    match loaded {
+        Ok(c) => {
+            let f = crate::check::findings(&c);
+            for p in f.problems {
+                r.say(Level::Problem, format!("{at}: {p}"));
+            }
+            for u in f.unchecked {
+                r.say(Level::Unchecked, format!("{at}: {u}"));
+            }
+            r.say(
+                Level::Ok,
+                format!(
+                    "{at}: config {}: {} rules from {} files",
+                    config.display(),
+                    c.rules.len(),
+                    c.files.len()
+                ),
+            );
+        }
+        Err(e) => {
+            for d in &e.diagnostics {
+                r.say(Level::Problem, format!("{at}: config: {d}"));
+            }
+        }
+    }
+    let find = |m: &str, arg: Option<&str>| {
+        stack.iter().position(|l| {
+            module_name(&l.module) == m && arg.is_none_or(|a| l.args.iter().any(|x| x == a))
+        })
+    };
+    if let Some(s) = find("pam_selinux.so", Some("open")) {
+        let rel = if s < pos {
+            "after pam_selinux open: the shell's SELinux domain transition happens under no_new_privs (the policy must allow nnp_transition)"
+        } else {
+            "before pam_selinux open: the shell's SELinux domain transition happens under no_new_privs (the policy must allow nnp_transition)"
+        };
+        r.say(Level::Info, format!("{at}: {rel}"));
+    }
+    if let Some(s) = find("pam_systemd.so", None) {
+        let rel = if s < pos {
+            "after pam_systemd (the logind session is registered before no_new_privs is set; the user manager's own stack decides for systemd --user)"
+        } else {
+            "before pam_systemd (pam_systemd runs with no_new_privs set; it needs no privilege gain)"
+        };
+        r.say(Level::Info, format!("{at}: {rel}"));
+    }
+}
+
+/// The module's arguments as doctor needs them (the module's own parser lives in pam_nnp).
+struct LineArgs {
+    config: Option<String>,
+    allow: bool,
+}
+
+fn pam_nnp_args(argv: &[&[u8]]) -> (LineArgs, Option<String>) {
+    let mut out = LineArgs {
+        config: None,
+        allow: false,
+    };
+    let mut bad = None;
+    for a in argv {
+        let text = String::from_utf8_lossy(a).into_owned();
+        if let Some(p) = text.strip_prefix("config=") {
+            if p.starts_with('/') {
+                out.config = Some(p.to_string());
+            } else {
+                bad.get_or_insert(format!(
+                    "bad argument \"{text}\" (config= needs an absolute path)"
+                ));
+            }
+        } else if text == "on_error=allow" {
+            out.allow = true;
+        } else if text == "on_error=deny" || text == "debug" {
+        } else {
+            bad.get_or_insert(format!(
+                "unknown argument \"{}\" (expected config=PATH, on_error=deny|allow, debug)",
+                text.escape_debug()
+            ));
+        }
+    }
+    (out, bad)
+}
+
+fn check_pam(r: &mut Report, has_rules: bool, default_config: Option<&Path>) -> bool {
     let dir = Path::new(PAM_DIR);
     let Ok(entries) = std::fs::read_dir(dir) else {
-        r.say(Level::Warning, format!("cannot read {PAM_DIR}"));
+        r.say(Level::Unchecked, format!("cannot read {PAM_DIR}"));
         return false;
     };
     let mut names: Vec<String> = entries
@@ -131,37 +293,16 @@ fn check_pam(r: &mut Report, has_rules: bool) -> bool {
     for name in &names {
         let mut stack = Vec::new();
         session_stack(dir, name, 0, &mut stack);
-        let Some(pos) = stack.iter().position(|l| is_pam_nnp(&l.module)) else {
-            continue;
-        };
-        any = true;
-        if name == "sshd" {
-            sshd_loads = true;
+        for pos in 0..stack.len() {
+            if !is_pam_nnp(&stack[pos].module) {
+                continue;
+            }
+            any = true;
+            if name == "sshd" {
+                sshd_loads = true;
+            }
+            check_line(r, name, &stack, pos, default_config);
         }
-        let line = &stack[pos];
-        let selinux = stack.iter().position(|l| {
-            module_name(&l.module) == "pam_selinux.so" && l.args.iter().any(|a| a == "open")
-        });
-        let rel = match selinux {
-            None => String::new(),
-            Some(s) if s < pos => "; after pam_selinux open".to_string(),
-            Some(_) => "; before pam_selinux open".to_string(),
-        };
-        let args = if line.args.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", line.args.join(" "))
-        };
-        r.say(
-            Level::Ok,
-            format!(
-                "PAM stack {name} loads {}{args} (session module {} of {}, from {}){rel}",
-                line.module,
-                pos + 1,
-                stack.len(),
-                line.origin
-            ),
-        );
     }
     if !any {
         let level = if has_rules {
@@ -284,20 +425,27 @@ fn check_lsm(r: &mut Report) {
     }
 }
 
-pub fn run(path: &Path) -> Result<Outcome, Failure> {
-    let mut r = Report { worst: Level::Ok };
-    let has_rules = match nnp_config::load(path) {
+pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Failure> {
+    let mut r = Report {
+        worst: Level::Ok,
+        findings: Vec::new(),
+    };
+    let shown = path.map_or_else(
+        || nnp_config::DEFAULT_CONFIG.to_string(),
+        |p| p.display().to_string(),
+    );
+    let has_rules = match crate::load_config(path) {
         Ok(c) => {
             r.say(
                 Level::Ok,
                 format!(
-                    "config {}: {} rules from {} files",
-                    path.display(),
+                    "config {shown}: {} rules from {} files",
                     c.rules.len(),
                     c.files.len()
                 ),
             );
-            for w in crate::check::warnings(&c) {
+            let f = crate::check::findings(&c);
+            for w in f.warnings {
                 r.say(Level::Warning, w);
             }
             !c.rules.is_empty()
@@ -309,15 +457,38 @@ pub fn run(path: &Path) -> Result<Outcome, Failure> {
             true
         }
     };
-    let sshd_loads = check_pam(&mut r, has_rules);
+    let sshd_loads = check_pam(&mut r, has_rules, path);
     check_sshd(&mut r, sshd_loads);
     check_shells(&mut r);
     check_lsm(&mut r);
-    Ok(if r.worst == Level::Problem {
-        Outcome::Problem
+    let outcome = match r.worst {
+        Level::Problem => Outcome::Problem,
+        Level::Unchecked => Outcome::Incomplete,
+        _ => Outcome::Fine,
+    };
+    let mut out = crate::Report::new();
+    out.outcome = outcome;
+    if json {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            status: &'static str,
+            findings: &'a [Finding],
+        }
+        let doc = Doc {
+            status: match outcome {
+                Outcome::Fine => "ok",
+                Outcome::Problem => "problem",
+                Outcome::Incomplete => "incomplete",
+            },
+            findings: &r.findings,
+        };
+        out.line(serde_json::to_string_pretty(&doc)?);
     } else {
-        Outcome::Fine
-    })
+        for f in &r.findings {
+            out.line(format!("{}: {}", f.level, f.message));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

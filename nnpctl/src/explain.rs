@@ -1,11 +1,12 @@
-//! `nnpctl explain`: the decision for one user, computed by the module's own code path.
+//! `nnpctl explain`: the decision for one user, from the config crate's one decision
+//! function, exactly as the module (for a service) and nnp-shell (services ignored) make it.
 
 use std::path::Path;
 
-use nnp_config::{sys, Service, Subject};
+use nnp_config::{escape, DecideError, Nss, Resolver, Service, Verdict, Who};
 use serde::Serialize;
 
-use crate::{Failure, Outcome};
+use crate::{Failure, Outcome, Report};
 
 #[derive(Serialize)]
 struct RuleJson {
@@ -15,79 +16,127 @@ struct RuleJson {
 }
 
 #[derive(Serialize)]
-struct ExplainJson<'a> {
-    user: &'a str,
-    service: Option<&'a str>,
+struct ExplainJson {
+    user: String,
+    uid: Option<u32>,
+    service: Option<String>,
     nnp: bool,
-    mode: &'a str,
+    verdict: &'static str,
+    mode: &'static str,
     rule: Option<RuleJson>,
-    shell: &'a str,
+    because: Option<String>,
+    error: Option<String>,
+    shell: String,
 }
 
-pub fn run(path: &Path, user: &str, service: Option<&str>, json: bool) -> Result<Outcome, Failure> {
-    let config = nnp_config::load(path)?;
-    let account = sys::lookup_name(user.as_bytes(), true)?;
-    let subject = Subject {
-        user: &account.name,
-        uid: account.uid,
-        groups: &account.groups,
+pub fn run(
+    path: Option<&Path>,
+    user: &[u8],
+    service: Option<&str>,
+    json: bool,
+) -> Result<Report, Failure> {
+    let config = crate::load_config(path)?;
+    // Linux-PAM lowercases service names: the module sees `--service SSHD` as "sshd".
+    let service = service.map(str::to_lowercase);
+    let svc = service.as_deref().map_or(Service::Unnamed, Service::Named);
+    let mut res = Resolver::new(&Nss);
+    let decision = config.decide(&mut res, Who::Name(user), svc);
+    let shell = config.shell_for(&mut res, Who::Name(user));
+    let shell_text = match &shell {
+        Ok(s) => s.shell.to_string(),
+        Err(_) => nnp_config::DEFAULT_SHELL.to_string(),
     };
-    let svc = service.map_or(Service::Unnamed, Service::Named);
-    let decision = config.decide(&subject, svc);
-    let shell = config.shell_for(&subject);
+    let mut r = Report::new();
+    let shown = escape(user);
     if json {
+        let (d, error): (Option<&nnp_config::Decision<'_>>, Option<&DecideError>) = match &decision
+        {
+            Ok(d) => (Some(d), None),
+            Err(e) => (None, Some(e)),
+        };
+        let rule = d.and_then(|d| d.rule);
         let out = ExplainJson {
-            user: &account.name,
-            service,
-            nnp: decision.nnp,
-            mode: decision.mode.as_str(),
-            rule: decision.rule.map(|r| RuleJson {
+            user: shown.clone(),
+            uid: d.and_then(|d| d.user.as_ref()).map(|u| u.uid),
+            service: service.clone(),
+            nnp: d.is_some_and(|d| d.restricts()),
+            verdict: d.map_or("error", |d| d.verdict.as_str()),
+            mode: d.map_or(config.mode, |d| d.mode).as_str(),
+            rule: rule.map(|r| RuleJson {
                 file: r.at.file.display().to_string(),
                 line: r.at.line,
                 index: r.at.index,
             }),
-            shell: shell.shell,
+            because: d.and_then(|d| d.because.clone()),
+            error: error.map(|e| e.to_string()),
+            shell: shell_text,
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(Outcome::Fine);
+        r.line(serde_json::to_string_pretty(&out)?);
+        r.outcome = if error.is_some() {
+            Outcome::Incomplete
+        } else {
+            Outcome::Fine
+        };
+        return Ok(r);
     }
-    let svc_text = service.map_or_else(
-        || "(none given: rules with `services` do not match)".to_string(),
-        str::to_string,
-    );
-    println!("user:     {} (uid {})", account.name, account.uid);
-    println!("groups:   {}", account.groups.join(", "));
-    println!("service:  {svc_text}");
-    match decision.rule {
-        None => println!("rule:     none matches"),
-        Some(r) => {
-            println!("rule:     #{} at {}", r.at.index, r.at);
-            let g = r.matched_groups(&subject);
-            if !g.is_empty() {
-                println!(
-                    "matched:  group{} {}",
-                    if g.len() == 1 { "" } else { "s" },
-                    g.join(", ")
-                );
+    let svc_text = service
+        .clone()
+        .unwrap_or_else(|| "(none given: rules with `services` do not match)".to_string());
+    match &decision {
+        Ok(d) => match &d.user {
+            Some(u) => r.line(format!(
+                "user:     {shown} (uid {}, canonical name {})",
+                u.uid,
+                escape(&u.name)
+            )),
+            None => r.line(format!(
+                "user:     {shown} (not looked up: there are no rules)"
+            )),
+        },
+        Err(_) => r.line(format!("user:     {shown}")),
+    }
+    r.line(format!("service:  {svc_text}"));
+    match &decision {
+        Err(e) => {
+            r.line(format!("error:    {e}"));
+            r.line("decision: the module follows on_error: deny (the default) refuses the session, allow lets it continue WITHOUT no_new_privs");
+            r.outcome = Outcome::Incomplete;
+        }
+        Ok(d) => {
+            match d.rule {
+                None => r.line("rule:     none matches"),
+                Some(rule) => r.line(format!("rule:     #{} at {}", rule.at.index, rule.at)),
             }
+            if let Some(b) = &d.because {
+                r.line(format!("matched:  {b}"));
+            }
+            r.line(format!("mode:     {}", d.mode));
+            let what = match d.verdict {
+                Verdict::NoMatch if config.rules.is_empty() => {
+                    "nothing is done (no rules: nothing looked up)"
+                }
+                Verdict::NoMatch => "nothing is done (no rule matches)",
+                Verdict::Exempt => "nothing is done (exempt: nnp = false)",
+                Verdict::Enforce => "pam_nnp sets no_new_privs",
+                Verdict::Audit => "audit: pam_nnp logs \"would set\" and sets nothing",
+            };
+            r.line(format!("decision: {what}"));
         }
     }
-    println!("mode:     {}", decision.mode);
-    let what = match (decision.rule, decision.nnp, decision.sets_nnp()) {
-        (None, _, _) => "nothing is done (no rule matches)".to_string(),
-        (Some(_), false, _) => "nothing is done (exempt: nnp = false)".to_string(),
-        (Some(_), true, true) => "pam_nnp sets no_new_privs".to_string(),
-        (Some(_), true, false) => "audit: pam_nnp logs \"would set\" and sets nothing".to_string(),
-    };
-    println!("decision: {what}");
-    let from = match shell.rule {
-        Some(r) if r.shell.is_some() => format!("rule #{}", r.at.index),
-        _ if config.shell.is_some() => "top-level shell".to_string(),
-        _ => "default".to_string(),
-    };
-    println!(
-        "shell:    {} ({from}; what nnp-shell would run)",
-        shell.shell
-    );
-    Ok(Outcome::Fine)
+    match &shell {
+        Ok(s) => r.line(format!(
+            "shell:    {} ({}; what nnp-shell would run)",
+            s.shell,
+            match (s.source, s.rule) {
+                ("rule", Some(rule)) => format!("rule #{}", rule.at.index),
+                (src, _) => src.to_string(),
+            }
+        )),
+        Err(e) => r.line(format!(
+            "shell:    {} (nnp-shell cannot decide: {e}; it warns and runs {})",
+            shell_text,
+            nnp_config::DEFAULT_SHELL
+        )),
+    }
+    Ok(r)
 }

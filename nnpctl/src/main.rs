@@ -1,7 +1,10 @@
 //! `nnpctl`: validate the nnp configuration, explain a decision, audit running processes,
 //! show NNP state, diagnose an installation. See nnpctl(8).
 //!
-//! Exit status: 0 fine, 1 a problem was found, 2 usage error.
+//! Exit status, for every command: 0 all fine, 1 found a problem, 2 usage error, 3 could not
+//! complete the check. Output is written when the command has decided, so a closed output
+//! pipe (`| head`) ends it quietly with the status it would have had.
+#![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod audit;
@@ -11,7 +14,8 @@ mod explain;
 mod procfs;
 mod status;
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -21,12 +25,12 @@ use clap::{Parser, Subcommand};
     name = "nnpctl",
     version,
     about = "Check and explain the nnp (no_new_privs) login policy",
-    after_help = "Exit status: 0 fine, 1 a problem was found, 2 usage error."
+    after_help = "Exit status: 0 all fine, 1 found a problem, 2 usage error, 3 could not complete the check."
 )]
 struct Cli {
-    /// Main configuration file (its drop-ins are NAME.d/*.toml beside it)
-    #[arg(long, global = true, value_name = "PATH", default_value = nnp_config::DEFAULT_CONFIG)]
-    config: PathBuf,
+    /// Main configuration file (its drop-ins are NAME.d/*.toml beside it) [default: /etc/security/nnp.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,8 +41,8 @@ enum Command {
     Check,
     /// Show the decision the module and nnp-shell would make for USER
     Explain {
-        /// User name (resolved through NSS, like the module does)
-        user: String,
+        /// User name, passed to NSS as the exact bytes given
+        user: std::ffi::OsString,
         /// PAM service name; without it, a service that no rule names
         #[arg(long, value_name = "NAME")]
         service: Option<String>,
@@ -46,7 +50,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List running processes of restricted users that lack NoNewPrivs
+    /// List threads of restricted users' processes that lack NoNewPrivs
     Audit {
         /// Print JSON
         #[arg(long)]
@@ -58,41 +62,148 @@ enum Command {
         pids: Vec<u32>,
     },
     /// Inspect the installation: PAM stacks, sshd, /etc/shells, LSMs, config
-    Doctor,
+    Doctor {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-/// What a command found.
+/// What a command found: its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
-    /// Exit 0.
+    /// Exit 0: all fine.
     Fine,
-    /// Exit 1.
+    /// Exit 1: found a problem.
     Problem,
+    /// Exit 3: could not complete the check.
+    Incomplete,
 }
 
-/// An error that stops a command; printed as `nnpctl: MESSAGE`, exit 1.
-pub struct Failure(pub String);
-
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure(e.to_string())
+impl Outcome {
+    /// The exit status.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Fine => 0,
+            Outcome::Problem => 1,
+            Outcome::Incomplete => 3,
+        }
+    }
+    /// A problem found outranks an incomplete check (the finding is certain).
+    pub fn combine(self, other: Outcome) -> Outcome {
+        match (self, other) {
+            (Outcome::Problem, _) | (_, Outcome::Problem) => Outcome::Problem,
+            (Outcome::Incomplete, _) | (_, Outcome::Incomplete) => Outcome::Incomplete,
+            _ => Outcome::Fine,
+        }
     }
 }
 
-fn try_main(cli: Cli) -> Result<Outcome, Failure> {
+/// What a command prints and how it ends.
+pub struct Report {
+    /// Standard output.
+    pub out: String,
+    /// Standard error (messages about what could not be checked).
+    pub err: String,
+    /// The exit status.
+    pub outcome: Outcome,
+}
+
+impl Report {
+    fn new() -> Report {
+        Report {
+            out: String::new(),
+            err: String::new(),
+            outcome: Outcome::Fine,
+        }
+    }
+    /// Append a line to stdout.
+    pub fn line(&mut self, s: impl AsRef<str>) {
+        self.out.push_str(s.as_ref());
+        self.out.push('\n');
+    }
+}
+
+/// An error that stops a command: printed as `nnpctl: MESSAGE`.
+#[derive(Debug)]
+pub struct Failure {
+    /// The message.
+    pub msg: String,
+    /// The exit status it means (1: the config is wrong; 3: could not check).
+    pub outcome: Outcome,
+}
+
+impl Failure {
+    /// Could not complete (exit 3).
+    pub fn incomplete(msg: impl Into<String>) -> Failure {
+        Failure {
+            msg: msg.into(),
+            outcome: Outcome::Incomplete,
+        }
+    }
+}
+
+impl From<nnp_config::LoadError> for Failure {
+    fn from(e: nnp_config::LoadError) -> Self {
+        Failure {
+            msg: e.to_string(),
+            outcome: Outcome::Problem,
+        }
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(e: serde_json::Error) -> Self {
+        Failure::incomplete(e.to_string())
+    }
+}
+
+/// The config named with `--config` must exist; the compiled-in default may be absent.
+pub fn load_config(path: Option<&Path>) -> Result<nnp_config::Config, nnp_config::LoadError> {
+    match path {
+        Some(p) => nnp_config::load_required(p),
+        None => nnp_config::load(Path::new(nnp_config::DEFAULT_CONFIG)),
+    }
+}
+
+fn try_main(cli: Cli) -> Result<Report, Failure> {
+    let config = cli.config.as_deref();
     match cli.command {
-        Command::Check => check::run(&cli.config),
+        Command::Check => check::run(config),
         Command::Explain {
             user,
             service,
             json,
-        } => explain::run(&cli.config, &user, service.as_deref(), json),
-        Command::Audit { json } => audit::run(&cli.config, json),
-        Command::Status { pids } => status::run(&pids),
-        Command::Doctor => doctor::run(&cli.config),
+        } => explain::run(
+            config,
+            std::os::unix::ffi::OsStrExt::as_bytes(user.as_os_str()),
+            service.as_deref(),
+            json,
+        ),
+        Command::Audit { json } => audit::run(config, json),
+        Command::Status { pids } => Ok(status::run(&pids)),
+        Command::Doctor { json } => doctor::run(config, json),
     }
 }
 
+/// Write everything; a closed pipe is a normal end (the reader has seen enough).
+fn emit(out: &str, err: &str) {
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    let _ = std::io::stdout().lock().flush();
+    let _ = std::io::stderr().lock().write_all(err.as_bytes());
+}
+
 fn main() -> ExitCode {
+    // No panic reaches the user as exit 101: it is reported and means "could not complete".
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let _ = writeln!(std::io::stderr(), "nnpctl: internal error: {msg}");
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -101,12 +212,50 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match try_main(cli) {
-        Ok(Outcome::Fine) => ExitCode::SUCCESS,
-        Ok(Outcome::Problem) => ExitCode::from(1),
-        Err(Failure(msg)) => {
-            eprintln!("nnpctl: {msg}");
-            ExitCode::from(1)
+    let result = std::panic::catch_unwind(|| try_main(cli));
+    match result {
+        Ok(Ok(report)) => {
+            emit(&report.out, &report.err);
+            ExitCode::from(report.outcome.code())
         }
+        Ok(Err(f)) => {
+            emit("", &format!("nnpctl: {}\n", f.msg));
+            ExitCode::from(f.outcome.code())
+        }
+        Err(_) => ExitCode::from(Outcome::Incomplete.code()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_statuses() {
+        assert_eq!(Outcome::Fine.code(), 0);
+        assert_eq!(Outcome::Problem.code(), 1);
+        assert_eq!(Outcome::Incomplete.code(), 3);
+        assert_eq!(
+            Outcome::Fine.combine(Outcome::Incomplete),
+            Outcome::Incomplete
+        );
+        assert_eq!(
+            Outcome::Incomplete.combine(Outcome::Problem),
+            Outcome::Problem
+        );
+        assert_eq!(Outcome::Problem.combine(Outcome::Fine), Outcome::Problem);
+        assert_eq!(Outcome::Fine.combine(Outcome::Fine), Outcome::Fine);
+        let f: Failure = nnp_config::LoadError {
+            diagnostics: vec![nnp_config::Diagnostic::file(Path::new("/x"), "bad")],
+        }
+        .into();
+        assert_eq!(f.outcome, Outcome::Problem);
+        assert_eq!(Failure::incomplete("x").outcome.code(), 3);
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        let e = Cli::try_parse_from(["nnpctl", "explian"]).err();
+        assert!(e.is_some_and(|e| e.use_stderr()));
     }
 }

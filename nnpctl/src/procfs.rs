@@ -7,25 +7,10 @@ use std::path::Path;
 /// Read a small /proc file into `buf` (reused between calls): one open, as few read(2)
 /// calls as the file needs, no stat (proc files report size 0 anyway).
 fn read_into(path: &Path, buf: &mut Vec<u8>) -> Option<()> {
-    buf.clear();
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut chunk = [0u8; 4096];
-    loop {
-        match f.read(&mut chunk) {
-            Ok(0) => return Some(()),
-            Ok(n) => {
-                buf.extend_from_slice(&chunk[..n]);
-                if buf.len() > 1 << 20 {
-                    return Some(());
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
+    read_checked(path, buf).ok()
 }
 
-/// What nnpctl needs to know about one process.
+/// What nnpctl needs to know about one process (or thread).
 #[derive(Debug, Clone)]
 pub struct Proc {
     pub pid: u32,
@@ -34,12 +19,48 @@ pub struct Proc {
     pub euid: u32,
     pub nnp: Option<bool>,
     pub seccomp: Option<u32>,
-    /// Kernel threads have no user-space memory: they are skipped by audit.
-    pub kernel_thread: bool,
+    /// `Kthread:` of status, where the kernel has it (6.x); `None` when it does not say.
+    pub kthread: Option<bool>,
 }
 
-pub fn read(root: &Path, pid: u32, buf: &mut Vec<u8>) -> Option<Proc> {
-    read_into(&root.join(pid.to_string()).join("status"), buf)?;
+/// Why a /proc file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// The process or thread exited meanwhile: not an error.
+    Vanished,
+    /// Anything else (permission denied, I/O error): the caller cannot decide.
+    Other(String),
+}
+
+fn read_checked(path: &Path, buf: &mut Vec<u8>) -> Result<(), ReadError> {
+    buf.clear();
+    let mut f = std::fs::File::open(path).map_err(|e| classify(path, &e))?;
+    let mut chunk = [0u8; 4096];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > 1 << 20 {
+                    return Ok(());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(classify(path, &e)),
+        }
+    }
+}
+
+fn classify(path: &Path, e: &std::io::Error) -> ReadError {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ESRCH) => ReadError::Vanished,
+        _ => ReadError::Other(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Parse a status file.
+pub fn read_status(path: &Path, pid: u32, buf: &mut Vec<u8>) -> Result<Proc, ReadError> {
+    read_checked(path, buf)?;
     let status = String::from_utf8_lossy(buf);
     let mut p = Proc {
         pid,
@@ -48,9 +69,8 @@ pub fn read(root: &Path, pid: u32, buf: &mut Vec<u8>) -> Option<Proc> {
         euid: u32::MAX,
         nnp: None,
         seccomp: None,
-        kernel_thread: false,
+        kthread: None,
     };
-    let mut ppid = None;
     for line in status.lines() {
         let Some((key, value)) = line.split_once(':') else {
             continue;
@@ -58,7 +78,6 @@ pub fn read(root: &Path, pid: u32, buf: &mut Vec<u8>) -> Option<Proc> {
         let value = value.trim();
         match key {
             "Name" => p.name = value.to_string(),
-            "PPid" => ppid = value.parse::<u32>().ok(),
             "Uid" => {
                 let mut it = value.split_whitespace().filter_map(|v| v.parse().ok());
                 p.ruid = it.next().unwrap_or(u32::MAX);
@@ -66,14 +85,53 @@ pub fn read(root: &Path, pid: u32, buf: &mut Vec<u8>) -> Option<Proc> {
             }
             "NoNewPrivs" => p.nnp = Some(value == "1"),
             "Seccomp" => p.seccomp = value.parse().ok(),
-            "Kthread" => p.kernel_thread = value == "1",
+            "Kthread" => p.kthread = Some(value == "1"),
             _ => {}
         }
     }
-    if pid == 2 || ppid == Some(2) {
-        p.kernel_thread = true;
+    Ok(p)
+}
+
+pub fn read(root: &Path, pid: u32, buf: &mut Vec<u8>) -> Option<Proc> {
+    read_status(&root.join(pid.to_string()).join("status"), pid, buf).ok()
+}
+
+/// PF_KTHREAD in the flags of /proc/PID/stat: what the kernel says a kernel thread is.
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// Is this a kernel thread? `Kthread:` of status when present, else the flags of stat.
+pub fn is_kernel_thread(root: &Path, p: &Proc, buf: &mut Vec<u8>) -> Result<bool, ReadError> {
+    if let Some(k) = p.kthread {
+        return Ok(k);
     }
-    Some(p)
+    read_checked(&root.join(p.pid.to_string()).join("stat"), buf)?;
+    let stat = String::from_utf8_lossy(buf);
+    let rest = stat
+        .rfind(')')
+        .map(|i| &stat[i + 1..])
+        .ok_or_else(|| ReadError::Other(format!("malformed /proc/{}/stat", p.pid)))?;
+    // after ')': field 3 (state) is index 0; flags is field 9, index 6
+    let flags: u64 = rest
+        .split_whitespace()
+        .nth(6)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| ReadError::Other(format!("malformed /proc/{}/stat", p.pid)))?;
+    Ok(flags & PF_KTHREAD != 0)
+}
+
+/// The thread ids of a process (its `task/` directory).
+pub fn tids(root: &Path, pid: u32) -> Result<Vec<u32>, ReadError> {
+    let dir = root.join(pid.to_string()).join("task");
+    let entries = std::fs::read_dir(&dir).map_err(|e| classify(&dir, &e))?;
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| classify(&dir, &e))?;
+        if let Some(t) = e.file_name().to_str().and_then(|s| s.parse().ok()) {
+            out.push(t);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
 }
 
 /// The command line, NULs as spaces; `[name]` when it is empty (kernel threads, zombies).
@@ -87,7 +145,7 @@ pub fn cmdline(root: &Path, pid: u32, name: &str, buf: &mut Vec<u8>) -> String {
                 .iter()
                 .map(|&c| if c == 0 { b' ' } else { c })
                 .collect();
-            nnp_config::sys::escape_name(&s)
+            nnp_config::escape(&s)
         }
         _ => format!("[{name}]"),
     }

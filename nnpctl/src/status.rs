@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use crate::procfs;
-use crate::{Failure, Outcome};
+use crate::{Outcome, Report};
 
-pub fn run(pids: &[u32]) -> Result<Outcome, Failure> {
+pub fn run(pids: &[u32]) -> Report {
     let pids: Vec<u32> = if pids.is_empty() {
         // nnpctl itself: it inherited its NoNewPrivs and uids from whoever ran it.
         vec![std::process::id()]
@@ -13,17 +13,17 @@ pub fn run(pids: &[u32]) -> Result<Outcome, Failure> {
         pids.to_vec()
     };
     let root = Path::new("/proc");
-    let mut problem = false;
+    let mut r = Report::new();
     let mut buf = Vec::with_capacity(4096);
-    println!(
+    r.line(format!(
         "{:>7}  {:<10} {:<8} {:>6} {:>6}  COMMAND",
         "PID", "NoNewPrivs", "Seccomp", "UID", "EUID"
-    );
+    ));
     for pid in pids {
         match procfs::read(root, pid, &mut buf) {
             None => {
-                eprintln!("nnpctl: no such process: {pid}");
-                problem = true;
+                r.err.push_str(&format!("nnpctl: no such process: {pid}\n"));
+                r.outcome = Outcome::Problem;
             }
             Some(p) => {
                 let nnp = match p.nnp {
@@ -37,7 +37,7 @@ pub fn run(pids: &[u32]) -> Result<Outcome, Failure> {
                     Some(2) => "2 (filter)",
                     _ => "?",
                 };
-                println!(
+                r.line(format!(
                     "{:>7}  {:<10} {:<8} {:>6} {:>6}  {}",
                     p.pid,
                     nnp,
@@ -45,13 +45,9 @@ pub fn run(pids: &[u32]) -> Result<Outcome, Failure> {
                     p.ruid,
                     p.euid,
                     procfs::cmdline(root, pid, &p.name, &mut buf)
-                );
+                ));
             }
         }
     }
-    Ok(if problem {
-        Outcome::Problem
-    } else {
-        Outcome::Fine
-    })
+    r
 }

@@ -28,6 +28,8 @@ impl OnError {
 pub struct Args {
     /// Main config file.
     pub config: PathBuf,
+    /// `config=` was given: then a missing file is an error, not "no rules".
+    pub config_explicit: bool,
     /// What an error does.
     pub on_error: OnError,
     /// Log decisions that do nothing, too.
@@ -38,6 +40,7 @@ impl Default for Args {
     fn default() -> Self {
         Args {
             config: PathBuf::from(nnp_config::DEFAULT_CONFIG),
+            config_explicit: false,
             on_error: OnError::Deny,
             debug: false,
         }
@@ -56,7 +59,7 @@ impl fmt::Display for ArgError {
 }
 
 fn show(arg: &[u8]) -> String {
-    nnp_config::sys::escape_name(arg)
+    nnp_config::escape(arg)
 }
 
 /// Parse the arguments of the PAM line. Every argument is looked at, so that a valid
@@ -72,7 +75,10 @@ pub fn parse(args: &[&[u8]]) -> (Args, Option<ArgError>) {
     for &arg in args {
         if let Some(v) = arg.strip_prefix(b"config=") {
             match std::str::from_utf8(v) {
-                Ok(p) if p.starts_with('/') => out.config = PathBuf::from(p),
+                Ok(p) if p.starts_with('/') => {
+                    out.config = PathBuf::from(p);
+                    out.config_explicit = true;
+                }
                 _ => fail(format!(
                     "bad module argument \"{}\": config= needs an absolute path",
                     show(arg)
@@ -117,6 +123,7 @@ mod tests {
         let (a, e) = parse(&[b"config=/x/y.toml", b"on_error=allow", b"debug"]);
         assert!(e.is_none());
         assert_eq!(a.config, PathBuf::from("/x/y.toml"));
+        assert!(a.config_explicit);
         assert_eq!(a.on_error, OnError::Allow);
         assert!(a.debug);
     }

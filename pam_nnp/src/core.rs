@@ -1,34 +1,39 @@
-//! The decision of `pam_sm_open_session`, as plain Rust: no libpam, no syslog. The hook
-//! gathers PAM_USER, PAM_SERVICE and the arguments, calls [`open_session`] and applies the
-//! [`Report`]: return code, log lines, notice.
+//! What `pam_sm_open_session` does once PAM's items and the module arguments are plain
+//! values: load the config, ask the one decision function of nnp-config, apply `prctl`, and
+//! describe the result (code, log lines, notice). No libpam, no syslog here.
 
-use nnp_config::sys::{escape_name, Account, SysError};
-use nnp_config::{Config, LoadError, Service, Subject};
+use std::path::Path;
 
-use crate::args::{self, OnError};
+use nnp_config::{Config, Directory, LoadError, Resolver, Service, Verdict, Who};
 
-/// What the system provides; injected so the decision is testable without root or libpam.
+use crate::args::{Args, OnError};
+
+/// What the system provides; injected so the hook is testable without root or libpam.
 pub trait System {
-    /// Resolve a user through NSS (its groups only when `with_groups`).
-    fn account(&self, user: &[u8], with_groups: bool) -> Result<Account, SysError>;
-    /// Load the config (with trust checks).
-    fn load(&self, path: &std::path::Path) -> Result<Config, LoadError>;
+    /// Load the config (with trust checks); `required`: a missing main file is an error.
+    fn load(&self, path: &Path, required: bool) -> Result<Config, LoadError>;
+    /// The directory the decision looks facts up in.
+    fn directory(&self) -> &dyn Directory;
     /// Set no_new_privs and verify it.
-    fn set_nnp(&self) -> Result<(), SysError>;
+    fn set_nnp(&self) -> Result<(), String>;
 }
 
 /// The real system.
 pub struct RealSystem;
 
 impl System for RealSystem {
-    fn account(&self, user: &[u8], with_groups: bool) -> Result<Account, SysError> {
-        nnp_config::sys::lookup_name(user, with_groups)
+    fn load(&self, path: &Path, required: bool) -> Result<Config, LoadError> {
+        if required {
+            nnp_config::load_required(path)
+        } else {
+            nnp_config::load(path)
+        }
     }
-    fn load(&self, path: &std::path::Path) -> Result<Config, LoadError> {
-        nnp_config::load(path)
+    fn directory(&self) -> &dyn Directory {
+        &nnp_config::Nss
     }
-    fn set_nnp(&self) -> Result<(), SysError> {
-        nnp_config::sys::set_no_new_privs()
+    fn set_nnp(&self) -> Result<(), String> {
+        nnp_sys::set_no_new_privs().map_err(|e| e.to_string())
     }
 }
 
@@ -59,10 +64,20 @@ pub enum Level {
 pub struct Report {
     /// The return code.
     pub code: Code,
-    /// Log lines (without the `pam_nnp(SERVICE:session): ` prefix).
+    /// Log lines (pam_syslog adds the `pam_nnp(SERVICE:session): ` prefix).
     pub logs: Vec<(Level, String)>,
     /// PAM_TEXT_INFO to send to the user.
     pub notice: Option<String>,
+}
+
+impl Report {
+    fn ignore(logs: Vec<(Level, String)>) -> Report {
+        Report {
+            code: Code::Ignore,
+            logs,
+            notice: None,
+        }
+    }
 }
 
 /// An error under the line's `on_error`.
@@ -84,97 +99,30 @@ pub fn error_report(on_error: OnError, user: &str, cause: &str) -> Report {
     }
 }
 
-/// The whole of `pam_sm_open_session` after PAM's items have been read.
-pub fn open_session(
-    sys: &impl System,
-    argv: &[&[u8]],
-    user: Option<&[u8]>,
-    service: &str,
-) -> Report {
-    let (args, arg_error) = args::parse(argv);
-    let shown = user.map_or_else(|| "(none)".to_string(), escape_name);
-    if let Some(e) = arg_error {
-        return error_report(args.on_error, &shown, &e.0);
-    }
+/// The whole of `pam_sm_open_session` after PAM's items and the arguments have been read.
+pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service: &str) -> Report {
+    let shown = user.map_or_else(|| "(none)".to_string(), nnp_config::escape);
     let Some(user) = user else {
         return error_report(args.on_error, &shown, "PAM_USER is not set");
     };
-    let config = match sys.load(&args.config) {
+    let config = match sys.load(&args.config, args.config_explicit) {
         Ok(c) => c,
         Err(e) => {
             return error_report(args.on_error, &shown, &format!("cannot use config: {e}"));
         }
     };
-    let mut logs = Vec::new();
-    if config.rules.is_empty() {
-        if args.debug {
-            logs.push((
-                Level::Debug,
-                format!(
-                    "user {shown}: no rules in {} (or its drop-ins); nothing done",
-                    args.config.display()
-                ),
-            ));
-        }
-        return Report {
-            code: Code::Ignore,
-            logs,
-            notice: None,
-        };
-    }
-    let account = match sys.account(user, config.uses_groups()) {
-        Ok(a) => a,
+    let mut res = Resolver::new(sys.directory());
+    let decision = match config.decide(&mut res, Who::Name(user), Service::Named(service)) {
+        Ok(d) => d,
         Err(e) => return error_report(args.on_error, &shown, &e.to_string()),
     };
-    let subject = Subject {
-        user: &account.name,
-        uid: account.uid,
-        groups: &account.groups,
+    let who = match &decision.user {
+        Some(u) => format!("user {shown} (uid {})", u.uid),
+        None => format!("user {shown}"),
     };
-    let decision = config.decide(&subject, Service::Named(service));
-    let who = format!("user {shown} (uid {})", account.uid);
-    match decision.rule {
-        None => {
-            if args.debug {
-                logs.push((
-                    Level::Debug,
-                    format!("{who}: no rule matches; nothing done"),
-                ));
-            }
-            Report {
-                code: Code::Ignore,
-                logs,
-                notice: None,
-            }
-        }
-        Some(rule) if !rule.nnp => {
-            if args.debug {
-                logs.push((
-                    Level::Debug,
-                    format!("{who}: exempt (nnp = false) by rule {}", rule.at),
-                ));
-            }
-            Report {
-                code: Code::Ignore,
-                logs,
-                notice: None,
-            }
-        }
-        Some(rule) if !decision.sets_nnp() => {
-            logs.push((
-                Level::Notice,
-                format!(
-                    "{who}: audit mode: would set no_new_privs by rule {}",
-                    rule.at
-                ),
-            ));
-            Report {
-                code: Code::Ignore,
-                logs,
-                notice: None,
-            }
-        }
-        Some(rule) => match sys.set_nnp() {
+    let mut logs = Vec::new();
+    match (decision.verdict, decision.rule) {
+        (Verdict::Enforce, Some(rule)) => match sys.set_nnp() {
             Ok(()) => {
                 logs.push((
                     Level::Notice,
@@ -192,6 +140,39 @@ pub fn open_session(
                 &format!("rule {} says nnp, but {e}", rule.at),
             ),
         },
+        (Verdict::Audit, Some(rule)) => {
+            logs.push((
+                Level::Notice,
+                format!(
+                    "{who}: audit mode: would set no_new_privs by rule {}",
+                    rule.at
+                ),
+            ));
+            Report::ignore(logs)
+        }
+        (Verdict::Exempt, Some(rule)) => {
+            if args.debug {
+                logs.push((
+                    Level::Debug,
+                    format!("{who}: exempt (nnp = false) by rule {}", rule.at),
+                ));
+            }
+            Report::ignore(logs)
+        }
+        _ => {
+            if args.debug {
+                let why = if config.rules.is_empty() {
+                    format!(
+                        "no rules in {} (or its drop-ins); nothing looked up, nothing done",
+                        args.config.display()
+                    )
+                } else {
+                    "no rule matches; nothing done".to_string()
+                };
+                logs.push((Level::Debug, format!("{who}: {why}")));
+            }
+            Report::ignore(logs)
+        }
     }
 }
 
@@ -199,8 +180,8 @@ pub fn open_session(
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use nnp_config::{GroupEntry, LookupError, UserEntry};
     use std::cell::Cell;
-    use std::path::Path;
 
     struct Fake {
         config: Result<&'static str, &'static str>,
@@ -218,39 +199,62 @@ mod tests {
         }
     }
 
-    impl System for Fake {
-        fn account(&self, user: &[u8], _with_groups: bool) -> Result<Account, SysError> {
-            let (uid, groups) = match user {
-                b"alice" => (2001, vec!["alice", "restricted"]),
-                b"bob" => (2002, vec!["bob"]),
-                b"ldapfail" => {
-                    return Err(SysError::Nss {
-                        what: "group lookup for gid 5 (getgrgid_r)".into(),
-                        errno: libc::EIO,
-                    })
-                }
-                _ => return Err(SysError::UnknownUser(escape_name(user))),
+    /// alice (2001, in restricted 4100), bob (2002), ldapfail (whose group list fails).
+    struct Dir;
+    impl Directory for Dir {
+        fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
+            let uid = match name {
+                b"alice" => 2001,
+                b"bob" => 2002,
+                b"ldapfail" => 2003,
+                _ => return Ok(None),
             };
-            Ok(Account {
-                name: String::from_utf8_lossy(user).into_owned(),
+            Ok(Some(UserEntry {
+                name: name.to_vec(),
                 uid,
                 gid: uid,
-                shell: "/bin/bash".into(),
-                groups: groups.into_iter().map(String::from).collect(),
-            })
+            }))
         }
-        fn load(&self, path: &Path) -> Result<Config, LoadError> {
+        fn user_by_uid(&self, _uid: u32) -> Result<Option<UserEntry>, LookupError> {
+            Ok(None)
+        }
+        fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
+            Ok((name == b"restricted").then(|| GroupEntry {
+                gid: 4100,
+                members: vec![b"alice".to_vec()],
+            }))
+        }
+        fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
+            match user {
+                b"ldapfail" => Err(LookupError(
+                    "group list lookup (getgrouplist) failed: Input/output error (errno 5)".into(),
+                )),
+                _ => Ok(vec![primary]),
+            }
+        }
+    }
+
+    impl System for Fake {
+        fn load(&self, path: &Path, required: bool) -> Result<Config, LoadError> {
             match self.config {
+                Ok("MISSING") if required => Err(nnp_config::Diagnostic::file(
+                    path,
+                    "cannot read file: No such file or directory",
+                )
+                .into()),
+                Ok("MISSING") => nnp_config::parse_text(path, ""),
                 Ok(text) => nnp_config::parse_text(path, text),
                 Err(msg) => Err(nnp_config::Diagnostic::file(path, msg).into()),
             }
         }
-        fn set_nnp(&self) -> Result<(), SysError> {
+        fn directory(&self) -> &dyn Directory {
+            &Dir
+        }
+        fn set_nnp(&self) -> Result<(), String> {
             if self.prctl_fails {
-                return Err(SysError::Prctl {
-                    what: "prctl(PR_SET_NO_NEW_PRIVS)",
-                    errno: libc::EINVAL,
-                });
+                return Err(
+                    "prctl(PR_SET_NO_NEW_PRIVS) failed: Invalid argument (errno 22)".into(),
+                );
             }
             self.set.set(true);
             Ok(())
@@ -259,8 +263,10 @@ mod tests {
 
     const RULES: &str = "notice = \"NNP is on\"\n[[rule]]\nusers = [\"carol\"]\nnnp = false\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n";
 
-    fn run(fake: &Fake, args: &[&[u8]], user: &[u8]) -> Report {
-        open_session(fake, args, Some(user), "sshd")
+    fn run(fake: &Fake, argv: &[&[u8]], user: &[u8]) -> Report {
+        let (args, err) = crate::args::parse(argv);
+        assert!(err.is_none());
+        open_session(fake, &args, Some(user), "sshd")
     }
 
     #[test]
@@ -328,7 +334,9 @@ mod tests {
     fn unknown_user_nss_failure_and_prctl_failure_are_errors() {
         let f = Fake::new(RULES);
         assert_eq!(run(&f, &[], b"nobody-here").code, Code::SessionErr);
-        assert_eq!(run(&f, &[], b"ldapfail").code, Code::SessionErr);
+        let r = run(&f, &[], b"ldapfail");
+        assert_eq!(r.code, Code::SessionErr);
+        assert!(r.logs[0].1.contains("getgrouplist) failed"), "{:?}", r.logs);
         assert_eq!(
             run(&f, &[b"on_error=allow"], b"ldapfail").code,
             Code::Ignore
@@ -349,7 +357,8 @@ mod tests {
         assert_eq!(r.code, Code::SessionErr);
         assert!(!r.logs[0].1.contains('\n'));
         assert!(r.logs[0].1.contains("evil\\nJan 1 pam_nnp: forged\\xff"));
-        assert_eq!(open_session(&f, &[], None, "sshd").code, Code::SessionErr);
+        let (args, _) = crate::args::parse(&[]);
+        assert_eq!(open_session(&f, &args, None, "sshd").code, Code::SessionErr);
     }
 
     #[test]
@@ -359,10 +368,17 @@ mod tests {
     }
 
     #[test]
-    fn bad_argument_is_an_error() {
-        let f = Fake::new(RULES);
-        let r = run(&f, &[b"on_eror=allow"], b"alice");
+    fn explicit_missing_config_is_an_error_default_missing_is_no_rules() {
+        let f = Fake::new("MISSING");
+        assert_eq!(run(&f, &[], b"alice").code, Code::Ignore);
+        let r = run(&f, &[b"config=/etc/security/nnp.tmol"], b"alice");
         assert_eq!(r.code, Code::SessionErr);
-        assert!(!f.set.get());
+        assert!(
+            r.logs[0]
+                .1
+                .contains("/etc/security/nnp.tmol: cannot read file"),
+            "{:?}",
+            r.logs
+        );
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! The hooks below only turn PAM's world into plain values and back; the decision is
 //! [`core::open_session`], built on the shared `nnp-config` crate.
+#![deny(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod args;
@@ -15,12 +16,17 @@ use pam::constants::{PamFlag, PamResultCode, PAM_SILENT, PAM_TEXT_INFO};
 use pam::conv::Conv;
 use pam::items::{Service, User};
 use pam::module::{PamHandle, PamHooks};
-use pam::pam_hooks;
 
 use crate::core::{Code, RealSystem, Report};
 
 struct PamNnp;
-pam_hooks!(PamNnp);
+// The macro generates the `extern "C"` entry points (pam-bindings' own unsafe code, each
+// hook wrapped in catch_unwind); nothing else in this crate is unsafe.
+#[allow(unsafe_code)]
+mod hooks {
+    use super::PamNnp;
+    pam::pam_hooks!(PamNnp);
+}
 
 fn pam_code(code: Code) -> PamResultCode {
     match code {
@@ -75,25 +81,31 @@ fn install_panic_hook() {
 fn open_session(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResultCode {
     install_panic_hook();
     let argv: Vec<&[u8]> = args.iter().map(|a| a.to_bytes()).collect();
-    let service = match pamh.get_item::<Service>() {
-        Ok(Some(s)) => String::from_utf8_lossy(s.0.to_bytes()).into_owned(),
-        _ => "?".to_string(),
-    };
+    // The arguments are parsed once, here; a bad one is an error under the line's on_error.
+    let (parsed, arg_error) = args::parse(&argv);
     let user: Option<Vec<u8>> = match pamh.get_item::<User>() {
         Ok(Some(u)) => Some(u.0.to_bytes().to_vec()),
         _ => None,
+    };
+    let shown = || {
+        user.as_deref()
+            .map_or_else(|| "(none)".to_string(), nnp_config::escape)
+    };
+    if let Some(e) = arg_error {
+        let report = core::error_report(parsed.on_error, &shown(), &e.0);
+        return apply(pamh, &report, flags);
+    }
+    let service = match pamh.get_item::<Service>() {
+        Ok(Some(s)) => String::from_utf8_lossy(s.0.to_bytes()).into_owned(),
+        _ => String::new(),
     };
     // A panic anywhere in the decision becomes the line's on_error result, never an
     // unwind into the login program.
     let report = std::panic::catch_unwind(|| {
         inject_fault(user.as_deref());
-        core::open_session(&RealSystem, &argv, user.as_deref(), &service)
+        core::open_session(&RealSystem, &parsed, user.as_deref(), &service)
     })
     .unwrap_or_else(|_| {
-        let (parsed, _) = args::parse(&argv);
-        let shown = user
-            .as_deref()
-            .map_or_else(|| "(none)".to_string(), nnp_config::sys::escape_name);
         let what = LAST_PANIC
             .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.take()))
             .ok()
@@ -101,14 +113,14 @@ fn open_session(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
             .unwrap_or_default();
         core::error_report(
             parsed.on_error,
-            &shown,
+            &shown(),
             &format!("internal error in pam_nnp (panic: {what})"),
         )
     });
-    apply(pamh, &service, &report, flags)
+    apply(pamh, &report, flags)
 }
 
-fn apply(pamh: &mut PamHandle, service: &str, report: &Report, flags: PamFlag) -> PamResultCode {
+fn apply(pamh: &mut PamHandle, report: &Report, flags: PamFlag) -> PamResultCode {
     if let Some(notice) = &report.notice {
         if flags & PAM_SILENT == 0 {
             if let Ok(Some(conv)) = pamh.get_item::<Conv>() {
@@ -118,7 +130,10 @@ fn apply(pamh: &mut PamHandle, service: &str, report: &Report, flags: PamFlag) -
         }
     }
     // Logging is best effort and cannot panic into the decision.
-    let _ = std::panic::catch_unwind(|| log::send(service, &report.logs));
+    let handle: &PamHandle = pamh;
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        log::send(handle, &report.logs)
+    }));
     pam_code(report.code)
 }
 

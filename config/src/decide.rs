@@ -1,0 +1,630 @@
+//! The one decision of nnp: which rule applies to a user, computed lazily, in rule order, by
+//! identity (uids and gids), from the exact bytes of the user name.
+//!
+//! Every front end (pam_nnp, nnp-shell, `nnpctl explain`, `nnpctl audit`) calls
+//! [`Config::decide`] (or [`Config::shell_for`], [`Config::decide_any_service`]) with a
+//! [`Resolver`] over a [`Directory`] — NSS in production ([`Nss`]), a fake in tests — and only
+//! renders the result.
+//!
+//! Rules of the engine:
+//! - each rule asks only for the facts its selectors need, cheapest first (service, uid,
+//!   user name, then groups), and the first match stops: a rule that decides early never
+//!   depends on a later rule's lookups;
+//! - `groups` match by gid: the group name is resolved with `getgrnam_r` and the user is a
+//!   member when that gid is the primary gid, the entry lists the user, or `getgrouplist`
+//!   has it (only asked for a negative answer);
+//! - a fact that cannot be established is an error, never a non-match: a lookup error, or a
+//!   group that an `nnp = true` rule names and NSS does not know (a directory with a cold
+//!   cache answers "not found" when it is down, so nobody can prove they are not in it);
+//!   in an `nnp = false` rule an unknown group simply does not match;
+//! - `users` compare case-insensitively with the account's canonical name and the name
+//!   given at login; an `nnp = false` rule (an exemption) additionally requires the rule's
+//!   name to resolve to the same uid unless it equals the canonical name byte for byte, so
+//!   a differently-cased *other* account never inherits an exemption.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::{escape, Config, Mode, Rule, Users, DEFAULT_SHELL};
+
+/// A user as the directory has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserEntry {
+    /// The canonical name (bytes, as NSS returned them).
+    pub name: Vec<u8>,
+    /// uid.
+    pub uid: u32,
+    /// Primary gid.
+    pub gid: u32,
+}
+
+/// A group as the directory has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEntry {
+    /// gid.
+    pub gid: u32,
+    /// Member names listed in the entry.
+    pub members: Vec<Vec<u8>>,
+}
+
+/// A lookup that failed (not "not found": a source that is down, an I/O error...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupError(pub String);
+
+impl fmt::Display for LookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<nnp_sys::SysError> for LookupError {
+    fn from(e: nnp_sys::SysError) -> Self {
+        LookupError(e.to_string())
+    }
+}
+
+/// Where the facts come from: NSS in production, a fake in tests.
+pub trait Directory {
+    /// The passwd entry of exactly these name bytes.
+    fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError>;
+    /// The passwd entry of a uid.
+    fn user_by_uid(&self, uid: u32) -> Result<Option<UserEntry>, LookupError>;
+    /// The group entry of exactly these name bytes.
+    fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError>;
+    /// Every gid of the user (getgrouplist).
+    fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError>;
+    /// One enumeration pass returning the groups whose names `want` accepts. Best effort:
+    /// it may miss entries (the caller then looks them up one by one).
+    fn scan_groups(&self, want: &dyn Fn(&[u8]) -> bool) -> Vec<(Vec<u8>, GroupEntry)> {
+        let _ = want;
+        Vec::new()
+    }
+}
+
+/// The system's NSS (reentrant calls through nnp-sys).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Nss;
+
+fn user_entry(e: nnp_sys::PwEntry) -> UserEntry {
+    UserEntry {
+        name: e.name,
+        uid: e.uid,
+        gid: e.gid,
+    }
+}
+
+impl Directory for Nss {
+    fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
+        Ok(nnp_sys::getpw(nnp_sys::PwKey::Name(name))?.map(user_entry))
+    }
+    fn user_by_uid(&self, uid: u32) -> Result<Option<UserEntry>, LookupError> {
+        Ok(nnp_sys::getpw(nnp_sys::PwKey::Uid(uid))?.map(user_entry))
+    }
+    fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
+        Ok(
+            nnp_sys::getgr(nnp_sys::GrKey::Name(name))?.map(|g| GroupEntry {
+                gid: g.gid,
+                members: g.members,
+            }),
+        )
+    }
+    fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
+        Ok(nnp_sys::group_list(user, primary)?)
+    }
+    fn scan_groups(&self, want: &dyn Fn(&[u8]) -> bool) -> Vec<(Vec<u8>, GroupEntry)> {
+        nnp_sys::scan_groups(want)
+            .into_iter()
+            .map(|g| {
+                (
+                    g.name,
+                    GroupEntry {
+                        gid: g.gid,
+                        members: g.members,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+/// After this many single group-name lookups in one resolver, the remaining names of the
+/// config are resolved in one enumeration pass (a 1,000-rule config over a 20,000-line
+/// /etc/group costs one scan, not 1,000).
+const SCAN_AFTER: usize = 4;
+
+/// Who a decision is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who<'a> {
+    /// A login name (PAM_USER), exact bytes.
+    Name(&'a [u8]),
+    /// A uid (nnp-shell, audit).
+    Uid(u32),
+}
+
+/// Which service a decision is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service<'a> {
+    /// A PAM service name (compared in lowercase, as Linux-PAM names services).
+    Named(&'a str),
+    /// A service that no rule names: rules with `services` never match.
+    Unnamed,
+    /// Services are ignored: every rule's `services` is treated as absent (nnp-shell, guard).
+    Ignored,
+}
+
+/// The outcome of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No rule matches: nothing is done.
+    NoMatch,
+    /// The first matching rule says `nnp = false`.
+    Exempt,
+    /// The first matching rule says `nnp = true` in audit mode: log "would set".
+    Audit,
+    /// The first matching rule says `nnp = true` in enforce mode: set NNP.
+    Enforce,
+}
+
+impl Verdict {
+    /// The spelling in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::NoMatch => "no-match",
+            Verdict::Exempt => "exempt",
+            Verdict::Audit => "audit",
+            Verdict::Enforce => "enforce",
+        }
+    }
+}
+
+/// A decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision<'c> {
+    /// What is to be done.
+    pub verdict: Verdict,
+    /// The deciding rule.
+    pub rule: Option<&'c Rule>,
+    /// The effective mode: the rule's, else the top-level one.
+    pub mode: Mode,
+    /// The account, when it had to be looked up (with no rules nothing is looked up).
+    pub user: Option<UserEntry>,
+    /// Why the rule matched, for explain (`group "restricted" (gid 4100)`).
+    pub because: Option<String>,
+}
+
+impl Decision<'_> {
+    /// The deciding rule says `nnp = true` (enforce or audit).
+    pub fn restricts(&self) -> bool {
+        matches!(self.verdict, Verdict::Audit | Verdict::Enforce)
+    }
+    /// NNP is to be set now.
+    pub fn sets_nnp(&self) -> bool {
+        self.verdict == Verdict::Enforce
+    }
+}
+
+/// nnp-shell's choice of real shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellChoice<'c> {
+    /// Absolute path of the real shell (as configured; nnp-shell checks it is usable).
+    pub shell: &'c str,
+    /// The first rule matching the user (services ignored), if any.
+    pub rule: Option<&'c Rule>,
+    /// Where the shell came from: `rule`, `top-level`, `default`.
+    pub source: &'static str,
+}
+
+/// Why no decision could be made: follows `on_error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecideError {
+    /// NSS does not know the user.
+    UnknownUser(String),
+    /// A lookup failed; what and why.
+    Lookup {
+        /// The rule that needed the fact, if one did.
+        rule: Option<String>,
+        /// The failure.
+        error: LookupError,
+    },
+    /// A group named by an `nnp = true` rule is not known to NSS.
+    UnknownGroup {
+        /// The rule, as `FILE:LINE`.
+        rule: String,
+        /// The group name (escaped).
+        group: String,
+    },
+}
+
+impl fmt::Display for DecideError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecideError::UnknownUser(u) => {
+                write!(f, "unknown user \"{u}\" (not found through NSS)")
+            }
+            DecideError::Lookup {
+                rule: Some(r),
+                error,
+            } => {
+                write!(
+                    f,
+                    "rule {r} needs a fact that cannot be established: {error}"
+                )
+            }
+            DecideError::Lookup { rule: None, error } => write!(f, "{error}"),
+            DecideError::UnknownGroup { rule, group } => write!(
+                f,
+                "rule {rule} (nnp = true) names group \"{group}\", which NSS does not know \
+                 (a directory that is down with a cold cache answers \"not found\"), so \
+                 membership cannot be ruled out"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DecideError {}
+
+type GroupFact = Result<Option<GroupEntry>, LookupError>;
+
+/// The facts about one user, looked up on demand and kept for the rest of the decision.
+struct UserFacts {
+    entry: UserEntry,
+    given: Option<Vec<u8>>,
+    gids: Option<Result<Vec<u32>, LookupError>>,
+}
+
+/// Looks facts up on demand and caches them: group names across users (audit asks for many
+/// uids), the user's facts within one decision.
+pub struct Resolver<'d> {
+    dir: &'d dyn Directory,
+    groups: HashMap<String, GroupFact>,
+    single_lookups: usize,
+    scanned: bool,
+    users: HashMap<Vec<u8>, Result<Option<UserEntry>, LookupError>>,
+}
+
+impl<'d> Resolver<'d> {
+    /// A resolver with empty caches.
+    pub fn new(dir: &'d dyn Directory) -> Self {
+        Resolver {
+            dir,
+            groups: HashMap::new(),
+            single_lookups: 0,
+            scanned: false,
+            users: HashMap::new(),
+        }
+    }
+
+    fn group(&mut self, config: &Config, name: &str) -> GroupFact {
+        if let Some(f) = self.groups.get(name) {
+            return f.clone();
+        }
+        if self.single_lookups >= SCAN_AFTER && !self.scanned {
+            self.scanned = true;
+            let wanted: std::collections::HashSet<&[u8]> = config
+                .rules
+                .iter()
+                .filter_map(|r| r.groups.as_ref())
+                .flatten()
+                .filter(|g| !self.groups.contains_key(g.as_str()))
+                .map(|g| g.as_bytes())
+                .collect();
+            let found = self.dir.scan_groups(&|n| wanted.contains(n));
+            for (n, e) in found {
+                if let Ok(n) = String::from_utf8(n) {
+                    // The first entry of a name is the one getgrnam_r would return.
+                    self.groups.entry(n).or_insert(Ok(Some(e)));
+                }
+            }
+            if let Some(f) = self.groups.get(name) {
+                return f.clone();
+            }
+        }
+        self.single_lookups += 1;
+        let f = self.dir.group_by_name(name.as_bytes());
+        self.groups.insert(name.to_string(), f.clone());
+        f
+    }
+
+    /// Does a rule's user name resolve to this uid? (for exemptions; cached)
+    fn name_is_uid(&mut self, name: &str, uid: u32) -> Result<bool, LookupError> {
+        let e = self
+            .users
+            .entry(name.as_bytes().to_vec())
+            .or_insert_with(|| self.dir.user_by_name(name.as_bytes()))
+            .clone()?;
+        Ok(e.is_some_and(|e| e.uid == uid))
+    }
+}
+
+/// Case-insensitive equality of a rule's name and NSS/PAM bytes (Unicode lowercase when the
+/// bytes are UTF-8, ASCII otherwise).
+fn name_eq(rule: &str, bytes: &[u8]) -> bool {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s == rule || s.to_lowercase() == rule.to_lowercase(),
+        Err(_) => rule.as_bytes().eq_ignore_ascii_case(bytes),
+    }
+}
+
+impl Config {
+    /// The decision for `who` and `service`: the first matching rule decides; no rules at
+    /// all means nothing is looked up.
+    pub fn decide(
+        &self,
+        res: &mut Resolver<'_>,
+        who: Who<'_>,
+        service: Service<'_>,
+    ) -> Result<Decision<'_>, DecideError> {
+        if self.rules.is_empty() {
+            return Ok(Decision {
+                verdict: Verdict::NoMatch,
+                rule: None,
+                mode: self.mode,
+                user: None,
+                because: None,
+            });
+        }
+        let mut facts = self.user_facts(res, who)?;
+        self.decide_with(res, &mut facts, service)
+    }
+
+    fn user_facts(&self, res: &mut Resolver<'_>, who: Who<'_>) -> Result<UserFacts, DecideError> {
+        let (found, given) = match who {
+            Who::Name(n) => (res.dir.user_by_name(n), Some(n.to_vec())),
+            Who::Uid(uid) => (res.dir.user_by_uid(uid), None),
+        };
+        let entry = found
+            .map_err(|error| DecideError::Lookup { rule: None, error })?
+            .ok_or_else(|| {
+                DecideError::UnknownUser(match who {
+                    Who::Name(n) => escape(n),
+                    Who::Uid(uid) => format!("uid {uid}"),
+                })
+            })?;
+        Ok(UserFacts {
+            entry,
+            given,
+            gids: None,
+        })
+    }
+
+    fn decide_with(
+        &self,
+        res: &mut Resolver<'_>,
+        facts: &mut UserFacts,
+        service: Service<'_>,
+    ) -> Result<Decision<'_>, DecideError> {
+        for rule in &self.rules {
+            if let Some(because) = self.rule_matches(rule, res, facts, service)? {
+                let mode = rule.mode.unwrap_or(self.mode);
+                let verdict = match (rule.nnp, mode) {
+                    (false, _) => Verdict::Exempt,
+                    (true, Mode::Audit) => Verdict::Audit,
+                    (true, Mode::Enforce) => Verdict::Enforce,
+                };
+                return Ok(Decision {
+                    verdict,
+                    rule: Some(rule),
+                    mode,
+                    user: Some(facts.entry.clone()),
+                    because: Some(because),
+                });
+            }
+        }
+        Ok(Decision {
+            verdict: Verdict::NoMatch,
+            rule: None,
+            mode: self.mode,
+            user: Some(facts.entry.clone()),
+            because: None,
+        })
+    }
+
+    /// `Some(reason)` when the rule matches; the selectors are tried cheapest first.
+    fn rule_matches(
+        &self,
+        rule: &Rule,
+        res: &mut Resolver<'_>,
+        facts: &mut UserFacts,
+        service: Service<'_>,
+    ) -> Result<Option<String>, DecideError> {
+        let mut why = Vec::new();
+        match (&rule.services, service) {
+            (None, _) | (_, Service::Ignored) => {}
+            (Some(_), Service::Unnamed) => return Ok(None),
+            (Some(list), Service::Named(name)) => {
+                let name = name.to_lowercase();
+                if !list.iter().any(|s| s.to_lowercase() == name) {
+                    return Ok(None);
+                }
+                why.push(format!("service {name}"));
+            }
+        }
+        let uid = facts.entry.uid;
+        if let Some(ranges) = &rule.uids {
+            if !ranges.iter().any(|&(a, b)| a <= uid && uid <= b) {
+                return Ok(None);
+            }
+            why.push(format!("uid {uid}"));
+        }
+        if let Some(users) = &rule.users {
+            match users {
+                Users::All => why.push("users = \"*\"".to_string()),
+                Users::Names(names) => {
+                    let mut hit = None;
+                    for n in names {
+                        let similar = name_eq(n, &facts.entry.name)
+                            || facts.given.as_deref().is_some_and(|g| name_eq(n, g));
+                        if !similar {
+                            continue;
+                        }
+                        // An exemption needs the identity: the same account, not just a
+                        // name that differs in case.
+                        let same = rule.nnp
+                            || n.as_bytes() == facts.entry.name.as_slice()
+                            || res
+                                .name_is_uid(n, uid)
+                                .map_err(|error| DecideError::Lookup {
+                                    rule: Some(rule.at.to_string()),
+                                    error,
+                                })?;
+                        if same {
+                            hit = Some(n);
+                            break;
+                        }
+                    }
+                    match hit {
+                        Some(n) => why.push(format!("user \"{}\"", escape(n.as_bytes()))),
+                        None => return Ok(None),
+                    }
+                }
+            }
+        }
+        if let Some(groups) = &rule.groups {
+            match self.group_member(rule, groups, res, facts)? {
+                Some(g) => why.push(g),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(why.join(", ")))
+    }
+
+    /// Is the user in one of the rule's groups (by gid)? An error only when no group
+    /// matched and one of them could not be decided.
+    fn group_member(
+        &self,
+        rule: &Rule,
+        groups: &[String],
+        res: &mut Resolver<'_>,
+        facts: &mut UserFacts,
+    ) -> Result<Option<String>, DecideError> {
+        let mut first_error = None;
+        for name in groups {
+            let entry = match res.group(self, name) {
+                Ok(Some(e)) => e,
+                Ok(None) => {
+                    if rule.nnp && first_error.is_none() {
+                        first_error = Some(DecideError::UnknownGroup {
+                            rule: rule.at.to_string(),
+                            group: escape(name.as_bytes()),
+                        });
+                    }
+                    continue;
+                }
+                Err(error) => {
+                    if first_error.is_none() {
+                        first_error = Some(DecideError::Lookup {
+                            rule: Some(rule.at.to_string()),
+                            error,
+                        });
+                    }
+                    continue;
+                }
+            };
+            let shown = format!("group \"{}\" (gid {})", escape(name.as_bytes()), entry.gid);
+            if entry.gid == facts.entry.gid {
+                return Ok(Some(format!("{shown}, primary")));
+            }
+            let listed = entry.members.iter().any(|m| {
+                m == &facts.entry.name
+                    || (rule.nnp
+                        && (name_eq_bytes(m, &facts.entry.name)
+                            || facts.given.as_deref().is_some_and(|g| name_eq_bytes(m, g))))
+            });
+            if listed {
+                return Ok(Some(shown));
+            }
+            let gids = facts
+                .gids
+                .get_or_insert_with(|| res.dir.group_ids(&facts.entry.name, facts.entry.gid));
+            match gids {
+                Ok(gids) if gids.contains(&entry.gid) => return Ok(Some(shown)),
+                Ok(_) => {}
+                Err(error) => {
+                    if first_error.is_none() {
+                        first_error = Some(DecideError::Lookup {
+                            rule: Some(rule.at.to_string()),
+                            error: error.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(None),
+        }
+    }
+
+    /// nnp-shell's real shell: the `shell` of the first rule matching the user (services
+    /// ignored), else the top-level `shell`, else `/bin/sh`. With no rule naming a shell,
+    /// nothing is looked up.
+    pub fn shell_for(
+        &self,
+        res: &mut Resolver<'_>,
+        who: Who<'_>,
+    ) -> Result<ShellChoice<'_>, DecideError> {
+        let fallback = || match &self.shell {
+            Some(s) => (s.as_str(), "top-level"),
+            None => (DEFAULT_SHELL, "default"),
+        };
+        let rule = if self.rules.iter().any(|r| r.shell.is_some()) {
+            self.decide(res, who, Service::Ignored)?.rule
+        } else {
+            None
+        };
+        let (shell, source) = match rule.and_then(|r| r.shell.as_deref()) {
+            Some(s) => (s, "rule"),
+            None => fallback(),
+        };
+        Ok(ShellChoice {
+            shell,
+            rule,
+            source,
+        })
+    }
+
+    /// The decision of some service under which the user's session gets NNP (enforce), if
+    /// any: each service a rule names is tried, then a service no rule names. For audit.
+    pub fn decide_any_service(
+        &self,
+        res: &mut Resolver<'_>,
+        who: Who<'_>,
+    ) -> Result<Decision<'_>, DecideError> {
+        if self.rules.is_empty() {
+            return self.decide(res, who, Service::Unnamed);
+        }
+        let mut names: Vec<String> = self
+            .rules
+            .iter()
+            .filter_map(|r| r.services.as_ref())
+            .flatten()
+            .map(|s| s.to_lowercase())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut facts = self.user_facts(res, who)?;
+        let mut last = None;
+        for svc in names
+            .iter()
+            .map(|n| Service::Named(n))
+            .chain(std::iter::once(Service::Unnamed))
+        {
+            let d = self.decide_with(res, &mut facts, svc)?;
+            if d.sets_nnp() {
+                return Ok(d);
+            }
+            last = Some(d);
+        }
+        match last {
+            Some(d) => Ok(d),
+            None => self.decide_with(res, &mut facts, Service::Unnamed),
+        }
+    }
+}
+
+fn name_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    match std::str::from_utf8(a) {
+        Ok(s) => name_eq(s, b),
+        Err(_) => a.eq_ignore_ascii_case(b),
+    }
+}

@@ -1,0 +1,409 @@
+//! The decision engine against a fake directory: identity matching, laziness, and "never a
+//! silent no-match". Each of the review's cases has its regression test here.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::*;
+
+#[derive(Default)]
+struct Fake {
+    users: Vec<UserEntry>,
+    /// name → entry, in /etc/group order (the first name wins, like getgrnam_r)
+    groups: Vec<(Vec<u8>, GroupEntry)>,
+    /// supplementary gids by user name (getgrouplist adds the primary one)
+    supp: HashMap<Vec<u8>, Vec<u32>>,
+    case_insensitive: bool,
+    group_db_down: bool,
+    group_list_fails: bool,
+    /// group names that NSS answers "not found" for although they exist (cold cache)
+    cold: Vec<Vec<u8>>,
+    enumerates: bool,
+    group_lookups: Cell<usize>,
+    group_list_calls: Cell<usize>,
+    scans: Cell<usize>,
+    user_lookups: RefCell<Vec<Vec<u8>>>,
+}
+
+fn lower(b: &[u8]) -> Vec<u8> {
+    b.to_ascii_lowercase()
+}
+
+impl Fake {
+    fn user(mut self, name: &[u8], uid: u32, gid: u32) -> Self {
+        self.users.push(UserEntry {
+            name: name.to_vec(),
+            uid,
+            gid,
+        });
+        self
+    }
+    fn group(mut self, name: &str, gid: u32, members: &[&[u8]]) -> Self {
+        self.groups.push((
+            name.as_bytes().to_vec(),
+            GroupEntry {
+                gid,
+                members: members.iter().map(|m| m.to_vec()).collect(),
+            },
+        ));
+        self
+    }
+    fn supp(mut self, user: &[u8], gids: &[u32]) -> Self {
+        self.supp.insert(user.to_vec(), gids.to_vec());
+        self
+    }
+    fn eq(&self, a: &[u8], b: &[u8]) -> bool {
+        if self.case_insensitive {
+            lower(a) == lower(b)
+        } else {
+            a == b
+        }
+    }
+}
+
+impl Directory for Fake {
+    fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
+        self.user_lookups.borrow_mut().push(name.to_vec());
+        let found = self.users.iter().find(|u| self.eq(&u.name, name)).cloned();
+        Ok(found.map(|mut u| {
+            if self.case_insensitive {
+                u.name = lower(&u.name); // SSSD case_sensitive = false returns lowercase
+            }
+            u
+        }))
+    }
+    fn user_by_uid(&self, uid: u32) -> Result<Option<UserEntry>, LookupError> {
+        Ok(self.users.iter().find(|u| u.uid == uid).cloned())
+    }
+    fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
+        self.group_lookups.set(self.group_lookups.get() + 1);
+        if self.group_db_down {
+            return Err(LookupError(format!(
+                "group lookup for \"{}\" (getgrnam_r) failed: Input/output error (errno 5)",
+                escape(name)
+            )));
+        }
+        if self.cold.iter().any(|c| c == name) {
+            return Ok(None);
+        }
+        Ok(self
+            .groups
+            .iter()
+            .find(|(n, _)| self.eq(n, name))
+            .map(|(_, e)| e.clone()))
+    }
+    fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
+        self.group_list_calls.set(self.group_list_calls.get() + 1);
+        if self.group_list_fails {
+            return Err(LookupError(
+                "group list lookup (getgrouplist) failed".into(),
+            ));
+        }
+        let mut v = vec![primary];
+        v.extend(self.supp.get(user).cloned().unwrap_or_default());
+        Ok(v)
+    }
+    fn scan_groups(&self, want: &dyn Fn(&[u8]) -> bool) -> Vec<(Vec<u8>, GroupEntry)> {
+        self.scans.set(self.scans.get() + 1);
+        if !self.enumerates {
+            return Vec::new();
+        }
+        self.groups
+            .iter()
+            .filter(|(n, _)| want(n))
+            .cloned()
+            .collect()
+    }
+}
+
+fn cfg(text: &str) -> Config {
+    parse_text(Path::new("/etc/security/nnp.toml"), text).unwrap()
+}
+
+fn decide<'c>(
+    c: &'c Config,
+    dir: &Fake,
+    user: &[u8],
+    svc: Service<'_>,
+) -> Result<Decision<'c>, DecideError> {
+    let mut res = Resolver::new(dir);
+    c.decide(&mut res, Who::Name(user), svc)
+}
+
+fn verdict(c: &Config, dir: &Fake, user: &[u8]) -> Verdict {
+    decide(c, dir, user, Service::Named("sshd"))
+        .unwrap()
+        .verdict
+}
+
+/// alice (2001) in restricted (4100), bob (2002) control, dave (2004) in restricted.
+fn cast() -> Fake {
+    Fake::default()
+        .user(b"alice", 2001, 2001)
+        .user(b"bob", 2002, 2002)
+        .user(b"dave", 2004, 2004)
+        .group("restricted", 4100, &[b"alice", b"dave"])
+        .group("users", 100, &[])
+}
+
+const GROUP_RULE: &str = "[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n";
+
+#[test]
+fn first_match_wins_and_exemption_before_group_rule() {
+    let c = cfg("[[rule]]\nusers = [\"dave\"]\nnnp = false\n\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n");
+    let d = cast();
+    let r = decide(&c, &d, b"dave", Service::Named("sshd")).unwrap();
+    assert_eq!((r.verdict, r.rule.unwrap().at.index), (Verdict::Exempt, 1));
+    let r = decide(&c, &d, b"alice", Service::Named("sshd")).unwrap();
+    assert_eq!((r.verdict, r.rule.unwrap().at.index), (Verdict::Enforce, 2));
+    assert!(r.sets_nnp() && r.restricts());
+    assert_eq!(
+        r.because.as_deref(),
+        Some("group \"restricted\" (gid 4100)")
+    );
+    let r = decide(&c, &d, b"bob", Service::Named("sshd")).unwrap();
+    assert_eq!(r.verdict, Verdict::NoMatch);
+    assert!(r.rule.is_none() && !r.sets_nnp());
+}
+
+#[test]
+fn all_named_selectors_must_match_star_and_uid_ranges() {
+    let c = cfg("[[rule]]\nusers = [\"alice\"]\ngroups = [\"restricted\"]\nnnp = true\n");
+    let d = cast();
+    assert_eq!(verdict(&c, &d, b"alice"), Verdict::Enforce);
+    assert_eq!(verdict(&c, &d, b"dave"), Verdict::NoMatch);
+    let c = cfg("[[rule]]\nusers = [\"*\"]\nnnp = true\n");
+    assert_eq!(verdict(&c, &d, b"bob"), Verdict::Enforce);
+    let c = cfg("[[rule]]\nuids = [\"2000-2001\", 2004]\nnnp = true\n");
+    assert_eq!(verdict(&c, &d, b"alice"), Verdict::Enforce);
+    assert_eq!(verdict(&c, &d, b"dave"), Verdict::Enforce);
+    assert_eq!(verdict(&c, &d, b"bob"), Verdict::NoMatch);
+}
+
+#[test]
+fn services_narrow_and_compare_in_lowercase() {
+    // Review case 5: Linux-PAM lowercases PAM_SERVICE; services = ["NNPX"] must match "nnpx".
+    let c = cfg("[[rule]]\nusers = [\"alice\"]\nservices = [\"NNPX\", \"login\"]\nnnp = true\n");
+    let d = cast();
+    let v = |s| decide(&c, &d, b"alice", s).unwrap().verdict;
+    assert_eq!(v(Service::Named("nnpx")), Verdict::Enforce);
+    assert_eq!(v(Service::Named("NNPX")), Verdict::Enforce);
+    assert_eq!(v(Service::Named("login")), Verdict::Enforce);
+    assert_eq!(v(Service::Named("sshd")), Verdict::NoMatch);
+    assert_eq!(v(Service::Unnamed), Verdict::NoMatch);
+    assert_eq!(v(Service::Ignored), Verdict::Enforce);
+    let mut res = Resolver::new(&d);
+    assert!(c
+        .decide_any_service(&mut res, Who::Uid(2001))
+        .unwrap()
+        .sets_nnp());
+}
+
+#[test]
+fn modes_top_level_and_per_rule() {
+    let c = cfg("mode = \"audit\"\n[[rule]]\nusers = [\"alice\"]\nnnp = true\n[[rule]]\nusers = [\"dave\"]\nnnp = true\nmode = \"enforce\"\n");
+    let d = cast();
+    let a = decide(&c, &d, b"alice", Service::Unnamed).unwrap();
+    assert_eq!((a.verdict, a.mode), (Verdict::Audit, Mode::Audit));
+    assert!(a.restricts() && !a.sets_nnp());
+    assert_eq!(verdict(&c, &d, b"dave"), Verdict::Enforce);
+    let mut res = Resolver::new(&d);
+    assert!(!c
+        .decide_any_service(&mut res, Who::Uid(2001))
+        .unwrap()
+        .sets_nnp());
+}
+
+#[test]
+fn non_utf8_user_name_is_matched_by_its_bytes() {
+    // Review case 1: a passwd name "caf\xe9" in the restricted group got NNP 0 because the
+    // lossy "caf\u{fffd}" was what getgrouplist was asked about.
+    let d = cast()
+        .user(b"caf\xe9", 2010, 2010)
+        .supp(b"caf\xe9", &[4100]);
+    let c = cfg(GROUP_RULE);
+    assert_eq!(verdict(&c, &d, b"caf\xe9"), Verdict::Enforce);
+    // and by uid (nnp-shell, audit)
+    let mut res = Resolver::new(&d);
+    let r = c
+        .decide(&mut res, Who::Uid(2010), Service::Ignored)
+        .unwrap();
+    assert_eq!(r.user.unwrap().name, b"caf\xe9");
+    // the control: the lossy spelling is no account at all
+    assert!(matches!(
+        decide(&c, &d, "caf\u{fffd}".as_bytes(), Service::Unnamed),
+        Err(DecideError::UnknownUser(_))
+    ));
+}
+
+#[test]
+fn group_source_down_is_an_error_never_a_non_match() {
+    // Review case 2: with the group's source UNAVAIL, a member got NNP 0 and PAM_SUCCESS.
+    let mut d = cast();
+    d.group_db_down = true;
+    let c = cfg(GROUP_RULE);
+    let e = decide(&c, &d, b"alice", Service::Named("sshd")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "rule /etc/security/nnp.toml:1 needs a fact that cannot be established: group lookup for \"restricted\" (getgrnam_r) failed: Input/output error (errno 5)"
+    );
+    // the user outside the group cannot prove it either
+    assert!(decide(&c, &d, b"bob", Service::Named("sshd")).is_err());
+    // getgrouplist failing (asked only for a negative answer) is an error too
+    let mut d = cast();
+    d.group_list_fails = true;
+    assert!(decide(&c, &d, b"bob", Service::Named("sshd")).is_err());
+    // ...but a positive answer from the group entry needs no group list
+    assert_eq!(verdict(&c, &d, b"alice"), Verdict::Enforce);
+}
+
+#[test]
+fn unknown_group_in_an_nnp_true_rule_is_an_error_in_an_exemption_no_match() {
+    // A cold SSSD cache with the directory down answers "not found" for the group.
+    let mut d = cast();
+    d.cold = vec![b"restricted".to_vec()];
+    let c = cfg(GROUP_RULE);
+    let e = decide(&c, &d, b"alice", Service::Named("sshd")).unwrap_err();
+    assert!(matches!(e, DecideError::UnknownGroup { .. }), "{e}");
+    assert!(e
+        .to_string()
+        .contains("names group \"restricted\", which NSS does not know"));
+    let c = cfg(
+        "[[rule]]\ngroups = [\"nosuch\"]\nnnp = false\n[[rule]]\nusers = [\"*\"]\nnnp = true\n",
+    );
+    assert_eq!(verdict(&c, &d, b"bob"), Verdict::Enforce);
+    // one known group of the alternatives that matches is enough
+    let c = cfg("[[rule]]\ngroups = [\"nosuch\", \"restricted\"]\nnnp = true\n");
+    assert_eq!(verdict(&c, &cast(), b"alice"), Verdict::Enforce);
+    assert!(decide(&c, &cast(), b"bob", Service::Unnamed).is_err());
+}
+
+#[test]
+fn two_names_for_one_gid_match_by_gid() {
+    // Review case 3: "staff-alias:x:4100:" before "restricted:x:4100:alice".
+    let d = Fake::default()
+        .user(b"alice", 2001, 2001)
+        .user(b"erin", 2005, 4100) // primary gid 4100
+        .group("staff-alias", 4100, &[])
+        .group("restricted", 4100, &[])
+        .supp(b"alice", &[4100]);
+    let c = cfg(GROUP_RULE);
+    assert_eq!(verdict(&c, &d, b"alice"), Verdict::Enforce);
+    assert_eq!(verdict(&c, &d, b"erin"), Verdict::Enforce);
+    let c = cfg("[[rule]]\ngroups = [\"staff-alias\"]\nnnp = true\n");
+    assert_eq!(verdict(&c, &d, b"alice"), Verdict::Enforce);
+}
+
+#[test]
+fn case_insensitive_directory_matches_names_in_any_case() {
+    // Review case 4: SSSD case_sensitive = false returns names lowercased.
+    let mut d = Fake::default()
+        .user(b"LDAPUser", 3001, 3001)
+        .user(b"bob", 2002, 2002)
+        .group("OpsRestricted", 5100, &[b"ldapuser"]);
+    d.case_insensitive = true;
+    let c = cfg("[[rule]]\ngroups = [\"OpsRestricted\"]\nnnp = true\n");
+    assert_eq!(verdict(&c, &d, b"LDAPUSER"), Verdict::Enforce);
+    assert_eq!(verdict(&c, &d, b"bob"), Verdict::NoMatch);
+    let c = cfg("[[rule]]\nusers = [\"LDAPUser\"]\nnnp = true\n");
+    assert_eq!(verdict(&c, &d, b"ldapuser"), Verdict::Enforce);
+    assert_eq!(verdict(&c, &d, b"LdapUser"), Verdict::Enforce);
+    assert_eq!(verdict(&c, &d, b"bob"), Verdict::NoMatch);
+}
+
+#[test]
+fn an_exemption_needs_the_same_account_not_a_similar_name() {
+    // files is case-sensitive: "Admin" and "admin" are two accounts.
+    let d = Fake::default()
+        .user(b"admin", 1000, 1000)
+        .user(b"Admin", 1666, 1666);
+    let c =
+        cfg("[[rule]]\nusers = [\"admin\"]\nnnp = false\n[[rule]]\nusers = [\"*\"]\nnnp = true\n");
+    assert_eq!(verdict(&c, &d, b"admin"), Verdict::Exempt);
+    assert_eq!(verdict(&c, &d, b"Admin"), Verdict::Enforce);
+    // a restricting rule matches both spellings (more restriction is the safe side)
+    let c = cfg("[[rule]]\nusers = [\"admin\"]\nnnp = true\n");
+    assert_eq!(verdict(&c, &d, b"Admin"), Verdict::Enforce);
+}
+
+#[test]
+fn lazy_an_early_exemption_never_touches_the_group_database() {
+    let mut d = cast().user(b"root", 0, 0);
+    d.group_db_down = true;
+    let c = cfg("[[rule]]\nusers = [\"root\"]\nnnp = false\n[[rule]]\nuids = [\"0-999\"]\nnnp = false\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n");
+    assert_eq!(verdict(&c, &d, b"root"), Verdict::Exempt);
+    assert_eq!(d.group_lookups.get(), 0);
+    assert_eq!(d.group_list_calls.get(), 0);
+    // the restricted user reaches the group rule: an error, not a non-match
+    assert!(decide(&c, &d, b"alice", Service::Named("sshd")).is_err());
+}
+
+#[test]
+fn lazy_a_member_costs_one_group_lookup_and_no_group_list() {
+    let d = cast();
+    let c = cfg(GROUP_RULE);
+    assert_eq!(verdict(&c, &d, b"alice"), Verdict::Enforce);
+    assert_eq!((d.group_lookups.get(), d.group_list_calls.get()), (1, 0));
+    // a non-member needs the group list once (the negative answer)
+    assert_eq!(verdict(&c, &d, b"bob"), Verdict::NoMatch);
+    assert_eq!(d.group_list_calls.get(), 1);
+}
+
+#[test]
+fn no_rules_nothing_looked_up_even_for_unknown_users() {
+    let c = cfg("# nothing\n");
+    let d = cast();
+    let r = decide(&c, &d, b"nobody-here", Service::Named("sshd")).unwrap();
+    assert_eq!(r.verdict, Verdict::NoMatch);
+    assert!(r.user.is_none());
+    assert!(d.user_lookups.borrow().is_empty());
+    // with rules, an unknown user is an error
+    let c = cfg(GROUP_RULE);
+    assert!(matches!(
+        decide(&c, &d, b"nobody-here", Service::Named("sshd")),
+        Err(DecideError::UnknownUser(_))
+    ));
+}
+
+#[test]
+fn many_group_rules_are_resolved_in_one_pass() {
+    // Review case 6 (cost): 1,000 rules must not mean 1,000 group lookups.
+    let mut d = cast();
+    d.enumerates = true;
+    let mut text = String::new();
+    for k in 0..1000 {
+        d = d.group(&format!("g{k}"), 100_000 + k, &[]);
+        text.push_str(&format!("[[rule]]\ngroups = [\"g{k}\"]\nnnp = true\n"));
+    }
+    d.enumerates = true;
+    d = d.supp(b"bob", &[100_999]);
+    let c = cfg(&text);
+    let r = decide(&c, &d, b"bob", Service::Named("sshd")).unwrap();
+    assert_eq!(r.rule.unwrap().at.index, 1000);
+    assert_eq!(d.scans.get(), 1);
+    assert!(d.group_lookups.get() <= 5, "{}", d.group_lookups.get());
+    assert_eq!(d.group_list_calls.get(), 1);
+    // without enumeration (SSSD enumerate = false) every name is still looked up: correct
+    let mut d2 = cast();
+    for k in 0..10 {
+        d2 = d2.group(&format!("g{k}"), 100_000 + k, &[]);
+    }
+    let c = cfg(&text);
+    assert!(decide(&c, &d2, b"bob", Service::Named("sshd")).is_err()); // g10.. unknown
+}
+
+#[test]
+fn shell_choice_ignores_services() {
+    let c = cfg("shell = \"/bin/bash\"\n[[rule]]\nusers = [\"alice\"]\nservices = [\"sshd\"]\nnnp = true\nshell = \"/bin/zsh\"\n[[rule]]\nusers = [\"dave\"]\nnnp = false\n");
+    let d = cast();
+    let mut res = Resolver::new(&d);
+    let s = c.shell_for(&mut res, Who::Uid(2001)).unwrap();
+    assert_eq!((s.shell, s.source), ("/bin/zsh", "rule"));
+    let s = c.shell_for(&mut res, Who::Uid(2004)).unwrap();
+    assert_eq!((s.shell, s.source), ("/bin/bash", "top-level"));
+    let c = cfg("[[rule]]\nusers = [\"alice\"]\nnnp = true\n");
+    let s = c.shell_for(&mut res, Who::Uid(99)).unwrap();
+    assert_eq!((s.shell, s.source), ("/bin/sh", "default"));
+}

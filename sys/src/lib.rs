@@ -1,0 +1,445 @@
+//! The only `unsafe` code of nnp: small safe wrappers around `prctl`, the reentrant NSS
+//! calls (`getpwnam_r`, `getpwuid_r`, `getgrnam_r`, `getgrgid_r`, `getgrouplist`, the
+//! `getgrent_r` enumeration), `sysconf` and, with the `pam` feature, `pam_syslog(3)`.
+//! Every other crate of nnp is `#![forbid(unsafe_code)]`.
+//!
+//! Names go in and come out as bytes, exactly as NSS has them: nothing is converted lossily.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::ffi::{CStr, CString};
+use std::fmt;
+
+#[cfg(feature = "pam")]
+pub mod pamlog;
+
+/// A failed system call, in words an administrator can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysError {
+    /// Which call, on what (`"group lookup for \"x\" (getgrnam_r)"`).
+    pub what: String,
+    /// errno (0 when the call "succeeded" with a wrong result).
+    pub errno: i32,
+}
+
+/// The text of an errno without Rust's " (os error N)" suffix.
+pub fn errno_text(errno: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(errno).to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+impl fmt::Display for SysError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.errno == 0 {
+            write!(f, "{} failed", self.what)
+        } else {
+            write!(
+                f,
+                "{} failed: {} (errno {})",
+                self.what,
+                errno_text(self.errno),
+                self.errno
+            )
+        }
+    }
+}
+
+impl std::error::Error for SysError {}
+
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Set no_new_privs on the calling thread (inherited by everything forked and exec'd from
+/// it), then read it back: `Ok(())` only when the kernel reports it set.
+pub fn set_no_new_privs() -> Result<(), SysError> {
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integer arguments and touches no memory.
+    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    if rc != 0 {
+        return Err(SysError {
+            what: "prctl(PR_SET_NO_NEW_PRIVS)".into(),
+            errno: last_errno(),
+        });
+    }
+    match no_new_privs()? {
+        true => Ok(()),
+        false => Err(SysError {
+            what: "verifying no_new_privs with PR_GET_NO_NEW_PRIVS (still 0)".into(),
+            errno: 0,
+        }),
+    }
+}
+
+/// The no_new_privs bit of the calling thread.
+pub fn no_new_privs() -> Result<bool, SysError> {
+    // SAFETY: PR_GET_NO_NEW_PRIVS takes plain integer arguments and touches no memory.
+    let rc = unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) };
+    if rc < 0 {
+        return Err(SysError {
+            what: "prctl(PR_GET_NO_NEW_PRIVS)".into(),
+            errno: last_errno(),
+        });
+    }
+    Ok(rc == 1)
+}
+
+/// The real uid of the calling process.
+pub fn real_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// Clock ticks per second of /proc's time fields (USER_HZ).
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf takes an integer name and has no memory effects.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(t).ok().filter(|&t| t > 0).unwrap_or(100)
+}
+
+/// A passwd entry, names as bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PwEntry {
+    /// The canonical user name NSS returned.
+    pub name: Vec<u8>,
+    /// uid.
+    pub uid: u32,
+    /// Primary gid.
+    pub gid: u32,
+    /// Login shell.
+    pub shell: Vec<u8>,
+}
+
+/// A group entry, names as bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrEntry {
+    /// The group name NSS returned.
+    pub name: Vec<u8>,
+    /// gid.
+    pub gid: u32,
+    /// The member list (`gr_mem`).
+    pub members: Vec<Vec<u8>>,
+}
+
+/// Largest buffer offered to a `_r` call (4 MiB: a group with ~100,000 members).
+const MAX_BUF: usize = 1 << 22;
+
+/// Copy a NUL-terminated C string; empty for a null pointer.
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated string that stays valid during the call.
+unsafe fn c_bytes(p: *const libc::c_char) -> Vec<u8> {
+    if p.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: non-null and NUL-terminated by the caller's contract.
+    unsafe { CStr::from_ptr(p) }.to_bytes().to_vec()
+}
+
+/// The member list of a group: a null-terminated array of C strings.
+///
+/// # Safety
+/// `mem` is null or a null-terminated array of valid NUL-terminated strings.
+unsafe fn c_members(mem: *mut *mut libc::c_char) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    if mem.is_null() {
+        return out;
+    }
+    let mut i = 0;
+    loop {
+        // SAFETY: the array is null-terminated, so every index up to the terminator is valid.
+        let p = unsafe { *mem.add(i) };
+        if p.is_null() {
+            return out;
+        }
+        // SAFETY: each element is a valid NUL-terminated string (caller's contract).
+        out.push(unsafe { c_bytes(p) });
+        i += 1;
+    }
+}
+
+fn is_not_found(rc: i32) -> bool {
+    // glibc returns 0 with a null result for "not found"; some modules report ENOENT/ESRCH.
+    matches!(rc, 0 | libc::ENOENT | libc::ESRCH)
+}
+
+/// The key of a passwd lookup.
+#[derive(Debug, Clone, Copy)]
+pub enum PwKey<'a> {
+    /// By exact name bytes.
+    Name(&'a [u8]),
+    /// By uid.
+    Uid(u32),
+}
+
+/// Look up a passwd entry (getpwnam_r / getpwuid_r), growing the buffer on ERANGE.
+/// `Ok(None)`: not found (also for a name with an embedded NUL, which no entry can have).
+pub fn getpw(key: PwKey<'_>) -> Result<Option<PwEntry>, SysError> {
+    let cname = match key {
+        PwKey::Name(n) => match CString::new(n) {
+            Ok(c) => Some(c),
+            Err(_) => return Ok(None),
+        },
+        PwKey::Uid(_) => None,
+    };
+    let what = || match key {
+        PwKey::Name(_) => "user lookup (getpwnam_r)".to_string(),
+        PwKey::Uid(uid) => format!("user lookup for uid {uid} (getpwuid_r)"),
+    };
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: an all-zero passwd (null pointers, zero ids) is a valid value of the type.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = match (&cname, key) {
+            // SAFETY: name is NUL-terminated, buf is valid for buf.len() bytes, pwd and
+            // result are valid out-pointers; the call is reentrant.
+            (Some(name), _) => unsafe {
+                libc::getpwnam_r(
+                    name.as_ptr(),
+                    &mut pwd,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut result,
+                )
+            },
+            // SAFETY: as above.
+            (None, PwKey::Uid(uid)) => unsafe {
+                libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result)
+            },
+            (None, PwKey::Name(_)) => return Ok(None),
+        };
+        if rc == libc::ERANGE && buf.len() < MAX_BUF {
+            let n = buf.len() * 2;
+            buf.resize(n, 0);
+            continue;
+        }
+        if result.is_null() {
+            if is_not_found(rc) {
+                return Ok(None);
+            }
+            return Err(SysError {
+                what: what(),
+                errno: rc,
+            });
+        }
+        // SAFETY: on success pw_name and pw_shell are null or NUL-terminated strings inside
+        // buf, which is alive here.
+        let (name, shell) = unsafe { (c_bytes(pwd.pw_name), c_bytes(pwd.pw_shell)) };
+        return Ok(Some(PwEntry {
+            name,
+            uid: pwd.pw_uid,
+            gid: pwd.pw_gid,
+            shell,
+        }));
+    }
+}
+
+/// The key of a group lookup.
+#[derive(Debug, Clone, Copy)]
+pub enum GrKey<'a> {
+    /// By exact name bytes.
+    Name(&'a [u8]),
+    /// By gid.
+    Gid(u32),
+}
+
+/// Look up a group (getgrnam_r / getgrgid_r), growing the buffer on ERANGE. `Ok(None)`: not
+/// found. Any other status (a source UNAVAIL, TRYAGAIN...) is an error, never "not found".
+pub fn getgr(key: GrKey<'_>) -> Result<Option<GrEntry>, SysError> {
+    let cname = match key {
+        GrKey::Name(n) => match CString::new(n) {
+            Ok(c) => Some(c),
+            Err(_) => return Ok(None),
+        },
+        GrKey::Gid(_) => None,
+    };
+    let what = || match key {
+        GrKey::Name(n) => format!("group lookup for \"{}\" (getgrnam_r)", escape_bytes(n)),
+        GrKey::Gid(gid) => format!("group lookup for gid {gid} (getgrgid_r)"),
+    };
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        // SAFETY: an all-zero group (null pointers) is a valid value of the type.
+        let mut grp: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        let rc = match (&cname, key) {
+            // SAFETY: name is NUL-terminated; buf is valid for buf.len() bytes; grp and
+            // result are valid out-pointers.
+            (Some(name), _) => unsafe {
+                libc::getgrnam_r(
+                    name.as_ptr(),
+                    &mut grp,
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    &mut result,
+                )
+            },
+            // SAFETY: as above.
+            (None, GrKey::Gid(gid)) => unsafe {
+                libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result)
+            },
+            (None, GrKey::Name(_)) => return Ok(None),
+        };
+        if rc == libc::ERANGE && buf.len() < MAX_BUF {
+            let n = buf.len() * 2;
+            buf.resize(n, 0);
+            continue;
+        }
+        if result.is_null() {
+            if is_not_found(rc) {
+                return Ok(None);
+            }
+            return Err(SysError {
+                what: what(),
+                errno: rc,
+            });
+        }
+        // SAFETY: on success gr_name and gr_mem point into buf, which is alive here.
+        let (name, members) = unsafe { (c_bytes(grp.gr_name), c_members(grp.gr_mem)) };
+        return Ok(Some(GrEntry {
+            name,
+            gid: grp.gr_gid,
+            members,
+        }));
+    }
+}
+
+/// All gids of a user (primary first) with getgrouplist, growing the array as needed.
+/// glibc drops the errors of individual sources here: callers must not read a missing gid
+/// as proof of non-membership unless the group itself resolved (see nnp-config).
+pub fn group_list(name: &[u8], primary: u32) -> Result<Vec<u32>, SysError> {
+    let what = || "group list lookup (getgrouplist)".to_string();
+    let cname = CString::new(name).map_err(|_| SysError {
+        what: what(),
+        errno: libc::EINVAL,
+    })?;
+    let mut n: libc::c_int = 64;
+    loop {
+        let mut gids: Vec<libc::gid_t> = vec![0; usize::try_from(n).unwrap_or(64)];
+        let mut count = n;
+        // SAFETY: name is NUL-terminated; gids has room for `count` entries and count is a
+        // valid in/out pointer.
+        let rc =
+            unsafe { libc::getgrouplist(cname.as_ptr(), primary, gids.as_mut_ptr(), &mut count) };
+        if rc >= 0 {
+            gids.truncate(usize::try_from(count).unwrap_or(0));
+            return Ok(gids);
+        }
+        if count <= n {
+            // glibc reports the needed size in count; if it did not grow, grow it ourselves.
+            count = n.saturating_mul(2);
+        }
+        if count > 1 << 20 {
+            return Err(SysError {
+                what: what(),
+                errno: libc::ERANGE,
+            });
+        }
+        n = count;
+    }
+}
+
+/// One pass over the group database (setgrent / getgrent_r / endgrent), keeping the entries
+/// whose name `want` accepts. Best effort: sources that do not enumerate (SSSD with
+/// `enumerate = false`) contribute nothing, an error ends the pass early, and another
+/// thread enumerating at the same time can make entries be skipped. Callers use it only to
+/// avoid lookups: a name not found here must still be looked up with [`getgr`].
+pub fn scan_groups(mut want: impl FnMut(&[u8]) -> bool) -> Vec<GrEntry> {
+    let mut out = Vec::new();
+    let mut buf: Vec<libc::c_char> = vec![0; 4096];
+    // SAFETY: setgrent has no arguments; it (re)starts the process-wide enumeration.
+    unsafe { libc::setgrent() };
+    loop {
+        // SAFETY: an all-zero group (null pointers) is a valid value of the type.
+        let mut grp: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: buf is valid for buf.len() bytes; grp and result are valid out-pointers.
+        let rc = unsafe { libc::getgrent_r(&mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
+        if rc == libc::ERANGE && buf.len() < MAX_BUF {
+            let n = buf.len() * 2;
+            buf.resize(n, 0);
+            continue; // glibc retries the same entry with the larger buffer
+        }
+        if rc != 0 || result.is_null() {
+            break;
+        }
+        // SAFETY: on success gr_name points into buf, which is alive here.
+        let name = unsafe { c_bytes(grp.gr_name) };
+        if want(&name) {
+            // SAFETY: on success gr_mem points into buf.
+            let members = unsafe { c_members(grp.gr_mem) };
+            out.push(GrEntry {
+                name,
+                gid: grp.gr_gid,
+                members,
+            });
+        }
+    }
+    // SAFETY: endgrent has no arguments; it closes the enumeration.
+    unsafe { libc::endgrent() };
+    out
+}
+
+/// Escape possibly hostile bytes for a one-line message: printable UTF-8 as is, control
+/// characters and invalid bytes escaped, bounded to about 256 bytes. (The one escaping
+/// function of nnp; re-exported by nnp-config as `escape`.)
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() || c == '\\' || c == '"' {
+                s.extend(c.escape_debug());
+            } else {
+                s.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            s.push_str(&format!("\\x{b:02x}"));
+        }
+        if s.len() > 256 {
+            break;
+        }
+    }
+    if s.len() > 256 {
+        let mut cut = 256;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    s
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_resolves_both_ways() {
+        let by_name = getpw(PwKey::Name(b"root")).unwrap().unwrap();
+        assert_eq!(by_name.uid, 0);
+        let by_uid = getpw(PwKey::Uid(0)).unwrap().unwrap();
+        assert_eq!(by_uid.name, b"root");
+        assert!(getpw(PwKey::Name(b"no\0such")).unwrap().is_none());
+        assert!(getpw(PwKey::Name(b"nnp-no-such-user-x")).unwrap().is_none());
+        let g = getgr(GrKey::Gid(0)).unwrap().unwrap();
+        assert_eq!(getgr(GrKey::Name(&g.name)).unwrap().unwrap().gid, 0);
+        assert!(group_list(b"root", 0).unwrap().contains(&0));
+        assert!(scan_groups(|n| n == g.name.as_slice())
+            .iter()
+            .any(|e| e.gid == 0));
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape_bytes(b"caf\xe9"), "caf\\xe9");
+        assert_eq!(escape_bytes(b"a\nb"), "a\\nb");
+        assert_eq!(escape_bytes("é".as_bytes()), "é");
+        assert!(escape_bytes(&[b'u'; 5000]).ends_with("..."));
+    }
+}
