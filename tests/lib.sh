@@ -111,6 +111,10 @@ ns_setup() {
   install -m 660 -g utmp /dev/null /var/log/btmp
   install -m 664 -g utmp /dev/null /var/log/lastlog
   install_probe
+  # The module under its installed name: pam_syslog's prefix is the module's file name.
+  if [ -f "$MODULE" ] && [ "$(basename "$MODULE")" != pam_nnp.so ]; then
+    mkdir -p "$T/security"; cp "$MODULE" "$T/security/pam_nnp.so"; MODULE="$T/security/pam_nnp.so"
+  fi
   ssh-keygen -q -t ed25519 -N '' -f "$T/clientkey" -C nnp-test
   ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey" -C nnp-test-host
 }

@@ -85,7 +85,7 @@ wait_log 'pam_nnp\(' 4
 OUT=$(cat "$T/syslog.txt"); LAST_CMD="syslog capture"
 # <85> = authpriv(10)*8 + notice(5); <87> = debug; <83> = err
 expect_line_matching() { printf '%s\n' "$OUT" | grep -qE -- "$1" || fail "no log line matching: $1"; }
-expect_line_matching '^<85>.* pamtester\[[0-9]+\]: pam_nnp\(nnptest:session\): user alice \(uid 61001\): no_new_privs set by rule /etc/security/nnp.toml:5$'
+expect_line_matching '^<85>.* pamtester(\[[0-9]+\])?: pam_nnp\(nnptest:session\): user alice \(uid 61001\): no_new_privs set by rule /etc/security/nnp.toml:5$'
 expect_line_matching '^<87>.*pam_nnp\(nnptest:session\): user bob \(uid 61002\): no rule matches; nothing done$'
 expect_line_matching '^<87>.*pam_nnp\(nnptest:session\): user dave \(uid 61004\): exempt \(nnp = false\) by rule /etc/security/nnp.toml:1$'
 expect_line_matching '^<83>.*pam_nnp\(nnptest:session\): user evil\\nuser: error: unknown user "evil\\nuser" \(not found through NSS\); session refused \(on_error=deny\)$'

@@ -1,0 +1,161 @@
+#!/bin/bash
+# Identity matching through real libpam and real NSS (issue: one decision engine). Each case
+# is a regression test of a hole of the first version, with its control: a user the rules do
+# not name whose setuid-root `id` still reaches euid 0.
+. "$(dirname "$0")/../lib.sh"
+ns_enter "$@"
+ns_setup
+standard_users
+ns_syslog
+mkdir -p "$T/lib"
+for m in nnpflag nnpci; do
+  gcc -O1 -Wall -shared -fPIC -o "$T/lib/libnss_$m.so.2" "$NNP_ROOT/tests/c/libnss_$m.c" || exit 1
+done
+
+# euid-probe: run as PAM_USER (setpriv, no PAM), exec the setuid-root id: prints EUID=N.
+cat > "$T/bin/euid-probe" <<EOF2
+#!/bin/sh
+# pam_exec does not pass our environment: the test NSS modules' directory is named here.
+LD_LIBRARY_PATH=$T/lib; export LD_LIBRARY_PATH
+uid=\$(id -u -- "\$PAM_USER") || exit 1
+gid=\$(id -g -- "\$PAM_USER") || exit 1
+echo "EUID=\$(setpriv --reuid="\$uid" --regid="\$gid" --clear-groups $T/bin/suid-id -u)"
+EOF2
+chmod 755 "$T/bin/euid-probe"
+# stack_probe SVC [ARGS] — pam_nnp, then the NoNewPrivs line and the euid the session's child gets
+stack_probe() {
+  write_stack_probe "$@"
+  echo "session  optional pam_exec.so stdout $T/bin/euid-probe" >> "/etc/pam.d/$1"
+}
+# pam_as SVC USER — open a session; OUT has NoNewPrivs and EUID lines
+pam_as() { run pamtester "$1" "$2" open_session; }
+expect_session() {  # NNP EUID
+  expect_rc 0; expect_line "NoNewPrivs:	$1"; expect_line "EUID=$2"
+}
+expect_session_refused() {
+  [ "$RC" != 0 ] || fail "the session must be refused"
+  printf '%s' "$ERR" | grep -q "Cannot make/remove an entry for the specified session" || fail "expected PAM_SESSION_ERR"
+}
+A=$((UID_BASE + 1))
+
+case_begin "non-UTF-8 user name (caf\\xe9) in the restricted group: NNP 1 (control bob: euid 0)"
+# Before: the name was converted lossily and getgrouplist was asked about "caf\ufffd".
+add_user "$(printf 'caf\xe9')" $((UID_BASE + 20)) restricted
+write_config "$GROUP_RULE"
+stack_probe nnpid
+pam_as nnpid "$(printf 'caf\xe9')"
+expect_session 1 $((UID_BASE + 20))
+pam_as nnpid bob
+expect_session 0 0
+run "$NNPCTL" explain "$(printf 'caf\xe9')" --json
+expect_rc 0
+printf '%s' "$OUT" | grep -q '"verdict": "enforce"' || fail "explain must take the byte name and agree with the module"
+printf '%s' "$OUT" | grep -qF '"user": "caf\\xe9"' || fail "JSON must show the name escaped"
+case_end
+
+case_begin "group source down (group: files nnpflag, UNAVAIL): refused and logged, never NNP 0 with success"
+# Before: getgrouplist dropped the source's error; alice got NNP 0 and PAM_SUCCESS.
+sed -E 's/^group:.*/group: files nnpflag/' /etc/nsswitch.conf > "$T/nsswitch.conf"
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+export LD_LIBRARY_PATH="$T/lib"
+write_config "$EXEMPT_DAVE
+[[rule]]
+groups = [\"ldaprestricted\"]
+nnp = true"
+stack_probe nnpid
+touch /run/nnp-flag   # directory up
+pam_as nnpid alice; expect_session 1 $A
+pam_as nnpid bob;   expect_session 0 0
+rm -f /run/nnp-flag   # directory down
+pam_as nnpid alice; expect_session_refused
+wait_log 'pam_nnp\(nnpid:session\): user alice: error: rule .*nnp.toml:4 needs a fact that cannot be established: group lookup for "ldaprestricted" \(getgrnam_r\) failed: Input/output error .*session refused' || fail "the outage must be logged with its cause"
+pam_as nnpid bob;   expect_session_refused   # nobody can prove they are outside the group
+pam_as nnpid dave;  expect_session 0 0        # the exemption placed first needs no group lookup
+stack_probe nnpid on_error=allow
+pam_as nnpid alice; expect_session 0 0
+wait_log 'user alice: .*session continues WITHOUT no_new_privs \(on_error=allow\)' || fail "on_error=allow must be logged"
+run "$NNPCTL" explain alice --json
+expect_rc 3
+printf '%s' "$OUT" | grep -q '"verdict": "error"' || fail "explain must report the error the module sees"
+umount /etc/nsswitch.conf; unset LD_LIBRARY_PATH
+case_end
+
+case_begin "two names for one gid (alias listed first): member and primary-gid user get NNP 1"
+# Before: each gid was named with getgrgid_r, which returns only the first name.
+add_group staff-alias $((UID_BASE + 300))
+add_group aliased $((UID_BASE + 300))
+add_user erin $((UID_BASE + 30)) aliased
+add_user frank $((UID_BASE + 31))
+awk -F: -v OFS=: -v g=$((UID_BASE + 300)) '$1=="frank" { $4 = g } 1' /etc/passwd > "$T/p"; cat "$T/p" > /etc/passwd
+write_config '[[rule]]
+groups = ["aliased"]
+nnp = true'
+stack_probe nnpid
+pam_as nnpid erin;  expect_session 1 $((UID_BASE + 30))
+pam_as nnpid frank; expect_session 1 $((UID_BASE + 31))
+pam_as nnpid bob;   expect_session 0 0
+case_end
+
+case_begin "case-insensitive NSS source: groups/users in another case match; logins in another case too"
+# Before: rule names were compared as strings with what NSS returned (lowercased).
+sed -E 's/^passwd:.*/passwd: files nnpci/; s/^group:.*/group: files nnpci/' /etc/nsswitch.conf > "$T/nsswitch.conf"
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+export LD_LIBRARY_PATH="$T/lib"
+TEST_UID[ciuser]=61400
+write_config '[[rule]]
+groups = ["CIGroup"]
+nnp = true'
+stack_probe nnpid
+pam_as nnpid CIUSER; expect_session 1 61400
+pam_as nnpid ciuser; expect_session 1 61400
+pam_as nnpid bob;    expect_session 0 0
+write_config '[[rule]]
+users = ["CIUser"]
+nnp = true'
+pam_as nnpid Ciuser; expect_session 1 61400
+pam_as nnpid bob;    expect_session 0 0
+run "$NNPCTL" check
+expect_rc 0
+printf '%s' "$OUT" | grep -q 'user "CIUser" is "ciuser" in NSS' || fail "check must warn about the non-canonical spelling"
+umount /etc/nsswitch.conf; unset LD_LIBRARY_PATH
+case_end
+
+case_begin "service names compare in lowercase (services = [\"NNPX\"]); explain agrees"
+# Before: Linux-PAM lowercases PAM_SERVICE, so the rule never matched.
+write_config '[[rule]]
+users = ["alice"]
+services = ["NNPX"]
+nnp = true'
+stack_probe nnpx
+run pamtester NNPX alice open_session
+expect_session 1 $A
+run pamtester NNPX bob open_session
+expect_session 0 0
+run "$NNPCTL" explain alice --service NNPX --json
+printf '%s' "$OUT" | grep -q '"verdict": "enforce"' || fail "explain must agree with the module"
+case_end
+
+case_begin "group named by an nnp = true rule that NSS does not know: refused; check says problem"
+write_config "$EXEMPT_DAVE
+[[rule]]
+groups = [\"no-such-group-nnp\"]
+nnp = true"
+stack_probe nnpid
+pam_as nnpid alice; expect_session_refused
+pam_as nnpid dave;  expect_session 0 0
+run "$NNPCTL" check
+expect_rc 1
+printf '%s' "$OUT" | grep -q 'problem: .*group "no-such-group-nnp" is not known to NSS' || fail "check must report the unknown group as a problem"
+case_end
+
+case_begin "pam_syslog: exact prefix pam_nnp(SERVICE:session) and the caller's identity"
+write_config "$GROUP_RULE"
+stack_probe nnplog
+pam_as nnplog alice
+expect_session 1 $A
+wait_log 'pamtester(\[[0-9]+\])?: pam_nnp\(nnplog:session\): user alice \(uid [0-9]+\): no_new_privs set by rule /etc/security/nnp.toml:1$' || { OUT=$(tail -3 "$T/syslog.txt"); fail "log line format"; }
+grep -a 'pam_nnp(nnplog:session)' "$T/syslog.txt" | grep -q '^<85>' || fail "facility authpriv, priority notice (<85>)"
+case_end
+
+[ -n "${KEEP:-}" ] && cp "$T/syslog.txt" /tmp/id-syslog.txt
+finish
