@@ -1,0 +1,168 @@
+#!/bin/bash
+# nnpctl audit and doctor cannot be fooled (issue: an auditor and a doctor that cannot be
+# fooled): threads, PID namespaces, NSS failures, closed pipes, stacks that switch the module
+# off. Each case has its control.
+. "$(dirname "$0")/../lib.sh"
+ns_enter "$@"
+ns_setup
+standard_users
+A=$((UID_BASE + 1)); B=$((UID_BASE + 2))
+gcc -O1 -Wall -pthread -o "$T/bin/thread_nnp" "$NNP_ROOT/tests/c/thread_nnp.c" || exit 1
+mkdir -p "$T/lib"
+gcc -O1 -Wall -shared -fPIC -o "$T/lib/libnss_nnpfail.so.2" "$NNP_ROOT/tests/c/libnss_nnpfail.c" || exit 1
+write_config "$EXEMPT_DAVE
+
+$GROUP_RULE"
+write_stack sshd
+
+# start_as UID ARGS... — run ARGS as UID (no PAM, no NNP unless asked) in the background,
+# its stdout in $T/bg.out; BG is its pid
+start_as() {
+  local uid=$1; shift
+  setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@" > "$T/bg.out" 2>&1 &
+  BG=$!
+}
+wait_ready() { local i; for i in $(seq 50); do grep -q "^ready" "$T/bg.out" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+
+case_begin "audit: a thread without NNP in a process whose main thread has it is a finding (pid and tid)"
+start_as $A "$T/bin/thread_nnp"
+wait_ready || fail "helper did not start"
+TID=$(awk '/^ready/ {print $2}' "$T/bg.out")
+for i in $(seq 50); do grep -q "^NoNewPrivs:[[:space:]]*1" /proc/$BG/status && break; sleep 0.1; done
+run "$NNPCTL" audit
+expect_rc 1
+printf '%s\n' "$OUT" | grep -qE "^ *$BG +$TID +alice " || fail "thread $TID of pid $BG must be listed"
+printf '%s\n' "$OUT" | grep -qE "^ *$BG +$BG " && fail "the main thread has NNP and must not be listed"
+kill $BG; wait $BG 2>/dev/null
+# the exploit this finding stands for: that thread's exec of a setuid-root binary gets euid 0
+start_as $A "$T/bin/thread_nnp" exec "$T/bin/suid-id"
+for i in $(seq 50); do grep -qx "0" "$T/bg.out" && break; sleep 0.1; done
+grep -qx "0" "$T/bg.out" || { OUT=$(cat "$T/bg.out"); fail "the thread without NNP should reach euid 0 (that is the hole)"; }
+wait $BG 2>/dev/null
+# control: NNP set before the thread starts (inherited by it): no finding
+start_as $A "$T/bin/thread_nnp" both
+wait_ready
+run "$NNPCTL" audit
+expect_rc 0
+printf '%s\n' "$OUT" | grep -q "^ok: no thread of a restricted user lacks no_new_privs" || fail "control: expected ok"
+kill $BG; wait $BG 2>/dev/null
+case_end
+
+case_begin "audit inside a PID namespace: the restricted shell is pid 2 and still audited"
+LAST_CMD="unshare -pf --mount-proc: restricted sleep as pid 2, then nnpctl audit"
+OUT=$(unshare -pf --mount-proc sh -c "setpriv --reuid=$A --regid=$A --clear-groups sleep 60 & sleep 0.3; $NNPCTL audit; echo RC=\$?; kill \$!" 2>&1)
+printf '%s\n' "$OUT" | grep -qE "^ +2 +2 +alice .*sleep 60$" || fail "pid 2 in the namespace must be listed"
+printf '%s\n' "$OUT" | grep -qx "RC=1" || fail "exit 1 expected"
+# control: the same with NNP is fine
+OUT=$(unshare -pf --mount-proc sh -c "setpriv --reuid=$A --regid=$A --clear-groups --no-new-privs sleep 60 & sleep 0.3; $NNPCTL audit; echo RC=\$?; kill \$!" 2>&1)
+printf '%s\n' "$OUT" | grep -qx "RC=0" || fail "control: exit 0 expected"
+case_end
+
+case_begin "audit with the group source failing: the process is undecidable (exit 3), never ok"
+start_as $A sleep 304
+for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+sed -E 's/^group:.*/group: nnpfail/' /etc/nsswitch.conf > "$T/nsswitch.conf"
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+run env LD_LIBRARY_PATH="$T/lib" "$NNPCTL" audit
+expect_rc 3
+printf '%s\n' "$OUT" | grep -qE "^undecidable: pid $BG \(uid $A\) sleep 304: .*failed" || fail "the process must be listed as undecidable with the cause"
+run env LD_LIBRARY_PATH="$T/lib" "$NNPCTL" audit --json
+expect_rc 3
+got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["status"], int(sys.argv[1]) in [u["pid"] for u in d["undecidable"]])' "$BG")
+[ "$got" = "incomplete True" ] || fail "json: $got"
+umount /etc/nsswitch.conf
+# control: with NSS working the same process is a finding
+run "$NNPCTL" audit
+expect_rc 1
+kill $BG; wait $BG 2>/dev/null
+case_end
+
+# closed_pipe CMD... — run CMD with stdout a pipe whose read end is already closed
+closed_pipe() {
+  LAST_CMD="$* > (closed pipe)"
+  python3 - "$@" > "$T/cp.out" 2>&1 <<'PY'
+import os, subprocess, sys
+r, w = os.pipe(); os.close(r)
+p = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)
+sys.stdout.write(p.stderr.decode(errors="replace")); print(f"RC={p.returncode}")
+PY
+  OUT=$(cat "$T/cp.out"); RC=$(sed -n 's/^RC=//p' "$T/cp.out"); ERR=$(grep -v '^RC=' "$T/cp.out")
+}
+
+case_begin "closed output pipe: status, doctor, audit, explain end quietly with their own status"
+closed_pipe "$NNPCTL" status 1 1 1
+expect_rc 0; [ -z "$ERR" ] || fail "no message expected"
+closed_pipe "$NNPCTL" doctor
+[ "$RC" = 0 ] || [ "$RC" = 1 ] || fail "doctor must end with 0 or 1, got $RC"; [ -z "$ERR" ] || fail "no message expected"
+start_as $A sleep 305
+for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+closed_pipe "$NNPCTL" audit
+expect_rc 1; [ -z "$ERR" ] || fail "no 'Broken pipe' message expected"
+closed_pipe "$NNPCTL" explain alice --json
+expect_rc 0; [ -z "$ERR" ] || fail "no message expected"
+kill $BG; wait $BG 2>/dev/null
+# control: with an open pipe the same commands print
+run sh -c "$NNPCTL status 1 | head -1"
+expect_line "    PID  NoNewPrivs Seccomp     UID   EUID  COMMAND"
+case_end
+
+case_begin "doctor: config= naming a missing file (a typo) is a problem"
+write_stack sshd config=/etc/security/nnp.tmol
+run "$NNPCTL" doctor
+expect_rc 1
+printf '%s\n' "$OUT" | grep -q "^problem: /etc/pam.d/sshd:5 (stack sshd): config: /etc/security/nnp.tmol: cannot read file: No such file or directory" || fail "the missing config= file must be a problem"
+run "$NNPCTL" doctor --json
+expect_rc 1
+printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["status"] == "problem"' || fail "json status"
+# control
+write_stack sshd config=/etc/security/nnp.toml
+run "$NNPCTL" doctor
+expect_rc 0
+case_end
+
+case_begin "doctor: optional control is a problem (a refused session would be a silent success)"
+printf 'session required pam_permit.so\nsession optional %s\n' "$MODULE" > /etc/pam.d/sshd
+run "$NNPCTL" doctor
+expect_rc 1
+printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/sshd:2 (stack sshd): control "optional"' || fail "optional must be a problem"
+write_stack sshd
+run "$NNPCTL" doctor
+expect_rc 0
+case_end
+
+case_begin "doctor: on_error=allow is a warning that says what it means; unknown arguments a problem"
+write_stack sshd on_error=allow
+run "$NNPCTL" doctor
+expect_rc 0
+printf '%s\n' "$OUT" | grep -q '^warning: /etc/pam.d/sshd:5 (stack sshd): on_error=allow: .*WITHOUT no_new_privs' || fail "on_error=allow warning"
+write_stack sshd on_eror=deny
+run "$NNPCTL" doctor
+expect_rc 1
+printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/sshd:5 (stack sshd): unknown argument "on_eror=deny"' || fail "unknown argument"
+write_stack sshd
+case_end
+
+case_begin "doctor: a line reached through @include with a broken config= is found"
+write_plain_stack sshd
+printf 'session required pam_permit.so\n' > /etc/pam.d/nnp-inc
+printf 'session required %s config=/etc/security/nnp-missing.toml\n' "$MODULE" >> /etc/pam.d/nnp-inc
+printf 'auth required pam_permit.so\n@include nnp-inc\n' > /etc/pam.d/nnpsvc
+run "$NNPCTL" doctor
+expect_rc 1
+printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/nnp-inc:2 (stack nnp-inc): config: /etc/security/nnp-missing.toml' || fail "the included line must be checked"
+printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/nnp-inc:2 (stack nnpsvc): config:' || fail "the line must be checked for the including stack"
+rm /etc/pam.d/nnp-inc /etc/pam.d/nnpsvc
+write_stack sshd
+case_end
+
+case_begin "explain with no rules: nothing looked up (as the module), even for an unknown user"
+write_config '# no rules'
+run "$NNPCTL" explain no-such-user-xyz
+expect_rc 0
+expect_line "decision: nothing is done (no rules: nothing looked up)"
+run "$NNPCTL" explain no-such-user-xyz --json
+expect_rc 0
+printf '%s' "$OUT" | grep -q '"verdict": "no-match"' || fail "json verdict"
+case_end
+
+finish
