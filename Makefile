@@ -10,7 +10,11 @@ SYSCONFDIR ?= /etc
 # Where libpam looks for modules: Debian multiarch by default; RPM distributions pass
 # PAMDIR=/usr/lib64/security.
 PAMDIR  ?= $(PREFIX)/lib/$(MULTIARCH)/security
-REL     ?= $(or $(CARGO_TARGET_DIR),target)/release
+TARGETDIR := $(or $(CARGO_TARGET_DIR),target)
+REL     ?= $(TARGETDIR)/release
+# nnp-shell is linked statically (glibc's static-pie): no dynamic loader runs before its
+# main, so LD_PRELOAD/LD_AUDIT/LD_LIBRARY_PATH code cannot run before NNP is set.
+HOST    := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 
 .PHONY: all build deps test lint unit e2e demo bench clean install install-files deb rpm fuzz fuzz-smoke
 
@@ -21,6 +25,9 @@ deps:
 
 build:
 	$(CARGO) build --release --workspace --locked
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked -p nnp-shell --target $(HOST)
+	cp $(TARGETDIR)/$(HOST)/release/nnp-shell $(REL)/nnp-shell.static
+	mv -f $(REL)/nnp-shell.static $(REL)/nnp-shell
 
 lint:
 	$(CARGO) fmt --all -- --check
