@@ -229,6 +229,11 @@ fn load_inner(main: &Path, owner: u32, required: bool) -> Result<Config, LoadErr
     let trust = source::Trust { owner };
     let mut diags = Vec::new();
     let mut files = Vec::new();
+    if let Err(d) = source::check_main_dir(trust, main) {
+        return Err(LoadError {
+            diagnostics: vec![d],
+        });
+    }
     match source::read_trusted_file(trust, main) {
         Ok(source::Opened::Missing) if required => diags.push(Diagnostic::file(
             main,

@@ -156,8 +156,130 @@ fn check_ancestors(trust: Trust, shown: &Path, resolved: &Path) -> Result<(), Di
     Ok(())
 }
 
+/// Most symlinks followed while resolving one path (as the kernel's MAXSYMLINKS).
+const MAX_SYMLINKS: usize = 40;
+
+/// Is `dir` writable by nobody but root (or the test owner)?
+fn root_only_dir(trust: Trust, dir: &Path) -> bool {
+    match std::fs::metadata(dir) {
+        Ok(m) => (m.uid() == 0 || m.uid() == trust.owner) && m.mode() & 0o022 == 0,
+        Err(_) => false,
+    }
+}
+
+/// Walk `path` component by component as the kernel resolves it and check every symlink
+/// followed: it must be owned by root unless the directory holding it is writable only by
+/// root (otherwise whoever owns it, or can replace it, chooses what is read). Stops quietly
+/// at the first component that does not exist: what is missing is handled by the caller.
+fn check_symlinks(trust: Trust, shown: &Path, path: &Path, what: &str) -> Result<(), Diagnostic> {
+    use std::collections::VecDeque;
+    use std::path::Component;
+    let start = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        match std::env::current_dir() {
+            Ok(d) => d.join(path),
+            Err(_) => return Ok(()),
+        }
+    };
+    let mut pending: VecDeque<std::ffi::OsString> = VecDeque::new();
+    let mut cur = PathBuf::from("/");
+    for c in start.components() {
+        match c {
+            Component::Normal(n) => pending.push_back(n.to_os_string()),
+            Component::ParentDir => pending.push_back("..".into()),
+            _ => {}
+        }
+    }
+    let mut hops = 0;
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            cur.pop();
+            continue;
+        }
+        let next = cur.join(&name);
+        let meta = match std::fs::symlink_metadata(&next) {
+            Ok(m) => m,
+            Err(_) => return Ok(()),
+        };
+        if !meta.file_type().is_symlink() {
+            cur = next;
+            continue;
+        }
+        hops += 1;
+        if hops > MAX_SYMLINKS {
+            return Err(Diagnostic::file(
+                shown,
+                format!("cannot read {what}: too many levels of symbolic links (a symlink loop?)"),
+            ));
+        }
+        let owner_ok = meta.uid() == 0 || meta.uid() == trust.owner;
+        if !owner_ok && !root_only_dir(trust, &cur) {
+            return Err(Diagnostic::file(
+                shown,
+                format!(
+                    "untrusted symlink {}: owned by uid {} in directory {}, which others can write to (a symlink followed must be root's, or sit in a directory only root can write)",
+                    next.display(),
+                    meta.uid(),
+                    cur.display()
+                ),
+            ));
+        }
+        let target = std::fs::read_link(&next).map_err(|e| {
+            Diagnostic::file(
+                shown,
+                format!("cannot read symlink {}: {}", next.display(), io_cause(&e)),
+            )
+        })?;
+        let mut parts: Vec<std::ffi::OsString> = Vec::new();
+        if target.is_absolute() {
+            cur = PathBuf::from("/");
+        }
+        for c in target.components() {
+            match c {
+                Component::Normal(n) => parts.push(n.to_os_string()),
+                Component::ParentDir => parts.push("..".into()),
+                _ => {}
+            }
+        }
+        for p in parts.into_iter().rev() {
+            pending.push_front(p);
+        }
+    }
+    Ok(())
+}
+
+/// The directory that holds the main file (and so the drop-in directory) must be root's
+/// alone: in a directory others can write to, even a sticky one, anyone could create the
+/// absent main file or drop-in directory. (Sticky directories are accepted further up.)
+pub(crate) fn check_main_dir(trust: Trust, main: &Path) -> Result<(), Diagnostic> {
+    let parent = match main.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    check_symlinks(trust, parent, parent, "directory")?;
+    let Ok(resolved) = std::fs::canonicalize(parent) else {
+        return Ok(()); // no directory: nothing can be read from it
+    };
+    let meta = std::fs::metadata(&resolved).map_err(|e| {
+        Diagnostic::file(
+            &resolved,
+            format!("cannot check directory: {}", io_cause(&e)),
+        )
+    })?;
+    let trust = if meta.uid() == 0 { Trust { owner: 0 } } else { trust };
+    check_owner_mode(
+        trust,
+        &resolved,
+        &meta,
+        "directory holding the config (anyone who can write here can create the main file or the drop-in directory; a sticky directory is accepted only further up)",
+        false,
+    )
+}
+
 /// Open and read a configuration file, refusing anything root did not write.
 pub(crate) fn read_trusted_file(trust: Trust, path: &Path) -> Result<Opened, Diagnostic> {
+    check_symlinks(trust, path, path, "file")?;
     let Some(meta) = stat_existing(path, "file")? else {
         return Ok(Opened::Missing);
     };
@@ -227,6 +349,7 @@ fn too_large(path: &Path, len: u64) -> Diagnostic {
 /// The `*.toml` files of a drop-in directory, in byte order of name; `Ok(None)` if the
 /// directory does not exist. The directory itself must be trusted.
 pub(crate) fn list_dropins(trust: Trust, dir: &Path) -> Result<Option<Vec<PathBuf>>, Diagnostic> {
+    check_symlinks(trust, dir, dir, "drop-in directory")?;
     let Some(meta) = stat_existing(dir, "drop-in directory")? else {
         return Ok(None);
     };

@@ -482,20 +482,88 @@ fn file_owned_by_someone_else_is_untrusted() {
 #[test]
 fn writable_directory_above_is_untrusted_unless_sticky() {
     let fx = Fx::new();
-    fx.write("sub/nnp.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
-    let sub = fx.path("sub");
-    fs::set_permissions(&sub, fs::Permissions::from_mode(0o777)).unwrap();
-    let main = sub.join("nnp.toml");
+    fx.write("up/sub/nnp.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    let up = fx.path("up");
+    fs::set_permissions(&up, fs::Permissions::from_mode(0o777)).unwrap();
+    let main = fx.path("up/sub/nnp.toml");
     let e = load_as(&main, me()).unwrap_err().to_string();
     assert!(
         e.ends_with(&format!(
             "sub/nnp.toml: untrusted directory {} above it: writable by group and others (mode 0777)",
-            fs::canonicalize(&sub).unwrap().display()
+            fs::canonicalize(&up).unwrap().display()
         )),
         "{e}"
     );
-    fs::set_permissions(&sub, fs::Permissions::from_mode(0o1777)).unwrap();
+    // a sticky directory above the one holding the config is accepted (like /tmp)
+    fs::set_permissions(&up, fs::Permissions::from_mode(0o1777)).unwrap();
     assert_eq!(load_as(&main, me()).unwrap().rules.len(), 1);
+}
+
+#[test]
+fn the_directory_holding_the_config_must_be_roots_alone_even_sticky() {
+    // Review: with config=/srv/sticky/nnp.toml (mode 1777) anyone could mkdir nnp.d there.
+    let fx = Fx::new();
+    fx.write("sticky/nnp.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    let dir = fx.path("sticky");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o1777)).unwrap();
+    let main = dir.join("nnp.toml");
+    let e = load_as(&main, me()).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: untrusted directory holding the config (anyone who can write here can create the main file or the drop-in directory; a sticky directory is accepted only further up): writable by group and others (mode 1777)",
+            fs::canonicalize(&dir).unwrap().display()
+        )
+    );
+    // even with the main file absent: an absent file there could be created by anyone
+    fs::remove_file(&main).unwrap();
+    assert!(load_as(&main, me()).is_err());
+    // control: the same directory, root's alone
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(load_as(&main, me()).unwrap().rules.len(), 0);
+}
+
+#[test]
+fn a_users_symlink_in_a_writable_directory_is_untrusted() {
+    use std::os::unix::fs::lchown;
+    if me() != 0 {
+        return; // needs root to give the symlink to another user
+    }
+    let fx = Fx::new();
+    fx.write("etc/real.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    fs::create_dir_all(fx.path("pub")).unwrap();
+    fs::create_dir_all(fx.path("conf")).unwrap();
+    fs::set_permissions(fx.path("pub"), fs::Permissions::from_mode(0o1777)).unwrap();
+    symlink(fx.path("etc/real.toml"), fx.path("pub/link.toml")).unwrap();
+    symlink(fx.path("pub/link.toml"), fx.path("conf/nnp.toml")).unwrap();
+    let main = fx.path("conf/nnp.toml");
+    // root's symlink in the sticky directory: only root can replace it
+    assert_eq!(load_as(&main, 0).unwrap().rules.len(), 1);
+    // a user's symlink there: the user chooses what is read
+    lchown(fx.path("pub/link.toml"), Some(65534), Some(65534)).unwrap();
+    let e = load_as(&main, 0).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!(
+            "untrusted symlink {}: owned by uid 65534 in directory {}",
+            fx.path("pub/link.toml").display(),
+            fx.path("pub").display()
+        )),
+        "{e}"
+    );
+    // a user's symlink in a directory only root can write is fine (root placed it there)
+    fs::set_permissions(fx.path("pub"), fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(load_as(&main, 0).unwrap().rules.len(), 1);
+}
+
+#[test]
+fn an_explicit_main_file_must_exist() {
+    let fx = Fx::new();
+    let e = load_required_as(&fx.main(), me()).unwrap_err().to_string();
+    assert_eq!(
+        e.replace(&fx.dir.path().display().to_string(), "D"),
+        "D/nnp.toml: cannot read file: No such file or directory (it is named explicitly, so it must exist)"
+    );
+    assert!(fx.load().unwrap().rules.is_empty());
 }
 
 #[test]
