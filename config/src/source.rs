@@ -267,7 +267,11 @@ pub(crate) fn check_main_dir(trust: Trust, main: &Path) -> Result<(), Diagnostic
             format!("cannot check directory: {}", io_cause(&e)),
         )
     })?;
-    let trust = if meta.uid() == 0 { Trust { owner: 0 } } else { trust };
+    let trust = if meta.uid() == 0 {
+        Trust { owner: 0 }
+    } else {
+        trust
+    };
     check_owner_mode(
         trust,
         &resolved,
