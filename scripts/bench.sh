@@ -6,6 +6,7 @@
 ns_enter "$@"
 ns_setup
 gcc -O2 -Wall -o "$T/pam_loop" "$NNP_ROOT/bench/pam_loop.c" -lpam || exit 1
+gcc -O2 -Wall -pthread -o "$T/threads" "$NNP_ROOT/bench/threads.c" || exit 1
 add_user benchu $((UID_BASE + 900))
 export BENCH_USER=benchu BENCH_UID=$((UID_BASE + 900))
 # synthetic group files: the host's groups + benchu's, padded to the size, with benchu a
@@ -31,7 +32,18 @@ for r in 1 100 1000; do
   printf 'session required pam_permit.so\nsession required %s config=%s\n' "$MODULE" "$T/nnp-$r.toml" > "/etc/pam.d/bench-nnp-$r"
 done
 printf 'session required pam_permit.so\n' > /etc/pam.d/bench-permit
+# a user in 8,000 groups (20,000-line /etc/group): rules naming a group the user is in
+# (positive answer from the group entry) and one the user is not in (getgrouplist needed)
+{ cat /etc/group
+  for i in $(seq 1 8000); do printf 'm%d:x:%d:benchu\n' "$i" $((300000 + i)); done
+  for i in $(seq 1 $((12000 - base))); do printf 'o%d:x:%d:\n' "$i" $((400000 + i)); done; } > "$T/group.member8000"
+printf '[[rule]]\ngroups = ["m8000"]\nnnp = true\n' > "$T/nnp-in8000.toml"
+printf '[[rule]]\ngroups = ["o1"]\nnnp = true\n' > "$T/nnp-out8000.toml"
+for c in in8000 out8000; do
+  printf 'session required pam_permit.so\nsession required %s config=%s\n' "$MODULE" "$T/nnp-$c.toml" > "/etc/pam.d/bench-nnp-$c"
+done
 export T MODULE NNPCTL NNP_SHELL NNP_ROOT
+export SO_SIZE_BEFORE=${SO_SIZE_BEFORE:-648448}  # pam_nnp.so with the syslog crate and toml's serde (before issue 13)
 export BENCH_NOTES_FILE="$NNP_ROOT/bench/NOTES.md"
 # nnp-shell reads the compiled-in /etc/security/nnp.toml: give it a one-rule config
 cp "$T/nnp-1.toml" /etc/security/nnp.toml
