@@ -52,8 +52,10 @@ PORT=""
 FAILS=0
 COUNT=0
 
+EXTRA_CLEANUP=""
 cleanup() {
   local rc=$?
+  [ -n "$EXTRA_CLEANUP" ] && eval "$EXTRA_CLEANUP"
   [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
   [ -n "$SYSLOG_PID" ] && kill "$SYSLOG_PID" 2>/dev/null
   local u
@@ -313,6 +315,57 @@ ssh_as() {
   [ "${1:-}" = "--" ] && shift
   ssh_opts
   run ssh "${SSH_OPTS[@]}" "${opts[@]}" "$user@127.0.0.1" "$@"
+}
+
+# overlay_system — make /etc, /usr and /var overlays on a throwaway tmpfs (inside the private
+# namespace only), so packages can be installed with dpkg without touching the host. Call it
+# before ns_setup (which then copies the overlaid /etc). Adds a policy-rc.d that starts nothing.
+OV=""
+overlay_system() {
+  require_private_ns
+  OV=$(mktemp -d /tmp/nnp-ov.XXXXXX)
+  mount -t tmpfs nnp-ov "$OV"
+  local d
+  for d in etc usr var; do
+    mkdir -p "$OV/$d.up" "$OV/$d.work"
+    mount -t overlay overlay -o "lowerdir=/$d,upperdir=$OV/$d.up,workdir=$OV/$d.work" "/$d"
+    if [ "$(findmnt -no FSTYPE "/$d")" != overlay ]; then
+      echo "Bail out! /$d is not an overlay; refusing to install packages"; exit 1
+    fi
+  done
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d
+  EXTRA_CLEANUP="umount -l /etc /usr /var 2>/dev/null; umount -l '$OV' 2>/dev/null; rmdir '$OV' 2>/dev/null"
+}
+
+# fetch_debs PKG... — download the packages and the dependencies missing here into
+# $NNP_ROOT/target/test-debs (apt-get --download-only: nothing is installed). Echoes the dir.
+fetch_debs() {
+  local dir="$NNP_ROOT/target/test-debs/$(printf "%s\n" "$@" | sha1sum | cut -c1-12)"
+  mkdir -p "$dir/partial"
+  local args=(-y -q -o Dir::Cache::archives="$dir" --no-install-recommends)
+  if ! apt-get install --download-only "${args[@]}" "$@" > "$dir/apt.log" 2>&1; then
+    apt-get update -qq > /dev/null 2>&1
+    apt-get install --download-only "${args[@]}" "$@" > "$dir/apt.log" 2>&1 || { cat "$dir/apt.log" >&2; return 1; }
+  fi
+  echo "$dir"
+}
+
+# install_debs PKG... — fetch_debs, then dpkg -i them on the overlays (overlay_system first).
+install_debs() {
+  local dir
+  dir=$(fetch_debs "$@") || { echo "Bail out! cannot download $*"; exit 1; }
+  local debs=()
+  local f
+  for f in "$dir"/*.deb; do debs+=("$f"); done
+  [ "$(findmnt -no FSTYPE /usr)" = overlay ] || { echo "Bail out! no overlay on /usr"; exit 1; }
+  DEBIAN_FRONTEND=noninteractive dpkg -i --force-confdef --force-confold "${debs[@]}" > "$OV/dpkg.log" 2>&1 ||
+    { echo "Bail out! dpkg -i failed:"; tail -n 30 "$OV/dpkg.log" | sed 's/^/#   /'; exit 1; }
+}
+
+# host_fingerprint — sha256 of the host's nsswitch.conf and PAM stacks, read through PID 1's
+# root (the host's mount namespace), to prove a test left them byte-identical.
+host_fingerprint() {
+  (cd /proc/1/root/etc && sha256sum nsswitch.conf pam.d/* 2>/dev/null)
 }
 
 # ---- reporting ----
