@@ -27,6 +27,8 @@ ns_enter() {
     export NNP_IN_NS=1
     NNP_HOST_MNTNS=$(readlink /proc/self/ns/mnt)
     export NNP_HOST_MNTNS
+    # fd 9: the host's /etc, for host_fingerprint (overlays mounted later do not hide it)
+    exec 9</etc
     exec unshare -m --propagation private -- bash "$0" "$@"
   fi
 }
@@ -362,10 +364,10 @@ install_debs() {
     { echo "Bail out! dpkg -i failed:"; tail -n 30 "$OV/dpkg.log" | sed 's/^/#   /'; exit 1; }
 }
 
-# host_fingerprint — sha256 of the host's nsswitch.conf and PAM stacks, read through PID 1's
-# root (the host's mount namespace), to prove a test left them byte-identical.
+# host_fingerprint — sha256 of the host's nsswitch.conf and PAM stacks, read through the
+# descriptor ns_enter opened on the host's /etc, to prove a test left them byte-identical.
 host_fingerprint() {
-  (cd /proc/1/root/etc && sha256sum nsswitch.conf pam.d/* 2>/dev/null)
+  (cd /proc/self/fd/9 && sha256sum nsswitch.conf pam.d/* 2>/dev/null)
 }
 
 # ---- reporting ----
