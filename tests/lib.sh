@@ -360,6 +360,8 @@ install_debs() {
   local f
   for f in "$dir"/*.deb; do debs+=("$f"); done
   [ "$(findmnt -no FSTYPE /usr)" = overlay ] || { echo "Bail out! no overlay on /usr"; exit 1; }
+  # twice: a Pre-Depends on a package unpacked in the same run is met only on the second pass
+  DEBIAN_FRONTEND=noninteractive dpkg -i --force-confdef --force-confold "${debs[@]}" > "$OV/dpkg.log" 2>&1 ||
   DEBIAN_FRONTEND=noninteractive dpkg -i --force-confdef --force-confold "${debs[@]}" > "$OV/dpkg.log" 2>&1 ||
     { echo "Bail out! dpkg -i failed:"; tail -n 30 "$OV/dpkg.log" | sed 's/^/#   /'; exit 1; }
 }
