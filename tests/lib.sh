@@ -89,7 +89,7 @@ ns_setup() {
   T=$(mktemp -d /tmp/nnp-e2e.XXXXXX)
   chmod 755 "$T"
   trap cleanup EXIT
-  trap 'exit 130' INT TERM
+  trap 'exit 130' INT TERM HUP PIPE
   mkdir -p "$T/etc" "$T/home" "$T/bin" "$T/keys" "$T/run"
   cp /etc/passwd /etc/group /etc/shadow /etc/shells "$T/etc/"
   [ -f /etc/sudoers ] && cp /etc/sudoers "$T/etc/sudoers" || : > "$T/etc/sudoers"
@@ -372,11 +372,39 @@ host_fingerprint() {
   (cd /proc/self/fd/9 && sha256sum nsswitch.conf pam.d/* 2>/dev/null)
 }
 
+# wait_for CMD... — run CMD every 0.1 s until it succeeds (5 s at most): wait for an event,
+# never a fixed sleep
+wait_for() { local i; for i in $(seq 50); do "$@" && return 0; sleep 0.1; done; return 1; }
+# wait_gone_uid UID — until no process of UID is left
+wait_gone_uid() { wait_for bash -c "! pgrep -U $1 >/dev/null"; }
+
 # ---- reporting ----
+# NNP_CASE (tests/run.sh FILE CASE): run only the cases whose number is CASE or whose name
+# contains it. The other cases' bodies are skipped with bash's extdebug DEBUG trap (a
+# non-zero trap status skips the command); setup between cases still runs.
 CASE=""
 CASE_FAILED=0
-case_begin() { CASE=$1; CASE_FAILED=0; COUNT=$((COUNT + 1)); }
+SKIPPING=0
+NNP_CASE=${NNP_CASE:-}
+_nnp_skip_check() {
+  [ "$SKIPPING" = 1 ] || return 0
+  # extdebug makes functions inherit the trap: skip only the test file's own commands
+  [ "${FUNCNAME[1]:-main}" = main ] || return 0
+  case "$BASH_COMMAND" in case_end|case_end\ *|case_begin\ *|finish) return 0 ;; esac
+  return 1
+}
+if [ -n "$NNP_CASE" ]; then
+  shopt -s extdebug
+  trap '_nnp_skip_check' DEBUG
+fi
+case_begin() {
+  CASE=$1; CASE_FAILED=0; COUNT=$((COUNT + 1)); SKIPPING=0
+  if [ -n "$NNP_CASE" ] && [ "$NNP_CASE" != "$COUNT" ] && [[ "$CASE" != *"$NNP_CASE"* ]]; then
+    SKIPPING=1
+  fi
+}
 case_end() {
+  if [ "$SKIPPING" = 1 ]; then echo "ok $COUNT - $CASE # SKIP not selected"; SKIPPING=0; return; fi
   if [ "$CASE_FAILED" = 0 ]; then echo "ok $COUNT - $CASE"; else echo "not ok $COUNT - $CASE"; FAILS=$((FAILS + 1)); fi
 }
 

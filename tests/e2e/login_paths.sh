@@ -82,18 +82,17 @@ expect_probe bob 0 0
 case_end
 
 case_begin "tmux server started in the session: NNP 1, still 1 after logout"
-ssh_as alice -- "tmux -S $T/home/alice/tmux.sock new-session -d 'sleep 300'; sleep 0.3; tmux -S $T/home/alice/tmux.sock list-panes -F 'PANE=#{pane_pid}'"
+ssh_as alice -- "tmux -S $T/home/alice/tmux.sock new-session -d 'sleep 300'; tmux -S $T/home/alice/tmux.sock list-panes -F 'PANE=#{pane_pid}'"
 pid=$(printf '%s\n' "$OUT" | sed -n 's/^PANE=//p')
-sleep 0.5
+wait_for test -e "/proc/${pid:-0}/status"
 expect_pid_nnp "$pid" 1 "tmux pane process"
 expect_pid_nnp "$(pgrep -U $A -x 'tmux: server' | head -n1)" 1 "tmux server"
 pkill -U $A tmux; pkill -U $A sleep
 case_end
 
 case_begin "screen session started in the session: NNP 1 after logout"
-ssh_as alice -- "SCREENDIR=$T/home/alice/.screen screen -dmS t sleep 300; sleep 0.5; pgrep -U $A -x sleep"
+ssh_as alice -- "SCREENDIR=$T/home/alice/.screen screen -dmS t sleep 300; for i in \$(seq 50); do pgrep -U $A -x sleep && break; sleep 0.1; done"
 pid=$(printf '%s\n' "$OUT" | tail -n1)
-sleep 0.3
 expect_pid_nnp "$pid" 1 "process under screen"
 pkill -U $A screen; pkill -U $A sleep
 case_end
@@ -126,7 +125,7 @@ expect_sftp_nnp bob 0
 case_end
 
 case_begin "port forwarding only (ssh -N): the session's sshd child has NNP 1, no user process runs"
-pkill -KILL -U $A; sleep 0.3   # leftovers of the tmux/screen cases
+pkill -KILL -U $A; wait_gone_uid $A   # leftovers of the tmux/screen cases
 ssh_opts
 ssh "${SSH_OPTS[@]}" -N -L "127.0.0.1:$(free_port):127.0.0.1:$PORT" alice@127.0.0.1 < /dev/null > /dev/null 2>&1 &
 FWD=$!

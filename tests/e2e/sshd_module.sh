@@ -149,7 +149,7 @@ write_config "$GROUP_RULE"
 for who in alice:1 bob:0; do
   ssh_as "${who%:*}" -- "nohup sleep 60 >/dev/null 2>&1 & echo PID=\$!"
   pid=$(printf '%s\n' "$OUT" | sed -n 's/^PID=//p')
-  sleep 0.5
+  wait_for test -e "/proc/${pid:-0}/status"
   expect_pid_nnp "$pid" "${who#*:}" "background sleep of ${who%:*} after logout"
   [ -n "$pid" ] && kill "$pid" 2>/dev/null
 done
