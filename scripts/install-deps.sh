@@ -5,7 +5,8 @@ set -euo pipefail
 PKGS=(gcc make libpam0g-dev libpam-modules libpam-runtime pamtester openssh-server
       openssh-client sudo bubblewrap util-linux iproute2 procps python3 login bsdutils
       rsync tmux screen dropbear-bin valgrind file
-      debhelper dpkg-dev fakeroot lintian rpm)
+      debhelper dpkg-dev fakeroot lintian rpm
+      clang libelf-dev zlib1g-dev pkg-config bpftool libcap2-bin)
 PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do

@@ -17,6 +17,7 @@
 
 mod decide;
 mod error;
+pub mod guard;
 mod parse;
 mod source;
 
@@ -157,6 +158,8 @@ pub struct Config {
     pub shell: Option<String>,
     /// `notice`, sent to users whose session gets NNP.
     pub notice: Option<String>,
+    /// `guard_allow`: files the exec guard lets guarded users run with raised privileges.
+    pub guard_allow: Vec<String>,
     /// All rules: main file first, then drop-ins in byte order of name.
     pub rules: Vec<Rule>,
     /// The files that were read, in order.
@@ -273,12 +276,19 @@ fn assemble(
     let mut mode: Option<parse::Setting<Mode>> = None;
     let mut shell: Option<parse::Setting<String>> = None;
     let mut notice: Option<parse::Setting<String>> = None;
+    let mut guard_allow: Option<parse::Setting<Vec<String>>> = None;
     for (path, text) in &files {
         let (parsed, mut file_diags) = parse::parse_file(path, text, config.rules.len() + 1);
         diags.append(&mut file_diags);
         merge(&mut mode, parsed.mode, "mode", &mut diags);
         merge(&mut shell, parsed.shell, "shell", &mut diags);
         merge(&mut notice, parsed.notice, "notice", &mut diags);
+        merge(
+            &mut guard_allow,
+            parsed.guard_allow,
+            "guard_allow",
+            &mut diags,
+        );
         config.rules.extend(parsed.rules);
         config.files.push(path.clone());
     }
@@ -288,6 +298,7 @@ fn assemble(
     config.mode = mode.map(|s| s.value).unwrap_or_default();
     config.shell = shell.map(|s| s.value);
     config.notice = notice.map(|s| s.value);
+    config.guard_allow = guard_allow.map(|s| s.value).unwrap_or_default();
     Ok(config)
 }
 

@@ -10,7 +10,7 @@ use toml::Spanned;
 use crate::error::Diagnostic;
 use crate::{Mode, Rule, RuleRef, Users};
 
-pub(crate) const TOP_KEYS: &str = "mode, shell, notice, rule";
+pub(crate) const TOP_KEYS: &str = "mode, shell, notice, guard_allow, rule";
 pub(crate) const RULE_KEYS: &str = "users, groups, uids, services, nnp, mode, shell";
 
 /// A top-level setting and where it was given.
@@ -27,6 +27,7 @@ pub(crate) struct ParsedFile {
     pub mode: Option<Setting<Mode>>,
     pub shell: Option<Setting<String>>,
     pub notice: Option<Setting<String>>,
+    pub guard_allow: Option<Setting<Vec<String>>>,
     pub rules: Vec<Rule>,
 }
 
@@ -172,6 +173,28 @@ pub(crate) fn parse_file(
                     );
                 }
             },
+            "guard_allow" => {
+                if let Some(list) = string_list(&mut ctx, "guard_allow", value) {
+                    let mut ok = true;
+                    if let DeValue::Array(items) = value.get_ref() {
+                        for (item, path) in items.iter().zip(&list) {
+                            if !path.starts_with('/') {
+                                ctx.err(
+                                    item.span(),
+                                    format!(
+                                        "guard_allow entry \"{}\" is not an absolute path",
+                                        escape(path)
+                                    ),
+                                );
+                                ok = false;
+                            }
+                        }
+                    }
+                    if ok {
+                        out.guard_allow = Some(setting(&ctx, key.span(), list));
+                    }
+                }
+            }
             "rule" => match value.get_ref() {
                 DeValue::Array(items) => {
                     for item in items.iter() {
@@ -208,7 +231,7 @@ pub(crate) fn parse_file(
                 key.span(),
                 format!("unknown key \"{}\" (expected one of {TOP_KEYS})", escape(k)),
                 k,
-                &["mode", "shell", "notice", "rule"],
+                &["mode", "shell", "notice", "guard_allow", "rule"],
             ),
         }
     }

@@ -11,6 +11,7 @@ mod audit;
 mod check;
 mod doctor;
 mod explain;
+mod guard;
 mod procfs;
 mod status;
 
@@ -61,12 +62,39 @@ enum Command {
         /// Process ids
         pids: Vec<u32>,
     },
-    /// Inspect the installation: PAM stacks, sshd, /etc/shells, LSMs, config
+    /// Inspect the installation: PAM stacks, sshd, /etc/shells, LSMs, exec guard, config
     Doctor {
         /// Print JSON
         #[arg(long)]
         json: bool,
     },
+    /// The exec guard: a BPF program that refuses privilege-raising exec for restricted users
+    Guard {
+        #[command(subcommand)]
+        command: GuardCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GuardCommand {
+    /// Compile the config, load and attach the guard, pin it under /sys/fs/bpf/nnp
+    Load {
+        /// auto (LSM where the kernel allows it, else kill), lsm or kill
+        #[arg(long, default_value = "auto", value_name = "MODE")]
+        mode: String,
+    },
+    /// Swap in the current config's rules atomically (a config error keeps the old guard)
+    Reload,
+    /// Unpin and detach the guard
+    Unload,
+    /// Loaded or not, mode, tables, counters, config files; exit 1 if the config changed since
+    Status {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stream refusals to stdout and syslog (authpriv)
+    Watch,
 }
 
 /// What a command found: its exit status.
@@ -183,6 +211,17 @@ fn try_main(cli: Cli) -> Result<Report, Failure> {
         Command::Audit { json } => audit::run(config, json),
         Command::Status { pids } => Ok(status::run(&pids)),
         Command::Doctor { json } => doctor::run(config, json),
+        Command::Guard { command } => match command {
+            GuardCommand::Load { mode } => guard::load(config, &mode),
+            GuardCommand::Reload => guard::reload(config),
+            GuardCommand::Unload => Ok(guard::unload()),
+            GuardCommand::Status { json } => guard::status(json),
+            GuardCommand::Watch => guard::watch().map(|outcome| Report {
+                out: String::new(),
+                err: String::new(),
+                outcome,
+            }),
+        },
     }
 }
 

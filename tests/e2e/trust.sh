@@ -34,6 +34,8 @@ case_end
 case_begin "a user-made nnp.d next to the config (sticky directory): refused before anything is read"
 # Before: any user could mkdir nnp.d there and refuse every login (or, with on_error=allow,
 # switch restricted users' NNP off).
+mkdir -p "$T/srv/sticky"; printf '%s\n' "$RULE" > "$T/srv/sticky/nnp.toml"; chmod 644 "$T/srv/sticky/nnp.toml"
+write_stack_probe nnptrust config="$T/srv/sticky/nnp.toml"
 chmod 1777 "$T/srv/sticky"
 setpriv --reuid=bob --regid=bob --clear-groups mkdir "$T/srv/sticky/nnp.d"
 run pamtester nnptrust bob open_session
@@ -63,6 +65,7 @@ printf '%s\n' "$OUT" | grep -qF "untrusted symlink $T/srv/pub/link.toml: owned b
 case_end
 
 case_begin "a root-owned symlink in /etc/security (managed /etc): still fine"
+mkdir -p "$T/srv/real"
 printf '%s\n' "$RULE" > "$T/srv/real/managed.toml"; chmod 644 "$T/srv/real/managed.toml"
 ln -sf "$T/srv/real/managed.toml" /etc/security/nnp.toml
 write_stack_probe nnptrust

@@ -407,3 +407,33 @@ fn shell_choice_ignores_services() {
     let s = c.shell_for(&mut res, Who::Uid(99)).unwrap();
     assert_eq!((s.shell, s.source), ("/bin/sh", "default"));
 }
+
+#[test]
+fn guard_table_first_match_by_lowest_index() {
+    let c = cfg("[[rule]]\nusers = [\"dave\"]\nnnp = false\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n[[rule]]\nuids = [\"2000-2999\"]\nnnp = true\nmode = \"audit\"\n");
+    let t = c.guard_table(&cast()).unwrap();
+    use crate::guard::{decode, GuardVerdict};
+    // dave: exempt by rule 1 although his group is restricted (rule 2)
+    assert_eq!(
+        decode(t.lookup(2004, 2004, &[4100]).unwrap()),
+        (1, GuardVerdict::Exempt)
+    );
+    assert_eq!(
+        decode(t.lookup(2001, 2001, &[4100]).unwrap()),
+        (2, GuardVerdict::Enforce)
+    );
+    assert_eq!(
+        decode(t.lookup(2002, 2002, &[]).unwrap()),
+        (3, GuardVerdict::Audit)
+    );
+    assert_eq!(t.lookup(5000, 5000, &[]), None);
+    // combined selectors cannot be compiled; unknown groups of nnp = true rules neither
+    assert!(
+        cfg("[[rule]]\nusers = [\"a\"]\ngroups = [\"restricted\"]\nnnp = true\n")
+            .guard_table(&cast())
+            .is_err()
+    );
+    assert!(cfg("[[rule]]\ngroups = [\"nosuch\"]\nnnp = true\n")
+        .guard_table(&cast())
+        .is_err());
+}

@@ -210,7 +210,7 @@ fn unknown_top_level_key() {
     let fx = Fx::new();
     assert_eq!(
         fx.error("mdoe = \"audit\"\n"),
-        "D/nnp.toml:1:1: unknown key \"mdoe\" (expected one of mode, shell, notice, rule)"
+        "D/nnp.toml:1:1: unknown key \"mdoe\" (expected one of mode, shell, notice, guard_allow, rule)"
     );
 }
 
@@ -385,7 +385,7 @@ fn syntax_error_and_escaped_names() {
     assert!(e.contains("TOML syntax error"), "{e}");
     assert_eq!(
         fx.error("\"a\\nb\" = 1\n"),
-        "D/nnp.toml:1:1: unknown key \"a\\nb\" (expected one of mode, shell, notice, rule)"
+        "D/nnp.toml:1:1: unknown key \"a\\nb\" (expected one of mode, shell, notice, guard_allow, rule)"
     );
 }
 
@@ -793,6 +793,23 @@ fn parse_text_needs_no_files() {
     let e = parse_text(Path::new("/x.toml"), "nope = 1\n").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "/x.toml:1:1: unknown key \"nope\" (expected one of mode, shell, notice, rule)"
+        "/x.toml:1:1: unknown key \"nope\" (expected one of mode, shell, notice, guard_allow, rule)"
+    );
+}
+
+#[test]
+fn guard_allow_takes_absolute_paths() {
+    let c = parse_text(
+        Path::new("/x.toml"),
+        "guard_allow = [\"/usr/bin/newuidmap\", \"/usr/bin/newgidmap\"]\n",
+    )
+    .unwrap();
+    assert_eq!(c.guard_allow, ["/usr/bin/newuidmap", "/usr/bin/newgidmap"]);
+    let e = parse_text(Path::new("/x.toml"), "guard_allow = [\"newuidmap\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "/x.toml:1:16: guard_allow entry \"newuidmap\" is not an absolute path"
     );
 }
