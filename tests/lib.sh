@@ -60,6 +60,7 @@ cleanup() {
   [ -n "$EXTRA_CLEANUP" ] && eval "$EXTRA_CLEANUP"
   [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
   [ -n "$SYSLOG_PID" ] && kill "$SYSLOG_PID" 2>/dev/null
+  [ -n "$T" ] && pkill -f "$T/syslog.txt" 2>/dev/null
   local u
   for u in "${TEST_UID[@]}"; do pkill -KILL -U "$u" 2>/dev/null; done
   [ -n "$SSHD_PID" ] && wait "$SSHD_PID" 2>/dev/null
