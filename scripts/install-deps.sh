@@ -6,7 +6,8 @@ PKGS=(gcc make libpam0g-dev libpam-modules libpam-runtime pamtester openssh-serv
       openssh-client sudo bubblewrap util-linux iproute2 procps python3 login bsdutils
       rsync tmux screen dropbear-bin valgrind file
       debhelper dpkg-dev fakeroot lintian rpm
-      clang libelf-dev zlib1g-dev pkg-config bpftool libcap2-bin)
+      clang libelf-dev zlib1g-dev pkg-config bpftool libcap2-bin
+      qemu-system-x86 busybox-static cpio)
 PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do
