@@ -165,6 +165,32 @@ print(f"audit over {n_mt} processes x 10 threads: {mt_ms:.1f} ms ({mt_listed} th
 subprocess.run(["pkill", "-KILL", "-U", str(UID)])
 spawn.kill()
 
+# the exec guard: exec of a static true in a loop, guard off vs on, alternating rounds
+B2 = int(E["BENCH2_UID"])
+def exec_ns(uid):
+    out = subprocess.run([f"{T}/runas", str(uid), str(uid), "-", "--", f"{T}/exec_loop", "400" if QUICK else "2000", f"{T}/true-static"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"bench: exec_loop failed: {out.stderr}")
+    return int(out.stdout.strip())
+def guard(cmd):
+    r = subprocess.run([NNPCTL, "--config", f"{T}/nnp-guard.toml", "guard", cmd], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"bench: guard {cmd} failed: {r.stdout}{r.stderr}")
+guard_times = {("off", "unguarded"): [], ("off", "guarded"): [], ("on", "unguarded"): [], ("on", "guarded"): []}
+load_ms = []
+for _ in range(3 if QUICK else 7):
+    for state in ("off", "on"):
+        if state == "on":
+            t = time.perf_counter(); guard("load"); load_ms.append((time.perf_counter() - t) * 1000)
+        guard_times[(state, "unguarded")].append(exec_ns(B2))
+        guard_times[(state, "guarded")].append(exec_ns(UID))
+        if state == "on":
+            guard("unload")
+gmed = {k: statistics.median(v) for k, v in guard_times.items()}
+gload = statistics.median(load_ms)
+print("guard: " + "  ".join(f"{a}/{b} {v/1000:.1f} us" for (a, b), v in gmed.items()) + f"  load {gload:.1f} ms", flush=True)
+
 so_size = os.path.getsize(MODULE)
 so_before = int(E.get("SO_SIZE_BEFORE", "0"))
 
@@ -213,6 +239,15 @@ lines += ["", "## A user in 8,000 groups (`pamtester`, 20,000-line /etc/group, 1
           "| stack | median |", "|---|---:|"]
 for k, v in many.items():
     lines.append(f"| {k} | {v:.2f} ms |")
+lines += ["", "## Exec guard (kill mode on this kernel)", "",
+          "fork + exec + wait of a static `true`, median ns per exec of 5 batches, rounds alternating guard off/on "
+          "(`nnpctl guard load` / `unload` between them); `benchu` is guarded (a rule names it), `bench2` is not. "
+          "A plain exec is not privilege-raising, so the program returns after comparing the credentials.", "",
+          "| uid | guard off | guard on | added per exec |", "|---|---:|---:|---:|"]
+for who in ("unguarded", "guarded"):
+    off, on = gmed[("off", who)], gmed[("on", who)]
+    lines.append(f"| {who} | {off/1000:.1f} µs | {on/1000:.1f} µs | {(on-off)/1000:+.2f} µs |")
+lines += ["", f"`nnpctl guard load` (compile, load, attach, pin): **{gload:.1f} ms** (median).", ""]
 lines += ["", "## nnp-shell start-up", "", "| command | median |", "|---|---:|"]
 for k, v in shell.items():
     lines.append(f"| `{k}` | {v:.3f} ms |")
@@ -246,6 +281,8 @@ targets = [
     ("Session open for a user in 8,000 groups under 50 ms (not a member of the rule's group)",
      many["pam_nnp, not a member"] < 50, f"{many['pam_nnp, not a member']:.2f} ms"),
     ("`nnpctl audit` over 10,000 processes under 200 ms", audit_ms < 200, f"{audit_ms:.1f} ms"),
+    ("Exec guard: added cost per exec under 1 µs (guarded uid)", (gmed[("on", "guarded")] - gmed[("off", "guarded")]) < 1000,
+     f"{(gmed[('on', 'guarded')] - gmed[('off', 'guarded')])/1000:+.2f} µs"),
     (f"`nnpctl audit` over {n_mt} processes × 10 threads (reported)", True, f"{mt_ms:.1f} ms"),
 ]
 lines += ["## Targets", "", "| target | met | measured |", "|---|:---:|---:|"]

@@ -7,6 +7,15 @@ ns_enter "$@"
 ns_setup
 gcc -O2 -Wall -o "$T/pam_loop" "$NNP_ROOT/bench/pam_loop.c" -lpam || exit 1
 gcc -O2 -Wall -pthread -o "$T/threads" "$NNP_ROOT/bench/threads.c" || exit 1
+gcc -O2 -Wall -o "$T/exec_loop" "$NNP_ROOT/bench/exec_loop.c" || exit 1
+gcc -O2 -static -o "$T/true-static" "$NNP_ROOT/bench/true.c" || exit 1
+gcc -O1 -Wall -o "$T/runas" "$NNP_ROOT/tests/c/runas.c" || exit 1
+chmod 755 "$T/true-static" "$T/exec_loop"
+# the exec guard: a private bpffs; benchu guarded by uid, bench2 unguarded
+mount -t bpf nnp-bench-bpffs /sys/fs/bpf
+add_user bench2 $((UID_BASE + 901))
+printf '[[rule]]\nusers = ["benchu"]\nnnp = true\n' > "$T/nnp-guard.toml"
+EXTRA_CLEANUP='"$NNPCTL" guard unload >/dev/null 2>&1; '"$EXTRA_CLEANUP"
 add_user benchu $((UID_BASE + 900))
 export BENCH_USER=benchu BENCH_UID=$((UID_BASE + 900))
 # synthetic group files: the host's groups + benchu's, padded to the size, with benchu a
@@ -42,7 +51,7 @@ printf '[[rule]]\ngroups = ["o1"]\nnnp = true\n' > "$T/nnp-out8000.toml"
 for c in in8000 out8000; do
   printf 'session required pam_permit.so\nsession required %s config=%s\n' "$MODULE" "$T/nnp-$c.toml" > "/etc/pam.d/bench-nnp-$c"
 done
-export T MODULE NNPCTL NNP_SHELL NNP_ROOT
+export T MODULE NNPCTL NNP_SHELL NNP_ROOT BENCH2_UID=$((UID_BASE + 901))
 export SO_SIZE_BEFORE=${SO_SIZE_BEFORE:-648448}  # pam_nnp.so with the syslog crate and toml's serde (before issue 13)
 export BENCH_NOTES_FILE="$NNP_ROOT/bench/NOTES.md"
 # nnp-shell reads the compiled-in /etc/security/nnp.toml: give it a one-rule config

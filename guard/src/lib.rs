@@ -319,6 +319,20 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
     Ok(())
 }
 
+/// Can this kernel load the program of `mode`? Loads it (nothing attached, nothing pinned)
+/// and drops it: for `nnpctl doctor`.
+pub fn probe(mode: Mode) -> Result<(), GuardError> {
+    libbpf_rs::set_print(None);
+    let mut storage = MaybeUninit::uninit();
+    let mut open = skel::GuardSkelBuilder::default()
+        .open(&mut storage)
+        .map_err(|e| sys("opening the BPF object", e))?;
+    open.progs.nnp_lsm.set_autoload(mode == Mode::Lsm);
+    open.progs.nnp_kill.set_autoload(mode == Mode::Kill);
+    open.load().map_err(|e| sys("loading the program", e))?;
+    Ok(())
+}
+
 fn remove_pins() {
     for name in ["link"]
         .iter()

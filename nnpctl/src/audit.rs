@@ -17,6 +17,9 @@ use crate::{Failure, Outcome, Report};
 
 #[derive(Serialize, Clone)]
 struct Finding {
+    /// "none", or "guard": the loaded exec guard refuses this process's privilege-raising
+    /// execs (not a finding then).
+    protection: &'static str,
     pid: u32,
     tid: u32,
     user: String,
@@ -40,6 +43,7 @@ struct AuditJson<'a> {
     checked_processes: usize,
     checked_threads: usize,
     findings: &'a [Finding],
+    protected_by_guard: &'a [Finding],
     undecidable: &'a [Undecided],
 }
 
@@ -106,7 +110,34 @@ fn threads_without_nnp(
     Ok(out)
 }
 
-fn scan(config: &Config, root: &Path, pids: &[u32], boot: u64, ticks: u64) -> Scan {
+/// The loaded exec guard's tables, when it is loaded and current (its config is the one on
+/// disk); `None` otherwise, and then nothing counts as protected by it.
+fn current_guard() -> Option<nnp_config::guard::GuardTable> {
+    if !nnp_guard::is_loaded() {
+        return None;
+    }
+    let meta = nnp_guard::Meta::read()?;
+    let now = nnp_config::load(&meta.config).ok()?.files;
+    if !meta.stale(&now).is_empty() {
+        return None;
+    }
+    nnp_guard::loaded_table().ok()
+}
+
+fn guarded(guard: Option<&nnp_config::guard::GuardTable>, p: &procfs::Proc) -> bool {
+    guard
+        .and_then(|t| t.lookup(p.ruid, p.rgid, &p.groups))
+        .is_some_and(|v| nnp_config::guard::decode(v).1 == nnp_config::guard::GuardVerdict::Enforce)
+}
+
+fn scan(
+    config: &Config,
+    guard: Option<&nnp_config::guard::GuardTable>,
+    root: &Path,
+    pids: &[u32],
+    boot: u64,
+    ticks: u64,
+) -> Scan {
     let mut res = Resolver::new(&Nss); // group names resolved once per worker
     let mut verdicts: HashMap<u32, Verdict> = HashMap::new(); // one decision per uid
     let mut buf = Vec::with_capacity(4096);
@@ -167,8 +198,10 @@ fn scan(config: &Config, root: &Path, pids: &[u32], boot: u64, ticks: u64) -> Sc
                     .map(procfs::iso8601)
                     .unwrap_or_else(|| "?".to_string());
                 let command = procfs::cmdline(root, pid, &p.name, &mut buf);
+                let protection = if guarded(guard, &p) { "guard" } else { "none" };
                 for tid in lacking {
                     s.findings.push(Finding {
+                        protection,
                         pid,
                         tid,
                         user: user.clone(),
@@ -202,6 +235,8 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let chunk = pids.len().div_ceil(workers).max(1);
+    let guard = current_guard();
+    let guard = guard.as_ref();
     let mut total = Scan::default();
     std::thread::scope(|sc| {
         let handles: Vec<_> = pids
@@ -210,7 +245,7 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
                 let config = &config;
                 (
                     part,
-                    sc.spawn(move || scan(config, root, part, boot, ticks)),
+                    sc.spawn(move || scan(config, guard, root, part, boot, ticks)),
                 )
             })
             .collect();
@@ -238,6 +273,11 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
         }
     });
     total.findings.sort_by_key(|f| (f.pid, f.tid));
+    let (protected, findings): (Vec<Finding>, Vec<Finding>) = total
+        .findings
+        .drain(..)
+        .partition(|f| f.protection == "guard");
+    total.findings = findings;
     total.undecided.sort_by_key(|u| u.pid);
     let outcome = if !total.findings.is_empty() {
         Outcome::Problem
@@ -258,6 +298,7 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
             checked_processes: total.processes,
             checked_threads: total.threads,
             findings: &total.findings,
+            protected_by_guard: &protected,
             undecidable: &total.undecided,
         };
         r.line(serde_json::to_string_pretty(&doc)?);
@@ -282,6 +323,12 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
         r.line(format!(
             "{n} thread{} of restricted users without no_new_privs ({counted})",
             if n == 1 { "" } else { "s" }
+        ));
+    }
+    for f in &protected {
+        r.line(format!(
+            "protected by the guard: pid {} tid {} {} (uid {}) {}: no no_new_privs, but the loaded exec guard refuses its privilege-raising execs",
+            f.pid, f.tid, f.user, f.uid, f.command
         ));
     }
     for u in &total.undecided {

@@ -425,6 +425,71 @@ fn check_lsm(r: &mut Report) {
     }
 }
 
+/// What the kernel offers the exec guard, and whether it is loaded and current.
+fn check_guard(r: &mut Report) {
+    let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
+    let lsms = std::fs::read_to_string("/sys/kernel/security/lsm").ok();
+    if !btf {
+        r.say(
+            Level::Info,
+            "exec guard: the kernel has no BTF (/sys/kernel/btf/vmlinux): the guard cannot run",
+        );
+        return;
+    }
+    r.say(Level::Ok, "exec guard: kernel BTF present");
+    match lsms.as_deref().map(str::trim) {
+        Some(list) if list.split(',').any(|l| l == "bpf") => {
+            r.say(Level::Ok, format!("exec guard: bpf is in the active LSM list ({list})"))
+        }
+        Some(list) => r.say(
+            Level::Info,
+            format!("exec guard: bpf is not in the active LSM list ({list}): LSM mode needs lsm={list},bpf on the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub and reboot)"),
+        ),
+        None => r.say(
+            Level::Info,
+            "exec guard: cannot read /sys/kernel/security/lsm (securityfs not mounted?)",
+        ),
+    }
+    let lsm = nnp_guard::probe(nnp_guard::Mode::Lsm);
+    let kill = nnp_guard::probe(nnp_guard::Mode::Kill);
+    match (&lsm, &kill) {
+        (Ok(()), _) => r.say(Level::Ok, "exec guard: LSM programs load here: mode lsm (exec fails with EPERM)"),
+        (Err(e), Ok(())) => r.say(
+            Level::Ok,
+            format!("exec guard: LSM programs do not load here ({e}); the sched_prepare_exec tracepoint does: mode kill (refused execs are killed)"),
+        ),
+        (Err(e1), Err(e2)) => r.say(
+            Level::Info,
+            format!("exec guard: cannot run here: lsm: {e1}; kill (sched_prepare_exec, Linux 6.10+): {e2}"),
+        ),
+    }
+    if !nnp_guard::is_loaded() {
+        r.say(Level::Info, "exec guard: not loaded (nnpctl guard load, or systemctl enable --now nnp-guard.service)");
+        return;
+    }
+    match nnp_guard::Meta::read() {
+        None => r.say(
+            Level::Unchecked,
+            "exec guard: pinned, but /run/nnp/guard.meta is missing: cannot tell which config it holds",
+        ),
+        Some(m) => {
+            let now = nnp_config::load(&m.config).map(|c| c.files).unwrap_or_default();
+            let stale = m.stale(&now);
+            if stale.is_empty() {
+                r.say(
+                    Level::Ok,
+                    format!("exec guard: loaded, mode {}, config {} is current", m.mode.as_str(), m.config.display()),
+                );
+            } else {
+                r.say(
+                    Level::Problem,
+                    format!("exec guard: loaded with an older config ({}): run nnpctl guard reload", stale.join(", ")),
+                );
+            }
+        }
+    }
+}
+
 pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Failure> {
     let mut r = Report {
         worst: Level::Ok,
@@ -461,6 +526,7 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Failure> {
     check_sshd(&mut r, sshd_loads);
     check_shells(&mut r);
     check_lsm(&mut r);
+    check_guard(&mut r);
     let outcome = match r.worst {
         Level::Problem => Outcome::Problem,
         Level::Unchecked => Outcome::Incomplete,

@@ -16,6 +16,28 @@ struct RuleJson {
 }
 
 #[derive(Serialize)]
+struct ModuleJson {
+    service: Option<String>,
+    verdict: &'static str,
+    rule: Option<RuleJson>,
+}
+
+#[derive(Serialize)]
+struct GuardJson {
+    loaded: bool,
+    verdict: &'static str,
+    rule: Option<usize>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EnforcementJson {
+    module: Vec<ModuleJson>,
+    nnp_shell: &'static str,
+    guard: GuardJson,
+}
+
+#[derive(Serialize)]
 struct ExplainJson {
     user: String,
     uid: Option<u32>,
@@ -27,6 +49,90 @@ struct ExplainJson {
     because: Option<String>,
     error: Option<String>,
     shell: String,
+    enforcement: EnforcementJson,
+}
+
+fn rule_json(r: &nnp_config::Rule) -> RuleJson {
+    RuleJson {
+        file: r.at.file.display().to_string(),
+        line: r.at.line,
+        index: r.at.index,
+    }
+}
+
+/// What each of the three enforcement points would do for the user: the module for every
+/// service a rule names and for any other service, nnp-shell, the exec guard.
+fn enforcement(config: &nnp_config::Config, user: &[u8]) -> EnforcementJson {
+    let mut services: Vec<String> = config
+        .rules
+        .iter()
+        .filter_map(|r| r.services.as_ref())
+        .flatten()
+        .map(|s| s.to_lowercase())
+        .collect();
+    services.sort();
+    services.dedup();
+    let mut res = Resolver::new(&Nss);
+    let mut module = Vec::new();
+    for svc in services.iter().map(Some).chain(std::iter::once(None)) {
+        let s = svc.map_or(Service::Unnamed, |n| Service::Named(n));
+        let (verdict, rule) = match config.decide(&mut res, Who::Name(user), s) {
+            Ok(d) => (d.verdict.as_str(), d.rule.map(rule_json)),
+            Err(_) => ("error", None),
+        };
+        module.push(ModuleJson {
+            service: svc.cloned(),
+            verdict,
+            rule,
+        });
+    }
+    let loaded = nnp_guard::is_loaded();
+    let guard = match config.guard_table(&Nss) {
+        Err(e) => GuardJson {
+            loaded,
+            verdict: "error",
+            rule: None,
+            error: Some(e.to_string()),
+        },
+        Ok(t) => {
+            let found = nnp_sys::getpw(nnp_sys::PwKey::Name(user)).ok().flatten();
+            match found {
+                None => GuardJson {
+                    loaded,
+                    verdict: "error",
+                    rule: None,
+                    error: Some("the user is not known to NSS".into()),
+                },
+                Some(pw) => {
+                    let groups = nnp_sys::group_list(&pw.name, pw.gid).unwrap_or_default();
+                    let v = t
+                        .lookup(pw.uid, pw.gid, &groups)
+                        .map(nnp_config::guard::decode);
+                    let verdict = match v {
+                        None => "allow (no rule)",
+                        Some((_, nnp_config::guard::GuardVerdict::Exempt)) => "allow (exempt)",
+                        Some((_, nnp_config::guard::GuardVerdict::Audit)) => {
+                            "audit (log would-refuse, allow)"
+                        }
+                        Some((_, nnp_config::guard::GuardVerdict::Enforce)) => {
+                            "refuse privilege-raising exec"
+                        }
+                    };
+                    GuardJson {
+                        loaded,
+                        verdict,
+                        rule: v.map(|(i, _)| i),
+                        error: None,
+                    }
+                }
+            }
+        }
+    };
+    EnforcementJson {
+        module,
+        nnp_shell: "sets no_new_privs (always, for users whose login shell it is)",
+        guard,
+    }
 }
 
 pub fn run(
@@ -70,6 +176,7 @@ pub fn run(
             because: d.and_then(|d| d.because.clone()),
             error: error.map(|e| e.to_string()),
             shell: shell_text,
+            enforcement: enforcement(&config, user),
         };
         r.line(serde_json::to_string_pretty(&out)?);
         r.outcome = if error.is_some() {
@@ -123,6 +230,34 @@ pub fn run(
             r.line(format!("decision: {what}"));
         }
     }
+    let e = enforcement(&config, user);
+    r.line("enforcement points:");
+    for m in &e.module {
+        r.line(format!(
+            "  pam_nnp, service {}: {}{}",
+            m.service.as_deref().unwrap_or("(any other)"),
+            m.verdict,
+            m.rule
+                .as_ref()
+                .map(|x| format!(" by rule #{} at {}:{}", x.index, x.file, x.line))
+                .unwrap_or_default()
+        ));
+    }
+    r.line(format!("  nnp-shell: {}", e.nnp_shell));
+    r.line(format!(
+        "  exec guard ({}): {}{}",
+        if e.guard.loaded {
+            "loaded"
+        } else {
+            "not loaded; if loaded"
+        },
+        e.guard.verdict,
+        e.guard
+            .rule
+            .map(|i| format!(" by rule #{i}"))
+            .or(e.guard.error.as_ref().map(|x| format!(": {x}")))
+            .unwrap_or_default()
+    ));
     match &shell {
         Ok(s) => r.line(format!(
             "shell:    {} ({}; what nnp-shell would run)",

@@ -17,6 +17,9 @@ pub struct Proc {
     pub name: String,
     pub ruid: u32,
     pub euid: u32,
+    /// Real gid and supplementary groups (the exec guard's view of the process).
+    pub rgid: u32,
+    pub groups: Vec<u32>,
     pub nnp: Option<bool>,
     pub seccomp: Option<u32>,
     /// `Kthread:` of status, where the kernel has it (6.x); `None` when it does not say.
@@ -67,6 +70,8 @@ pub fn read_status(path: &Path, pid: u32, buf: &mut Vec<u8>) -> Result<Proc, Rea
         name: String::new(),
         ruid: u32::MAX,
         euid: u32::MAX,
+        rgid: u32::MAX,
+        groups: Vec::new(),
         nnp: None,
         seccomp: None,
         kthread: None,
@@ -82,6 +87,19 @@ pub fn read_status(path: &Path, pid: u32, buf: &mut Vec<u8>) -> Result<Proc, Rea
                 let mut it = value.split_whitespace().filter_map(|v| v.parse().ok());
                 p.ruid = it.next().unwrap_or(u32::MAX);
                 p.euid = it.next().unwrap_or(u32::MAX);
+            }
+            "Gid" => {
+                p.rgid = value
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(u32::MAX);
+            }
+            "Groups" => {
+                p.groups = value
+                    .split_whitespace()
+                    .filter_map(|v| v.parse().ok())
+                    .collect()
             }
             "NoNewPrivs" => p.nnp = Some(value == "1"),
             "Seccomp" => p.seccomp = value.parse().ok(),
