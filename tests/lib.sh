@@ -400,8 +400,12 @@ if [ -n "$NNP_CASE" ]; then
 fi
 case_begin() {
   CASE=$1; CASE_FAILED=0; COUNT=$((COUNT + 1)); SKIPPING=0
-  if [ -n "$NNP_CASE" ] && [ "$NNP_CASE" != "$COUNT" ] && [[ "$CASE" != *"$NNP_CASE"* ]]; then
-    SKIPPING=1
+  if [ -n "$NNP_CASE" ]; then
+    if [[ "$NNP_CASE" =~ ^[0-9]+$ ]]; then
+      [ "$NNP_CASE" = "$COUNT" ] || SKIPPING=1
+    elif [[ "$CASE" != *"$NNP_CASE"* ]]; then
+      SKIPPING=1
+    fi
   fi
 }
 case_end() {

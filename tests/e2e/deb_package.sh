@@ -18,7 +18,9 @@ for f in ./usr/lib/x86_64-linux-gnu/security/pam_nnp.so ./usr/bin/nnp-shell ./us
          ./etc/security/nnp.toml ./etc/security/nnp.d/ ./usr/share/pam-configs/nnp \
          ./usr/share/man/man8/pam_nnp.8.gz ./usr/share/man/man8/nnp-shell.8.gz \
          ./usr/share/man/man8/nnpctl.8.gz ./usr/share/man/man5/nnp.toml.5.gz \
-         ./usr/share/doc/nnp/copyright; do
+         ./usr/share/doc/nnp/copyright ./usr/lib/systemd/system/nnp-guard.service \
+         ./usr/lib/systemd/system/nnp-guard-watch.service ./usr/lib/systemd/system/nnp-guard-reload.path \
+         ./usr/lib/systemd/system/nnp-guard-reload.service; do
   printf '%s\n' "$OUT" | awk '{print $6}' | grep -qxF "$f" || fail "missing $f"
 done
 case_end
@@ -87,6 +89,27 @@ run su alice -c "$T/bin/probe"
 expect_line "NNP=1 EUID=$((UID_BASE + 1))"
 run su bob -c "$T/bin/probe"
 expect_line "NNP=0 EUID=0"
+rm /etc/security/nnp.d/10-test.toml
+case_end
+
+case_begin "the packaged nnpctl loads the guard (kill mode here) and it refuses; units not enabled; nnp-shell static"
+file /usr/bin/nnp-shell | grep -q "static" || fail "the packaged nnp-shell must be statically linked"
+ls /etc/systemd/system/*.wants/nnp-guard* >/dev/null 2>&1 && fail "the units must be disabled by default"
+install_probe
+add_group restricted $((UID_BASE + 100)) 2>/dev/null
+grep -q "^alice:" /etc/passwd || add_user alice $((UID_BASE + 1)) restricted
+printf '%s\n' "$GROUP_RULE" > /etc/security/nnp.d/10-test.toml
+mount -t bpf nnp-bpffs /sys/fs/bpf
+run /usr/sbin/nnpctl guard load
+expect_rc 0
+printf '%s\n' "$OUT" | grep -q "^guard loaded: mode kill" || fail "guard load"
+run setpriv --reuid=$((UID_BASE + 1)) --regid=$((UID_BASE + 1)) --groups=$((UID_BASE + 100)) --inh-caps=-all --bounding-set=-all "$T/bin/suid-id" -u
+[ "$RC" = 137 ] || fail "the packaged guard must kill alice's setuid exec (got $RC)"
+run setpriv --reuid=$((UID_BASE + 2)) --regid=$((UID_BASE + 2)) --clear-groups --inh-caps=-all --bounding-set=-all "$T/bin/suid-id" -u
+[ "$RC" = 0 ] && [ "$OUT" = 0 ] || fail "control: bob's setuid exec reaches euid 0 (got $RC: $OUT)"
+run /usr/sbin/nnpctl guard unload
+expect_rc 0
+umount /sys/fs/bpf
 rm /etc/security/nnp.d/10-test.toml
 case_end
 

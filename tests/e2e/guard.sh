@@ -34,6 +34,12 @@ $GROUP_RULE
 uids = [\"$C\"]
 nnp = true"
 write_config "$CONFIG"
+# fresh_guard — the standard config, loaded anew: each case can run alone
+fresh_guard() {
+  "$NNPCTL" guard unload > /dev/null 2>&1
+  write_config "$CONFIG"
+  "$NNPCTL" guard load > "$T/load.out" 2>&1 || { OUT=$(cat "$T/load.out"); fail "guard load"; }
+}
 
 case_begin "guard load: kill mode on this kernel, pinned under /sys/fs/bpf/nnp"
 run "$NNPCTL" guard load
@@ -45,6 +51,7 @@ expect_rc 3   # already loaded
 case_end
 
 case_begin "guarded uid (supplementary group): setuid-root exec killed before it runs (no marker); plain exec fine"
+fresh_guard
 rm -f "$T/pub/m1"
 as $A $R "$T/bin/suid-marker" "$T/pub/m1"
 expect_killed
@@ -54,6 +61,7 @@ expect_rc 0; expect_line "$A"
 case_end
 
 case_begin "guarded uid: setgid-root and file-capability execs killed"
+fresh_guard
 as $A $R "$T/bin/sgid-id" -g
 expect_killed
 as $A $R "$T/bin/cap-id" -u
@@ -61,6 +69,7 @@ expect_killed
 case_end
 
 case_begin "member by primary gid: killed; control uid: setuid reaches euid 0; root unaffected"
+fresh_guard
 run "$T/bin/runas" $B $R - -- "$T/bin/suid-marker" "$T/pub/m2"
 expect_killed
 as $B - "$T/bin/suid-marker" "$T/pub/m3"
@@ -70,11 +79,13 @@ expect_rc 0; expect_line "0"
 case_end
 
 case_begin "exempted by an earlier nnp = false rule (dave, also in the restricted group): allowed"
+fresh_guard
 as $D $R "$T/bin/suid-marker" "$T/pub/m5"
 expect_rc 0; expect_line "0"
 case_end
 
 case_begin "uid range rule: killed; guard_allow file: allowed for a guarded user"
+fresh_guard
 as $C - "$T/bin/suid-marker" "$T/pub/m6"
 expect_killed
 as $A $R "$T/bin/allowed-id" -u
@@ -82,6 +93,7 @@ expect_rc 0; expect_line "0"
 case_end
 
 case_begin "inside a user namespace with its own mapping: a setuid exec is allowed (control: killed outside)"
+fresh_guard
 run "$T/bin/userns_exec" $A "$T/bin/ns-id"
 expect_rc 0; expect_line "1"
 as $A $R "$T/bin/ns-id" -u
@@ -89,6 +101,7 @@ expect_killed
 case_end
 
 case_begin "status: mode, tables, counters; watch streams refusals to stdout and syslog"
+fresh_guard
 "$NNPCTL" guard watch > "$T/watch.out" 2>&1 & WATCH=$!
 sleep_until_watch() { wait_for grep -q . "$T/watch.out"; }
 as $A $R "$T/bin/suid-marker" "$T/pub/m7"
@@ -105,6 +118,7 @@ got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); 
 case_end
 
 case_begin "reload after a config edit changes the decision; guarded execs during reloads are never let through"
+fresh_guard
 as $B - "$T/bin/suid-marker" "$T/pub/m8"; expect_rc 0
 write_config "$CONFIG
 [[rule]]
@@ -125,6 +139,7 @@ expect_rc 0
 case_end
 
 case_begin "a failed reload keeps the old guard (and says so)"
+fresh_guard
 write_config '[[rule]]
 users = "alice"
 nnp = true'
@@ -136,6 +151,7 @@ expect_killed
 case_end
 
 case_begin "audit mode: would refuse, allowed and counted"
+fresh_guard
 write_config "[[rule]]
 groups = [\"restricted\"]
 nnp = true
@@ -149,6 +165,7 @@ printf '%s' "$OUT" | python3 -c 'import json,sys; assert json.load(sys.stdin)["a
 case_end
 
 case_begin "unload: everything allowed again, no program of ours left loaded"
+fresh_guard
 run "$NNPCTL" guard unload
 expect_rc 0; expect_line "guard unloaded"
 write_config "$CONFIG"
@@ -161,6 +178,7 @@ expect_rc 0; expect_line "guard: not loaded"
 case_end
 
 case_begin "a config the guard cannot compile refuses to load (exit 1), nothing pinned"
+"$NNPCTL" guard unload > /dev/null 2>&1
 write_config '[[rule]]
 users = ["alice"]
 groups = ["restricted"]

@@ -188,6 +188,7 @@ printf '%s\n' "$OUT" | grep -q "^ok: $T/bin/nnp-shell is in /etc/shells" || fail
 case_end
 
 case_begin "doctor: sshd with UsePAM no while its stack loads pam_nnp -> problem"
+write_stack sshd
 cp /etc/ssh/sshd_config "$T/sshd_config"; echo "UsePAM no" > "$T/sshd_config"; cat /etc/ssh/sshd_config >> "$T/sshd_config"
 mount --bind "$T/sshd_config" /etc/ssh/sshd_config
 run "$NNPCTL" doctor
