@@ -1,7 +1,6 @@
 //! What was loaded, and from which files: `/run/nnp/guard.meta` (gone at reboot, like the
 //! pinned program), one `key value` per line.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,7 +15,7 @@ pub struct Meta {
     pub mode: Mode,
     /// Main config file.
     pub config: PathBuf,
-    /// Files read, with their mtimes (seconds) when loaded.
+    /// Files read, with a fingerprint of their content when loaded.
     pub files: Vec<(PathBuf, i64)>,
     /// Seconds since the epoch.
     pub loaded_at: u64,
@@ -26,8 +25,18 @@ pub struct Meta {
     pub rules: Vec<String>,
 }
 
+/// A fingerprint of a file's content (changes within the same second count too); -1 when
+/// it cannot be read.
 fn mtime(p: &Path) -> i64 {
-    std::fs::metadata(p).map(|m| m.mtime()).unwrap_or(-1)
+    use std::hash::{Hash, Hasher};
+    match std::fs::read(p) {
+        Ok(bytes) => {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut h);
+            i64::from_ne_bytes(h.finish().to_ne_bytes()) & i64::MAX
+        }
+        Err(_) => -1,
+    }
 }
 
 impl Meta {

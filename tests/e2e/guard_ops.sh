@@ -48,7 +48,7 @@ write_config "$EXEMPT_DAVE
 
 $GROUP_RULE
 # edited"
-touch -d '+2 seconds' /etc/security/nnp.toml
+
 run "$NNPCTL" audit
 expect_rc 1
 printf '%s\n' "$OUT" | grep -qE "^ *$P +$P +alice " || fail "stale guard: the process must be a finding"
@@ -64,7 +64,7 @@ run "$NNPCTL" doctor
 printf '%s\n' "$OUT" | grep -q "^ok: exec guard: kernel BTF present" || fail "BTF"
 printf '%s\n' "$OUT" | grep -q "^ok: exec guard: LSM programs do not load here .* mode kill" || fail "the mode the kernel allows"
 printf '%s\n' "$OUT" | grep -q "^ok: exec guard: loaded, mode kill, config /etc/security/nnp.toml is current" || fail "loaded and current"
-touch -d '+4 seconds' /etc/security/nnp.toml
+echo '# edited again' >> /etc/security/nnp.toml
 run "$NNPCTL" doctor
 expect_rc 1
 printf '%s\n' "$OUT" | grep -q "^problem: exec guard: loaded with an older config" || fail "stale guard must be a problem"
