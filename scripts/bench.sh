@@ -23,7 +23,7 @@ export BENCH_USER=benchu BENCH_UID=$((UID_BASE + 900))
 base=$(wc -l < /etc/group)
 for n in 50 20000; do
   { cat /etc/group
-    for i in $(seq 1 $((n - base))); do
+    for i in $(seq 1 $(( n - base > 1 ? n - base : 1 ))); do
       m=""; [ "$i" = 1000 ] && m=benchu
       printf 'g%d:x:%d:%s\n' "$i" $((100000 + i)) "$m"
     done; } > "$T/group.$n"
