@@ -583,6 +583,20 @@ impl Config {
         })
     }
 
+    /// Every service a rule names, as Linux-PAM names it (lowercase), sorted, once each.
+    pub fn named_services(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .rules
+            .iter()
+            .filter_map(|r| r.services.as_ref())
+            .flatten()
+            .map(|s| s.to_lowercase())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// The decision of some service under which the user's session gets NNP (enforce), if
     /// any: each service a rule names is tried, then a service no rule names. For audit.
     pub fn decide_any_service(
@@ -593,15 +607,7 @@ impl Config {
         if self.rules.is_empty() {
             return self.decide(res, who, Service::Unnamed);
         }
-        let mut names: Vec<String> = self
-            .rules
-            .iter()
-            .filter_map(|r| r.services.as_ref())
-            .flatten()
-            .map(|s| s.to_lowercase())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
+        let names = self.named_services();
         let mut facts = self.user_facts(res, who)?;
         let mut last = None;
         for svc in names

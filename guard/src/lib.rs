@@ -259,16 +259,24 @@ pub fn load(c: &Compiled, want: Option<Mode>, config_path: &Path) -> Result<Mode
     )))
 }
 
-fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
+/// Open the object and load the program of `mode` only (nothing attached).
+fn open_load(
+    storage: &mut MaybeUninit<libbpf_rs::OpenObject>,
+    mode: Mode,
+) -> Result<skel::GuardSkel<'_>, GuardError> {
     // libbpf's own messages would go to stderr; the reason is in our error instead.
     libbpf_rs::set_print(None);
-    let mut storage = MaybeUninit::uninit();
     let mut open = skel::GuardSkelBuilder::default()
-        .open(&mut storage)
+        .open(storage)
         .map_err(|e| sys("opening the BPF object", e))?;
     open.progs.nnp_lsm.set_autoload(mode == Mode::Lsm);
     open.progs.nnp_kill.set_autoload(mode == Mode::Kill);
-    let mut skel = open.load().map_err(|e| sys("loading the program", e))?;
+    open.load().map_err(|e| sys("loading the program", e))
+}
+
+fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
+    let mut storage = MaybeUninit::uninit();
+    let mut skel = open_load(&mut storage, mode)?;
     {
         let m = &skel.maps;
         fill_set(
@@ -322,15 +330,8 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
 /// Can this kernel load the program of `mode`? Loads it (nothing attached, nothing pinned)
 /// and drops it: for `nnpctl doctor`.
 pub fn probe(mode: Mode) -> Result<(), GuardError> {
-    libbpf_rs::set_print(None);
     let mut storage = MaybeUninit::uninit();
-    let mut open = skel::GuardSkelBuilder::default()
-        .open(&mut storage)
-        .map_err(|e| sys("opening the BPF object", e))?;
-    open.progs.nnp_lsm.set_autoload(mode == Mode::Lsm);
-    open.progs.nnp_kill.set_autoload(mode == Mode::Kill);
-    open.load().map_err(|e| sys("loading the program", e))?;
-    Ok(())
+    open_load(&mut storage, mode).map(|_| ())
 }
 
 fn remove_pins() {

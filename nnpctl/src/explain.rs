@@ -63,15 +63,7 @@ fn rule_json(r: &nnp_config::Rule) -> RuleJson {
 /// What each of the three enforcement points would do for the user: the module for every
 /// service a rule names and for any other service, nnp-shell, the exec guard.
 fn enforcement(config: &nnp_config::Config, user: &[u8]) -> EnforcementJson {
-    let mut services: Vec<String> = config
-        .rules
-        .iter()
-        .filter_map(|r| r.services.as_ref())
-        .flatten()
-        .map(|s| s.to_lowercase())
-        .collect();
-    services.sort();
-    services.dedup();
+    let services = config.named_services();
     let mut res = Resolver::new(&Nss);
     let mut module = Vec::new();
     for svc in services.iter().map(Some).chain(std::iter::once(None)) {

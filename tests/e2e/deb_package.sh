@@ -43,16 +43,7 @@ printf '%s\n' "$OUT" | grep -qE '^[EW]:' && fail "lintian errors/warnings"
 case_end
 
 # ---- install for real, on overlays ----
-require_private_ns
-mkdir -p "$T/ov"; mount -t tmpfs nnp-ov "$T/ov"
-for d in etc usr var; do
-  mkdir -p "$T/ov/$d.up" "$T/ov/$d.work"
-  mount -t overlay overlay -o "lowerdir=/$d,upperdir=$T/ov/$d.up,workdir=$T/ov/$d.work" "/$d"
-  if [ "$(findmnt -no FSTYPE "/$d")" != overlay ]; then
-    echo "Bail out! /$d is not an overlay; refusing to run dpkg"; exit 1
-  fi
-done
-
+overlay_system
 case_begin "dpkg -i installs; nnp-shell in /etc/shells; no PAM stack changed (Default: no)"
 run dpkg -i "$DEB"
 expect_rc 0
@@ -125,5 +116,4 @@ grep -q pam_nnp /etc/pam.d/common-session /etc/pam.d/common-session-noninteracti
 dpkg-query -W -f='${Status}' nnp 2>/dev/null | grep -q installed && fail "still known to dpkg"
 case_end
 
-umount -l /etc /usr /var 2>/dev/null
 finish
