@@ -58,6 +58,7 @@ start_slapd() {
   for i in $(seq 100); do ss -Hltn "sport = :$LPORT" | grep -q . && return 0; sleep 0.1; done
   echo "# slapd did not start"; sed 's/^/#   /' "$T/ldap/slapd.log"; return 1
 }
+ensure_slapd() { [ -n "$SLAPD_PID" ] || start_slapd; }
 stop_slapd() {
   [ -n "$SLAPD_PID" ] && { kill "$SLAPD_PID"; wait "$SLAPD_PID" 2>/dev/null; SLAPD_PID=""; }
   local i; for i in $(seq 50); do ss -Hltn "sport = :$LPORT" | grep -q . || return 0; sleep 0.1; done
@@ -160,6 +161,7 @@ for variant in ${VARIANTS:-sssd nslcd}; do
   wait_nss ldapalice || { echo "# $variant does not resolve ldapalice"; tail -n 20 "$T/$variant.log" | sed 's/^/#   /'; [ -n "${DEBUG:-}" ] && { mkdir -p /tmp/dirdebug; cp -r "$T"/*.log "$T/ldap" /var/log/sssd /tmp/dirdebug/ 2>/dev/null; cp /etc/nsswitch.conf /tmp/dirdebug/; getent passwd ldapalice > /tmp/dirdebug/getent.txt 2>&1; ls -la /var/lib/sss/pipes > /tmp/dirdebug/pipes.txt 2>&1; }; }
 
   case_begin "$variant: LDAP user in the directory group gets NNP 1 (pamtester, ssh); LDAP user outside: euid 0"
+  ensure_slapd
   write_config "$RULES"
   pam_session ldapalice 1 $LA
   pam_session ldapbob 0 0
@@ -168,6 +170,7 @@ for variant in ${VARIANTS:-sssd nslcd}; do
   case_end
 
   case_begin "$variant: a local user who is a member only in the directory gets NNP 1"
+  ensure_slapd
   write_config "$RULES"
   pam_session alice 1 $A
   expect_probe alice 1 $A
@@ -175,6 +178,7 @@ for variant in ${VARIANTS:-sssd nslcd}; do
   case_end
 
   case_begin "$variant: explain and audit agree with the module"
+  ensure_slapd
   write_config "$RULES"
   run "$NNPCTL" explain ldapalice --json
   expect_rc 0; printf '%s' "$OUT" | grep -q '"verdict": "enforce"' || fail "explain ldapalice"
@@ -192,6 +196,7 @@ for variant in ${VARIANTS:-sssd nslcd}; do
 
   if [ $variant = sssd ]; then
     case_begin "sssd: directory down, cache warm: the local member still gets NNP 1"
+  ensure_slapd
     write_config "$RULES"
     pam_session alice 1 $A          # warms the cache
     stop_slapd
@@ -202,7 +207,8 @@ for variant in ${VARIANTS:-sssd nslcd}; do
 
     case_begin "sssd: directory down, cache cold: refused and logged; an exemption placed first still logs in"
     write_config "$RULES"
-    start_sssd true fresh            # slapd is still down
+    stop_slapd                       # (already down after the warm-cache case)
+    start_sssd true fresh
     pam_refused alice
     wait_log "pam_nnp\(nnpdir:session\): user alice: error: rule /etc/security/nnp.toml:5 .*ldaprestricted.*session refused" || fail "the refusal must be logged with its cause"
     expect_refused alice
@@ -239,6 +245,7 @@ for variant in ${VARIANTS:-sssd nslcd}; do
 done
 
 case_begin "sssd case_sensitive = false: rules in another case than the directory, logins in another case: NNP 1"
+ensure_slapd
 start_sssd false fresh
 wait_nss ldapuser
 write_config '[[rule]]
