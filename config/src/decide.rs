@@ -294,7 +294,9 @@ impl<'d> Resolver<'d> {
         }
     }
 
-    fn group(&mut self, config: &Config, name: &str) -> GroupFact {
+    /// A group by name, cached; after a few single lookups the config's remaining group
+    /// names are resolved in one enumeration pass.
+    pub(crate) fn group(&mut self, config: &Config, name: &str) -> GroupFact {
         if let Some(f) = self.groups.get(name) {
             return f.clone();
         }
@@ -323,6 +325,11 @@ impl<'d> Resolver<'d> {
         let f = self.dir.group_by_name(name.as_bytes());
         self.groups.insert(name.to_string(), f.clone());
         f
+    }
+
+    /// The directory behind this resolver.
+    pub(crate) fn directory(&self) -> &'d dyn Directory {
+        self.dir
     }
 
     /// Does a rule's user name resolve to this uid? (for exemptions; cached)

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::{escape, Config, Directory, Mode, Users};
+use crate::{escape, Config, Directory, Mode, Resolver, Users};
 
 /// What the kernel does for a key's rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,13 @@ impl std::error::Error for GuardError {}
 impl Config {
     /// Compile the rules for the exec guard, resolving names through `dir`.
     pub fn guard_table(&self, dir: &dyn Directory) -> Result<GuardTable, GuardError> {
+        let mut res = Resolver::new(dir);
+        self.guard_table_with(&mut res)
+    }
+
+    /// [`Config::guard_table`] with a resolver whose caches may be shared.
+    pub fn guard_table_with(&self, res: &mut Resolver<'_>) -> Result<GuardTable, GuardError> {
+        let dir = res.directory();
         let mut t = GuardTable {
             allow: self.guard_allow.clone(),
             ..GuardTable::default()
@@ -120,7 +127,7 @@ impl Config {
                 t.ranges.push((lo, hi, value));
             }
             for g in rule.groups.iter().flatten() {
-                match dir.group_by_name(g.as_bytes()) {
+                match res.group(self, g).map_err(|e| e.to_string()) {
                     Ok(Some(e)) => {
                         t.gids.entry(e.gid).or_insert(value);
                     }

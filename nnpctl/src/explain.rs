@@ -79,7 +79,7 @@ fn enforcement(config: &nnp_config::Config, user: &[u8]) -> EnforcementJson {
         });
     }
     let loaded = nnp_guard::is_loaded();
-    let guard = match config.guard_table(&Nss) {
+    let guard = match config.guard_table_with(&mut res) {
         Err(e) => GuardJson {
             loaded,
             verdict: "error",
