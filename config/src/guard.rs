@@ -102,7 +102,15 @@ impl Config {
                 }
                 Some(Users::Names(names)) => {
                     for n in names {
-                        match dir.user_by_name(n.as_bytes()) {
+                        // The module matches a restricting rule's name case-insensitively
+                        // (SPEC: as sudo does), so the guard must cover the account that a
+                        // differently-cased name means; an exemption needs the exact name.
+                        let mut found = dir.user_by_name(n.as_bytes());
+                        let lower = n.to_lowercase();
+                        if rule.nnp && matches!(found, Ok(None)) && lower != *n {
+                            found = dir.user_by_name(lower.as_bytes());
+                        }
+                        match found {
                             Ok(Some(u)) => {
                                 t.uids.entry(u.uid).or_insert(value);
                             }

@@ -14,11 +14,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: runas UID GID GROUPS -- CMD...\n");
         return 2;
     }
-    gid_t groups[64];
+    gid_t groups[1024];
     int n = 0;
     if (strcmp(argv[3], "-") != 0) {
         char *s = argv[3], *tok;
-        while ((tok = strsep(&s, ",")) && n < 64) groups[n++] = (gid_t)atoi(tok);
+        while ((tok = strsep(&s, ",")) && n < 1024) groups[n++] = (gid_t)atoi(tok);
     }
     if (setgroups(n, groups) || setgid((gid_t)atoi(argv[2])) || setuid((uid_t)atoi(argv[1]))) {
         perror("runas");

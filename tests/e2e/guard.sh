@@ -78,6 +78,17 @@ run "$T/bin/suid-marker" "$T/pub/m4"
 expect_rc 0; expect_line "0"
 case_end
 
+case_begin "a restricting group after the 256th supplementary group still refuses (control: without it, allowed)"
+fresh_guard
+# Review: the first guard scanned 256 groups and let the rest through.
+many=$(seq -s, 70000 70299)   # 300 groups the rules do not name
+as $B "$many,$R" "$T/bin/suid-marker" "$T/pub/mg"
+expect_killed
+[ -e "$T/pub/mg" ] && fail "the setuid program ran"
+as $B "$many" "$T/bin/suid-marker" "$T/pub/mg2"
+expect_rc 0; expect_line "0"
+case_end
+
 case_begin "exempted by an earlier nnp = false rule (dave, also in the restricted group): allowed"
 fresh_guard
 as $D $R "$T/bin/suid-marker" "$T/pub/m5"
@@ -166,11 +177,13 @@ case_end
 
 case_begin "unload: everything allowed again, no program of ours left loaded"
 fresh_guard
+bpftool prog show 2>/dev/null | grep -q "name nnp_kill" || fail "control: while loaded, bpftool must list nnp_kill"
 run "$NNPCTL" guard unload
 expect_rc 0; expect_line "guard unloaded"
 write_config "$CONFIG"
 as $A $R "$T/bin/suid-marker" "$T/pub/m12"
 expect_rc 0; expect_line "0"
+bpftool prog show > /dev/null || fail "bpftool cannot list programs: this check would pass vacuously"
 LAST_CMD="bpftool prog show (waiting for nnp_kill to go)"
 wait_for bash -c '! bpftool prog show 2>/dev/null | grep -q "name nnp_"' || { OUT=$(bpftool prog show | grep nnp_); fail "a program of ours is still loaded"; }
 run "$NNPCTL" guard status

@@ -437,3 +437,15 @@ fn guard_table_first_match_by_lowest_index() {
         .guard_table(&cast())
         .is_err());
 }
+
+#[test]
+fn guard_table_covers_a_restricted_name_written_in_another_case() {
+    // Review: `users = ["Alice"]` restricts alice in the module (case-insensitive), so the
+    // guard must not drop it because files knows only "alice"; an exemption stays exact.
+    let c = cfg("[[rule]]\nusers = [\"Alice\"]\nnnp = true\n");
+    let t = c.guard_table(&cast()).unwrap();
+    assert!(t.uids.contains_key(&2001), "{t:?}");
+    let c = cfg("[[rule]]\nusers = [\"Alice\"]\nnnp = false\n");
+    let t = c.guard_table(&cast()).unwrap();
+    assert!(t.uids.is_empty());
+}

@@ -16,7 +16,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define MAX_RANGES 256
-#define MAX_GROUPS 256
+#define MAX_GROUPS 65536 /* NGROUPS_MAX: every supplementary group is looked at */
 #define EPERM 1
 #define SIGKILL 9
 
@@ -110,6 +110,7 @@ struct groups_ctx {
 	void *gids;
 	__u32 *best;
 	int n;
+	int failed;
 };
 
 static long group_step(__u64 i, void *c)
@@ -118,8 +119,10 @@ static long group_step(__u64 i, void *c)
 	kgid_t g;
 	if ((int)i >= ctx->n)
 		return 1;
-	if (bpf_probe_read_kernel(&g, sizeof(g), &ctx->gi->gid[i]))
+	if (bpf_probe_read_kernel(&g, sizeof(g), &ctx->gi->gid[i])) {
+		ctx->failed = 1; /* a group not read could be a restricting one */
 		return 1;
+	}
 	__u32 key = g.val;
 	take(ctx->best, bpf_map_lookup_elem(ctx->gids, &key));
 	return 0;
@@ -224,8 +227,14 @@ static __always_inline int decide(struct linux_binprm *bprm, struct file *file, 
 	bpf_loop(MAX_RANGES, range_step, &rc, 0);
 	take(&best, bpf_map_lookup_elem(gids, &ogid));
 	if (gi) {
-		struct groups_ctx gc = { .gi = gi, .gids = gids, .best = &best, .n = ngroups };
-		bpf_loop(MAX_GROUPS, group_step, &gc, 0);
+		struct groups_ctx gc = { .gi = gi, .gids = gids, .best = &best, .n = ngroups, .failed = 0 };
+		long done = bpf_loop(MAX_GROUPS, group_step, &gc, 0);
+		/* every doubt toward restriction: groups that could not all be read refuse a
+		 * privilege-raising exec unless a rule already restricts */
+		if ((gc.failed || done < 0 || ngroups > MAX_GROUPS) && (!best || (best & 3) == V_EXEMPT)) {
+			*value = 0;
+			return 1;
+		}
 	}
 	if (!best || (best & 3) == V_EXEMPT)
 		return 0;
