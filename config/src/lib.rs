@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod args;
 mod decide;
 mod error;
 pub mod guard;

@@ -92,8 +92,15 @@ fn split_pam_line(line: &str) -> Option<(String, String, String, Vec<String>)> {
 }
 
 /// The session modules of a PAM service file, following `@include`, `include` and `substack`.
-fn session_stack(dir: &Path, name: &str, depth: usize, out: &mut Vec<SessionLine>) {
+fn session_stack(
+    dir: &Path,
+    name: &str,
+    depth: usize,
+    out: &mut Vec<SessionLine>,
+    unreadable: &mut Vec<String>,
+) {
     if depth > 16 {
+        unreadable.push(format!("{name}: includes nested more than 16 deep"));
         return;
     }
     let path = if name.starts_with('/') {
@@ -101,8 +108,13 @@ fn session_stack(dir: &Path, name: &str, depth: usize, out: &mut Vec<SessionLine
     } else {
         dir.join(name)
     };
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            // A stack doctor cannot read may load pam_nnp (or an optional copy of it).
+            unreadable.push(format!("{}: {e}", path.display()));
+            return;
+        }
     };
     for (i, raw) in text.lines().enumerate() {
         let line = raw.split('#').next().unwrap_or("").trim();
@@ -110,7 +122,7 @@ fn session_stack(dir: &Path, name: &str, depth: usize, out: &mut Vec<SessionLine
             continue;
         }
         if let Some(inc) = line.strip_prefix("@include") {
-            session_stack(dir, inc.trim(), depth + 1, out);
+            session_stack(dir, inc.trim(), depth + 1, out, unreadable);
             continue;
         }
         let Some((ty, control, module, args)) = split_pam_line(line) else {
@@ -120,7 +132,7 @@ fn session_stack(dir: &Path, name: &str, depth: usize, out: &mut Vec<SessionLine
             continue;
         }
         if control == "include" || control == "substack" {
-            session_stack(dir, &module, depth + 1, out);
+            session_stack(dir, &module, depth + 1, out, unreadable);
             continue;
         }
         out.push(SessionLine {
@@ -165,22 +177,23 @@ fn check_line(
         ),
     }
     let argv: Vec<&[u8]> = line.args.iter().map(|a| a.as_bytes()).collect();
-    let (parsed, bad) = pam_nnp_args(&argv);
+    // The module's own parser: doctor reads the line exactly as pam_nnp will.
+    let (parsed, bad) = nnp_config::args::parse(&argv);
     if let Some(bad) = bad {
         r.say(
             Level::Problem,
             format!("{at}: {bad}: the module treats this as an error on every login"),
         );
     }
-    if parsed.allow {
+    if parsed.on_error == nnp_config::args::OnError::Allow {
         r.say(
             Level::Warning,
             format!("{at}: on_error=allow: when the config or a lookup fails (a typo, the directory down), restricted users get sessions WITHOUT no_new_privs; the default (deny) refuses them"),
         );
     }
-    let (config, explicit) = match &parsed.config {
-        Some(p) => (PathBuf::from(p), true),
-        None => match default_config {
+    let (config, explicit) = match parsed.config_explicit {
+        true => (parsed.config.clone(), true),
+        false => match default_config {
             Some(p) => (p.to_path_buf(), true),
             None => (PathBuf::from(nnp_config::DEFAULT_CONFIG), false),
         },
@@ -238,41 +251,6 @@ fn check_line(
     }
 }
 
-/// The module's arguments as doctor needs them (the module's own parser lives in pam_nnp).
-struct LineArgs {
-    config: Option<String>,
-    allow: bool,
-}
-
-fn pam_nnp_args(argv: &[&[u8]]) -> (LineArgs, Option<String>) {
-    let mut out = LineArgs {
-        config: None,
-        allow: false,
-    };
-    let mut bad = None;
-    for a in argv {
-        let text = String::from_utf8_lossy(a).into_owned();
-        if let Some(p) = text.strip_prefix("config=") {
-            if p.starts_with('/') {
-                out.config = Some(p.to_string());
-            } else {
-                bad.get_or_insert(format!(
-                    "bad argument \"{text}\" (config= needs an absolute path)"
-                ));
-            }
-        } else if text == "on_error=allow" {
-            out.allow = true;
-        } else if text == "on_error=deny" || text == "debug" {
-        } else {
-            bad.get_or_insert(format!(
-                "unknown argument \"{}\" (expected config=PATH, on_error=deny|allow, debug)",
-                text.escape_debug()
-            ));
-        }
-    }
-    (out, bad)
-}
-
 fn check_pam(r: &mut Report, has_rules: bool, default_config: Option<&Path>) -> bool {
     let dir = Path::new(PAM_DIR);
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -292,7 +270,14 @@ fn check_pam(r: &mut Report, has_rules: bool, default_config: Option<&Path>) -> 
     let mut sshd_loads = false;
     for name in &names {
         let mut stack = Vec::new();
-        session_stack(dir, name, 0, &mut stack);
+        let mut unreadable = Vec::new();
+        session_stack(dir, name, 0, &mut stack, &mut unreadable);
+        for u in unreadable {
+            r.say(
+                Level::Unchecked,
+                format!("PAM stack {name}: cannot read {u}: its pam_nnp lines are not checked"),
+            );
+        }
         for pos in 0..stack.len() {
             if !is_pam_nnp(&stack[pos].module) {
                 continue;

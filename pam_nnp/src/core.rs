@@ -6,7 +6,7 @@ use std::path::Path;
 
 use nnp_config::{Config, Directory, LoadError, Resolver, Service, Verdict, Who};
 
-use crate::args::{Args, OnError};
+use nnp_config::args::{Args, OnError};
 
 /// What the system provides; injected so the hook is testable without root or libpam.
 pub trait System {

@@ -6,7 +6,8 @@
 #![deny(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-pub mod args;
+/// The module arguments (parsed by nnp-config, shared with `nnpctl doctor`).
+pub use nnp_config::args;
 pub mod core;
 pub mod log;
 
@@ -95,9 +96,16 @@ fn open_session(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
         let report = core::error_report(parsed.on_error, &shown(), &e.0);
         return apply(pamh, &report, flags);
     }
+    // A service that cannot be read would make every `services` rule silently not match:
+    // an error like any other, under the line's on_error.
     let service = match pamh.get_item::<Service>() {
-        Ok(Some(s)) => String::from_utf8_lossy(s.0.to_bytes()).into_owned(),
-        _ => String::new(),
+        Ok(Some(s)) if !s.0.to_bytes().is_empty() => {
+            String::from_utf8_lossy(s.0.to_bytes()).into_owned()
+        }
+        _ => {
+            let report = core::error_report(parsed.on_error, &shown(), "PAM_SERVICE is not set");
+            return apply(pamh, &report, flags);
+        }
     };
     // A panic anywhere in the decision becomes the line's on_error result, never an
     // unwind into the login program.

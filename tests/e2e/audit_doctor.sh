@@ -138,7 +138,7 @@ printf '%s\n' "$OUT" | grep -q '^warning: /etc/pam.d/sshd:5 (stack sshd): on_err
 write_stack sshd on_eror=deny
 run "$NNPCTL" doctor
 expect_rc 1
-printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/sshd:5 (stack sshd): unknown argument "on_eror=deny"' || fail "unknown argument"
+printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/sshd:5 (stack sshd): unknown module argument "on_eror=deny"' || fail "unknown argument"
 write_stack sshd
 case_end
 
@@ -153,6 +153,19 @@ printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/nnp-inc:2 (stack nnp-inc): 
 printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/nnp-inc:2 (stack nnpsvc): config:' || fail "the line must be checked for the including stack"
 rm /etc/pam.d/nnp-inc /etc/pam.d/nnpsvc
 write_stack sshd
+case_end
+
+case_begin "doctor: an @include it cannot read is reported (exit 3), never skipped as if empty"
+write_stack sshd
+printf 'auth required pam_permit.so\n@include nnp-missing-include\n' > /etc/pam.d/nnpsvc2
+run "$NNPCTL" doctor
+expect_rc 3
+printf '%s\n' "$OUT" | grep -q '^unchecked: PAM stack nnpsvc2: cannot read /etc/pam.d/nnp-missing-include: ' || fail "the unreadable include must be named"
+# control: the include exists
+printf 'session required pam_permit.so\n' > /etc/pam.d/nnp-missing-include
+run "$NNPCTL" doctor
+expect_rc 0
+rm -f /etc/pam.d/nnpsvc2 /etc/pam.d/nnp-missing-include
 case_end
 
 case_begin "explain with no rules: nothing looked up (as the module), even for an unknown user"

@@ -1,4 +1,5 @@
-//! Module arguments: `[config=PATH] [on_error=deny|allow] [debug]`.
+//! The arguments of a `pam_nnp.so` line: `[config=PATH] [on_error=deny|allow] [debug]`.
+//! Parsed here once for the module and for `nnpctl doctor`, which reports on each line.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -39,7 +40,7 @@ pub struct Args {
 impl Default for Args {
     fn default() -> Self {
         Args {
-            config: PathBuf::from(nnp_config::DEFAULT_CONFIG),
+            config: PathBuf::from(crate::DEFAULT_CONFIG),
             config_explicit: false,
             on_error: OnError::Deny,
             debug: false,
@@ -59,7 +60,7 @@ impl fmt::Display for ArgError {
 }
 
 fn show(arg: &[u8]) -> String {
-    nnp_config::escape(arg)
+    crate::escape(arg)
 }
 
 /// Parse the arguments of the PAM line. Every argument is looked at, so that a valid
