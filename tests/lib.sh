@@ -180,6 +180,18 @@ standard_users() {
   add_user dave $((UID_BASE + 4)) restricted
 }
 
+# nnp_shell_cast — nnp-shell installed and in /etc/shells; sam (restricted group) has it as
+# login shell, bob (the control) has bash; S is sam's uid; sshd's stack has no pam_nnp.
+nnp_shell_cast() {
+  install -m 0755 "$NNP_SHELL" "$T/bin/nnp-shell"
+  echo "$T/bin/nnp-shell" >> /etc/shells
+  add_group restricted $((UID_BASE + 100))
+  USER_SHELL="$T/bin/nnp-shell" add_user sam $((UID_BASE + 10)) restricted
+  add_user bob $((UID_BASE + 2))
+  S=$((UID_BASE + 10))
+  write_plain_stack sshd
+}
+
 # write_config TEXT — /etc/security/nnp.toml, root-owned 0644
 write_config() {
   printf '%s\n' "$1" > /etc/security/nnp.toml

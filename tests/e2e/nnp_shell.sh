@@ -4,13 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 ns_enter "$@"
 ns_setup
-install -m 0755 "$NNP_SHELL" "$T/bin/nnp-shell"
-echo "$T/bin/nnp-shell" >> /etc/shells
-add_group restricted $((UID_BASE + 100))
-USER_SHELL="$T/bin/nnp-shell" add_user sam $((UID_BASE + 10)) restricted
-add_user bob $((UID_BASE + 2))
-S=$((UID_BASE + 10))
-write_plain_stack sshd
+nnp_shell_cast
 grep -q pam_nnp /etc/pam.d/* && { echo "Bail out! pam_nnp is in a stack"; exit 1; }
 write_config 'shell = "/bin/bash"
 [[rule]]
