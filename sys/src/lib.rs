@@ -165,6 +165,32 @@ fn is_not_found(rc: i32) -> bool {
     matches!(rc, 0 | libc::ENOENT | libc::ESRCH)
 }
 
+/// Run one reentrant NSS call (`call(buf)` → its return code and the entry it found) with a
+/// buffer that grows on ERANGE up to `MAX_BUF`. No entry with a "not found" code is
+/// `Ok(None)`; no entry with any other code (a source down, the buffer limit) is an error.
+fn retry_erange<T>(
+    what: impl Fn() -> String,
+    mut call: impl FnMut(&mut [libc::c_char]) -> (i32, Option<T>),
+) -> Result<Option<T>, SysError> {
+    let mut buf: Vec<libc::c_char> = vec![0; 1024];
+    loop {
+        let (rc, found) = call(&mut buf);
+        if found.is_none() && rc == libc::ERANGE && buf.len() < MAX_BUF {
+            let n = buf.len() * 2;
+            buf.resize(n, 0);
+            continue;
+        }
+        return match found {
+            Some(entry) => Ok(Some(entry)),
+            None if is_not_found(rc) => Ok(None),
+            None => Err(SysError {
+                what: what(),
+                errno: rc,
+            }),
+        };
+    }
+}
+
 /// The key of a passwd lookup.
 #[derive(Debug, Clone, Copy)]
 pub enum PwKey<'a> {
@@ -188,8 +214,7 @@ pub fn getpw(key: PwKey<'_>) -> Result<Option<PwEntry>, SysError> {
         PwKey::Name(_) => "user lookup (getpwnam_r)".to_string(),
         PwKey::Uid(uid) => format!("user lookup for uid {uid} (getpwuid_r)"),
     };
-    let mut buf: Vec<libc::c_char> = vec![0; 1024];
-    loop {
+    retry_erange(what, |buf| {
         // SAFETY: an all-zero passwd (null pointers, zero ids) is a valid value of the type.
         let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
         let mut result: *mut libc::passwd = std::ptr::null_mut();
@@ -209,32 +234,22 @@ pub fn getpw(key: PwKey<'_>) -> Result<Option<PwEntry>, SysError> {
             (None, PwKey::Uid(uid)) => unsafe {
                 libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result)
             },
-            (None, PwKey::Name(_)) => return Ok(None),
+            (None, PwKey::Name(_)) => return (0, None),
         };
-        if rc == libc::ERANGE && buf.len() < MAX_BUF {
-            let n = buf.len() * 2;
-            buf.resize(n, 0);
-            continue;
-        }
         if result.is_null() {
-            if is_not_found(rc) {
-                return Ok(None);
-            }
-            return Err(SysError {
-                what: what(),
-                errno: rc,
-            });
+            return (rc, None);
         }
         // SAFETY: on success pw_name and pw_shell are null or NUL-terminated strings inside
         // buf, which is alive here.
         let (name, shell) = unsafe { (c_bytes(pwd.pw_name), c_bytes(pwd.pw_shell)) };
-        return Ok(Some(PwEntry {
+        let entry = PwEntry {
             name,
             uid: pwd.pw_uid,
             gid: pwd.pw_gid,
             shell,
-        }));
-    }
+        };
+        (rc, Some(entry))
+    })
 }
 
 /// The key of a group lookup.
@@ -260,8 +275,7 @@ pub fn getgr(key: GrKey<'_>) -> Result<Option<GrEntry>, SysError> {
         GrKey::Name(n) => format!("group lookup for \"{}\" (getgrnam_r)", escape_bytes(n)),
         GrKey::Gid(gid) => format!("group lookup for gid {gid} (getgrgid_r)"),
     };
-    let mut buf: Vec<libc::c_char> = vec![0; 1024];
-    loop {
+    retry_erange(what, |buf| {
         // SAFETY: an all-zero group (null pointers) is a valid value of the type.
         let mut grp: libc::group = unsafe { std::mem::zeroed() };
         let mut result: *mut libc::group = std::ptr::null_mut();
@@ -281,30 +295,20 @@ pub fn getgr(key: GrKey<'_>) -> Result<Option<GrEntry>, SysError> {
             (None, GrKey::Gid(gid)) => unsafe {
                 libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result)
             },
-            (None, GrKey::Name(_)) => return Ok(None),
+            (None, GrKey::Name(_)) => return (0, None),
         };
-        if rc == libc::ERANGE && buf.len() < MAX_BUF {
-            let n = buf.len() * 2;
-            buf.resize(n, 0);
-            continue;
-        }
         if result.is_null() {
-            if is_not_found(rc) {
-                return Ok(None);
-            }
-            return Err(SysError {
-                what: what(),
-                errno: rc,
-            });
+            return (rc, None);
         }
         // SAFETY: on success gr_name and gr_mem point into buf, which is alive here.
         let (name, members) = unsafe { (c_bytes(grp.gr_name), c_members(grp.gr_mem)) };
-        return Ok(Some(GrEntry {
+        let entry = GrEntry {
             name,
             gid: grp.gr_gid,
             members,
-        }));
-    }
+        };
+        (rc, Some(entry))
+    })
 }
 
 /// All gids of a user (primary first) with getgrouplist, growing the array as needed.
