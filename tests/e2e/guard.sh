@@ -177,7 +177,8 @@ case_end
 
 case_begin "unload: everything allowed again, no program of ours left loaded"
 fresh_guard
-bpftool prog show 2>/dev/null | grep -q "name nnp_kill" || fail "control: while loaded, bpftool must list nnp_kill"
+progs=$(bpftool prog show 2>/dev/null)   # captured first: grep -q | under pipefail races
+printf '%s\n' "$progs" | grep -q "name nnp_kill" || fail "control: while loaded, bpftool must list nnp_kill"
 run "$NNPCTL" guard unload
 expect_rc 0; expect_line "guard unloaded"
 write_config "$CONFIG"
