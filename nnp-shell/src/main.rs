@@ -2,27 +2,54 @@
 //! container entry points). It sets no_new_privs unconditionally, then execs the real shell
 //! named by the configuration. See nnp-shell(8).
 //!
+//! This binary is linked statically (build.rs): no dynamic loader, so nothing the
+//! environment names (`LD_PRELOAD`, `LD_AUDIT`, `LD_LIBRARY_PATH`) runs in it, and it never
+//! calls NSS (a static binary would load the shared NSS modules itself, through
+//! `LD_LIBRARY_PATH`, and crash on some of them). The order:
+//!
+//! 1. set NNP and verify it; nothing else runs before;
+//! 2. re-entry: an exec chain of this same login that came back here (see [`reentered`])
+//!    gets `/bin/sh`;
+//! 3. otherwise the shell is chosen by `nnp-shell-helper` (dynamic, at a compiled-in path),
+//!    run with a cleared, fixed environment: it loads the compiled-in config and asks the one
+//!    decision, `Config::shell_for`, and answers over a pipe;
+//! 4. the answer is checked here (absolute, an executable file, not nnp-shell), the re-entry
+//!    marker is left on the process, and the shell is exec'd with the caller's arguments and
+//!    environment.
+//!
 //! It never writes to stdout (scp, sftp and rsync speak their protocols there); warnings go
-//! to stderr. It never loops and never locks a user out: any problem with the configuration
-//! or the chosen shell falls back to /bin/sh, with NNP set either way.
+//! to stderr. It never loops and never locks a user out: any problem with the configuration,
+//! the helper or the chosen shell falls back to /bin/sh, with NNP set either way.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ffi::{OsStr, OsString};
+use std::fs::OpenOptions;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::fd::IntoRawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-use nnp_config::{Nss, Resolver, Who, DEFAULT_SHELL};
-
-/// The configuration nnp-shell reads: compiled in (packagers may set `NNP_CONFIG` at build
-/// time); no environment variable or argument can redirect it at run time.
-const CONFIG: &str = match option_env!("NNP_CONFIG") {
+/// The shell chooser, compiled in (packagers may set `NNP_SHELL_HELPER` at build time); no
+/// environment variable or argument can change it at run time.
+const HELPER: &str = match option_env!("NNP_SHELL_HELPER") {
     Some(p) => p,
-    None => nnp_config::DEFAULT_CONFIG,
+    None => "/usr/lib/nnp/nnp-shell-helper",
 };
+
+/// The only environment the helper gets.
+const HELPER_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The largest answer read from the helper (a path or a message).
+const MAX_REPLY: u64 = 64 * 1024;
+
+/// The shell used whenever the configured one cannot be (nnp-config's `DEFAULT_SHELL`; this
+/// binary does not link nnp-config, a unit test keeps the two equal).
+const FALLBACK_SHELL: &str = "/bin/sh";
 
 /// Exit status when NNP cannot be set (as a shell's "found but cannot execute").
 const EXIT_NO_NNP: i32 = 126;
@@ -31,25 +58,141 @@ fn warn(msg: &str) {
     eprintln!("nnp-shell: warning: {msg}");
 }
 
-/// The shell named by the configuration, or why it cannot be used. The decision is the
-/// config crate's (the first rule matching the real uid, services ignored).
-fn configured_shell() -> Result<String, String> {
-    let config =
-        nnp_config::load(Path::new(CONFIG)).map_err(|e| format!("cannot use config: {e}"))?;
-    let mut res = Resolver::new(&Nss);
-    let choice = config
-        .shell_for(&mut res, Who::Uid(nnp_sys::real_uid()))
-        .map_err(|e| e.to_string())?;
-    Ok(choice.shell.to_string())
+/// Text from the helper, for the terminal: control characters other than newline and tab
+/// are shown as `?`.
+fn printable(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
-/// Set in the environment before the real shell is exec'd: our pid. exec keeps the pid, so
-/// finding our own pid here means this login came back into nnp-shell through its own
-/// exec chain (a `#!` script whose interpreter is nnp-shell, a shell that execs it again).
-const REENTRY_VAR: &str = "NNP_SHELL_PID";
+/// Why the helper at `path` must not be run, if it must not: it decides which shell every
+/// nnp-shell user gets, so it must be root's alone, as the config is.
+fn untrusted_helper(path: &Path) -> Option<String> {
+    let check = |p: &Path, what: &str| match std::fs::metadata(p) {
+        Err(e) => Some(format!("{what} {}: {e}", p.display())),
+        Ok(m) if m.uid() != 0 => Some(format!(
+            "{what} {} is not owned by root (uid {})",
+            p.display(),
+            m.uid()
+        )),
+        Ok(m) if m.mode() & 0o022 != 0 => Some(format!(
+            "{what} {} is writable by group or others",
+            p.display()
+        )),
+        Ok(_) => None,
+    };
+    check(path, "shell chooser").or_else(|| {
+        path.parent()
+            .and_then(|d| check(d, "the shell chooser's directory"))
+    })
+}
 
+/// The shell the configuration names for this user, asked of the helper, or why it cannot
+/// be used.
+fn ask_helper(helper: &Path) -> Result<PathBuf, String> {
+    if let Some(why) = untrusted_helper(helper) {
+        return Err(why);
+    }
+    let mut child = Command::new(helper)
+        .env_clear()
+        .env("PATH", HELPER_PATH)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run the shell chooser {}: {e}", helper.display()))?;
+    let mut reply = Vec::new();
+    let read = match child.stdout.take() {
+        Some(out) => out.take(MAX_REPLY + 1).read_to_end(&mut reply).map(|_| ()),
+        None => Ok(()),
+    };
+    // the pipe is closed here: a helper still writing gets EPIPE and ends
+    let status = child
+        .wait()
+        .map_err(|e| format!("shell chooser {}: {e}", helper.display()))?;
+    if let Err(e) = read {
+        return Err(format!("reading from the shell chooser: {e}"));
+    }
+    if reply.len() as u64 > MAX_REPLY {
+        return Err(format!(
+            "the shell chooser's answer is over {MAX_REPLY} bytes"
+        ));
+    }
+    match (status.code(), status.signal()) {
+        (Some(0), _) => Ok(PathBuf::from(OsString::from_vec(reply))),
+        (Some(1), _) if !reply.is_empty() => Err(printable(&reply)),
+        (_, Some(sig)) => Err(format!(
+            "shell chooser {} killed by signal {sig}",
+            helper.display()
+        )),
+        (code, _) => Err(format!(
+            "shell chooser {} failed (exit status {})",
+            helper.display(),
+            code.unwrap_or(-1)
+        )),
+    }
+}
+
+/// `/proc/<pid>` of this process, as the mounted proc names it.
+fn own_proc_dir() -> Option<PathBuf> {
+    let pid = std::fs::read_link("/proc/self").ok()?;
+    Some(Path::new("/proc").join(pid))
+}
+
+/// Has an earlier nnp-shell of this same process (same pid, an exec chain: a `#!` script
+/// whose interpreter is nnp-shell, a shell that execs nnp-shell again) left its marker?
+///
+/// The marker is an `O_PATH` descriptor on `/proc/<pid>` that nnp-shell leaves open across
+/// the exec of the real shell ([`leave_marker`]). Nothing a user sets without running code
+/// (the environment, `~/.pam_environment`, `~/.ssh/environment`, arguments, files) can put
+/// a descriptor on a process: descriptors come only from the login program and from the
+/// process itself. The shell's children inherit the descriptor, but it names their parent's
+/// pid, not theirs: a `$SHELL -c` run by a program of the session is a new login decision.
 fn reentered() -> bool {
-    std::env::var_os(REENTRY_VAR).is_some_and(|v| v == std::process::id().to_string().as_str())
+    let Some(own) = own_proc_dir() else {
+        return false;
+    };
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| target == own) && {
+            let info = Path::new("/proc/self/fdinfo").join(fd.file_name());
+            std::fs::read_to_string(info).is_ok_and(|text| is_o_path(&text))
+        }
+    })
+}
+
+/// Does this `/proc/PID/fdinfo/N` text describe an `O_PATH` descriptor?
+fn is_o_path(fdinfo: &str) -> bool {
+    fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        .is_some_and(|flags| flags & (libc::O_PATH as u32) != 0)
+}
+
+/// Leave the re-entry marker: an `O_PATH` descriptor on `/proc/<pid>`, kept open across
+/// exec (and deliberately never closed).
+fn leave_marker() -> Result<(), String> {
+    let dir = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open("/proc/self")
+        .map_err(|e| format!("cannot open /proc/self for the re-entry marker: {e}"))?;
+    nnp_sys::fd::keep_across_exec(dir.as_fd())
+        .map_err(|e| format!("cannot keep the re-entry marker: {e}"))?;
+    let _ = dir.into_raw_fd();
+    Ok(())
 }
 
 /// Same file (device and inode) as the running nnp-shell?
@@ -61,21 +204,21 @@ fn is_self(path: &Path) -> bool {
 }
 
 /// Why `shell` cannot be used as the real shell, if it cannot.
-fn unusable(shell: &str) -> Option<String> {
-    let path = Path::new(shell);
-    if !path.is_absolute() {
+fn unusable(shell: &Path) -> Option<String> {
+    let shown = shell.display();
+    if !shell.is_absolute() {
         return Some(format!(
             "shell \"{}\" is not an absolute path",
-            shell.escape_debug()
+            shell.to_string_lossy().escape_debug()
         ));
     }
-    match std::fs::metadata(path) {
-        Err(e) => Some(format!("shell {shell}: {e}")),
+    match std::fs::metadata(shell) {
+        Err(e) => Some(format!("shell {shown}: {e}")),
         Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => {
-            Some(format!("shell {shell} is not an executable file"))
+            Some(format!("shell {shown} is not an executable file"))
         }
-        Ok(_) if is_self(path) => Some(format!(
-            "shell {shell} is nnp-shell itself (that would loop)"
+        Ok(_) if is_self(shell) => Some(format!(
+            "shell {shown} is nnp-shell itself (that would loop)"
         )),
         Ok(_) => None,
     }
@@ -95,6 +238,39 @@ fn argv0(own: Option<&OsStr>, shell: &Path) -> OsString {
     }
 }
 
+/// The real shell: the configured one if it can be used, else /bin/sh (with a warning).
+/// Either way the re-entry marker is left for the exec that follows.
+fn real_shell() -> PathBuf {
+    let fallback = PathBuf::from(FALLBACK_SHELL);
+    let chosen = if reentered() {
+        Err(
+            "entered again for the same login (the configured shell leads back to nnp-shell)"
+                .to_string(),
+        )
+    } else {
+        ask_helper(Path::new(HELPER))
+    };
+    let shell = match chosen.and_then(|s| match unusable(&s) {
+        None => Ok(s),
+        Some(why) => Err(why),
+    }) {
+        Ok(s) => s,
+        Err(why) => {
+            warn(&format!("{why}; using {FALLBACK_SHELL}"));
+            fallback.clone()
+        }
+    };
+    match leave_marker() {
+        Ok(()) => shell,
+        // without a marker a shell that leads back here could loop; /bin/sh cannot
+        Err(why) if shell != fallback => {
+            warn(&format!("{why}; using {FALLBACK_SHELL}"));
+            fallback
+        }
+        Err(_) => fallback,
+    }
+}
+
 fn main() {
     // 1. NNP first, unconditionally; nothing is exec'd without it.
     if let Err(e) = nnp_sys::set_no_new_privs() {
@@ -102,29 +278,9 @@ fn main() {
         std::process::exit(EXIT_NO_NNP);
     }
     // 2. The real shell.
-    let shell = if reentered() {
-        warn(&format!(
-            "entered again for the same login (the configured shell leads back to nnp-shell); using {DEFAULT_SHELL}"
-        ));
-        Ok(DEFAULT_SHELL.to_string())
-    } else {
-        configured_shell()
-    };
-    let shell = match shell {
-        Ok(s) => match unusable(&s) {
-            None => s,
-            Some(why) => {
-                warn(&format!("{why}; using {DEFAULT_SHELL}"));
-                DEFAULT_SHELL.to_string()
-            }
-        },
-        Err(why) => {
-            warn(&format!("{why}; using {DEFAULT_SHELL}"));
-            DEFAULT_SHELL.to_string()
-        }
-    };
-    if shell == DEFAULT_SHELL {
-        if let Some(why) = unusable(DEFAULT_SHELL) {
+    let shell = real_shell();
+    if shell.as_os_str() == FALLBACK_SHELL {
+        if let Some(why) = unusable(&shell) {
             eprintln!("nnp-shell: {why}; no shell to run");
             std::process::exit(EXIT_NO_NNP + 1);
         }
@@ -132,9 +288,7 @@ fn main() {
     // 3. exec it with the same arguments and environment.
     let mut args = std::env::args_os();
     let own0 = args.next();
-    let shell = PathBuf::from(shell);
     let err = Command::new(&shell)
-        .env(REENTRY_VAR, std::process::id().to_string())
         .arg0(argv0(own0.as_deref(), &shell))
         .args(args)
         .exec();
@@ -145,6 +299,11 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fallback_is_the_configs_default() {
+        assert_eq!(FALLBACK_SHELL, nnp_config::DEFAULT_SHELL);
+    }
 
     #[test]
     fn login_argv0_gets_a_dash_and_the_basename() {
@@ -164,10 +323,37 @@ mod tests {
 
     #[test]
     fn unusable_shells() {
-        assert!(unusable("bin/sh").is_some());
-        assert!(unusable("/nonexistent/shell").is_some());
-        assert!(unusable("/etc/passwd").is_some()); // not executable
-        assert!(unusable("/").is_some()); // a directory
-        assert!(unusable("/bin/sh").is_none());
+        assert!(unusable(Path::new("bin/sh")).is_some());
+        assert!(unusable(Path::new("/nonexistent/shell")).is_some());
+        assert!(unusable(Path::new("/etc/passwd")).is_some()); // not executable
+        assert!(unusable(Path::new("/")).is_some()); // a directory
+        assert!(unusable(Path::new("/bin/sh")).is_none());
+    }
+
+    #[test]
+    fn fdinfo_flags() {
+        assert!(is_o_path("pos:\t0\nflags:\t012100000\nmnt_id:\t22\n"));
+        assert!(!is_o_path("pos:\t0\nflags:\t02100000\nmnt_id:\t22\n"));
+        assert!(!is_o_path("pos:\t0\n"));
+    }
+
+    #[test]
+    fn the_marker_is_seen_in_this_process() {
+        // The test process has no marker until it leaves one (nothing else opens
+        // /proc/<pid> with O_PATH here); after that it counts as re-entered.
+        assert!(!reentered());
+        assert!(leave_marker().is_ok());
+        assert!(reentered());
+    }
+
+    #[test]
+    fn a_missing_helper_is_an_error_not_a_panic() {
+        let e = ask_helper(Path::new("/nonexistent/nnp-shell-helper"));
+        assert!(e.is_err_and(|m| m.contains("/nonexistent/nnp-shell-helper")));
+    }
+
+    #[test]
+    fn control_characters_from_the_helper_are_neutralised() {
+        assert_eq!(printable(b"a\x1b[2Jb\nc"), "a?[2Jb\nc");
     }
 }
