@@ -12,7 +12,9 @@
 //!   depends on a later rule's lookups;
 //! - `groups` match by gid: the group name is resolved with `getgrnam_r` and the user is a
 //!   member when that gid is the primary gid, the entry lists the user, or `getgrouplist`
-//!   has it (only asked for a negative answer);
+//!   has it (only asked for a negative answer). Nothing enumerates the group database: a
+//!   config naming many groups has them read from `/etc/group` in one pass when NSS reads
+//!   `files` first (see `nssfiles`), and every other name is asked with `getgrnam_r`;
 //! - a fact that cannot be established is an error, never a non-match: a lookup error, or a
 //!   group that an `nnp = true` rule names and NSS does not know (a directory with a cold
 //!   cache answers "not found" when it is down, so nobody can prove they are not in it);
@@ -20,11 +22,18 @@
 //! - `users` compare case-insensitively with the account's canonical name and the name
 //!   given at login; an `nnp = false` rule (an exemption) additionally requires the rule's
 //!   name to resolve to the same uid unless it equals the canonical name byte for byte, so
-//!   a differently-cased *other* account never inherits an exemption.
+//!   a differently-cased *other* account never inherits an exemption. In an `nnp = true`
+//!   rule a name also matches every account with the uid it resolves to (a second passwd
+//!   name for a uid is the same identity to the kernel), looked up only when the rule is
+//!   reached and the names differ;
+//! - a process owner without a passwd entry ([`Who::Kernel`]) is decided from its kernel
+//!   credentials, as the exec guard decides: `uids` by uid, `groups` by gid among its real
+//!   gid and supplementary groups, `users` names by the uid they resolve to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use crate::nssfiles::{self, FileGroups};
 use crate::{escape, Config, Mode, Rule, Users, DEFAULT_SHELL};
 
 /// A user as the directory has it.
@@ -73,11 +82,12 @@ pub trait Directory {
     fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError>;
     /// Every gid of the user (getgrouplist).
     fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError>;
-    /// One enumeration pass returning the groups whose names `want` accepts. Best effort:
-    /// it may miss entries (the caller then looks them up one by one).
-    fn scan_groups(&self, want: &dyn Fn(&[u8]) -> bool) -> Vec<(Vec<u8>, GroupEntry)> {
+    /// The groups of these names as NSS would answer them from a local file read in one
+    /// pass, when NSS reads that file first; `None` when it does not (then every name is
+    /// asked with [`Directory::group_by_name`]). Never an enumeration of the database.
+    fn local_groups(&self, want: &HashSet<&str>) -> Option<FileGroups> {
         let _ = want;
-        Vec::new()
+        None
     }
 }
 
@@ -101,35 +111,26 @@ impl Directory for Nss {
         Ok(nnp_sys::getpw(nnp_sys::PwKey::Uid(uid))?.map(user_entry))
     }
     fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
-        Ok(
-            nnp_sys::getgr(nnp_sys::GrKey::Name(name))?.map(|g| GroupEntry {
-                gid: g.gid,
-                members: g.members,
-            }),
-        )
+        let found = nnp_sys::getgr(nnp_sys::GrKey::Name(name)).map_err(|mut e| {
+            e.what = format!("group lookup for \"{}\" (getgrnam_r)", escape(name));
+            e
+        })?;
+        Ok(found.map(|g| GroupEntry {
+            gid: g.gid,
+            members: g.members,
+        }))
     }
     fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
         Ok(nnp_sys::group_list(user, primary)?)
     }
-    fn scan_groups(&self, want: &dyn Fn(&[u8]) -> bool) -> Vec<(Vec<u8>, GroupEntry)> {
-        nnp_sys::scan_groups(want)
-            .into_iter()
-            .map(|g| {
-                (
-                    g.name,
-                    GroupEntry {
-                        gid: g.gid,
-                        members: g.members,
-                    },
-                )
-            })
-            .collect()
+    fn local_groups(&self, want: &HashSet<&str>) -> Option<FileGroups> {
+        nssfiles::local_groups(want)
     }
 }
 
 /// After this many single group-name lookups in one resolver, the remaining names of the
-/// config are resolved in one enumeration pass (a 1,000-rule config over a 20,000-line
-/// /etc/group costs one scan, not 1,000).
+/// config are read from `/etc/group` in one pass when NSS reads `files` first (a 1,000-rule
+/// config over a 20,000-line /etc/group costs one read, not 1,000 `getgrnam_r` scans).
 const SCAN_AFTER: usize = 4;
 
 /// Who a decision is for.
@@ -137,8 +138,19 @@ const SCAN_AFTER: usize = 4;
 pub enum Who<'a> {
     /// A login name (PAM_USER), exact bytes.
     Name(&'a [u8]),
-    /// A uid (nnp-shell, audit).
+    /// A uid (nnp-shell): its passwd entry must exist.
     Uid(u32),
+    /// A process's kernel credentials (audit): the uid's passwd entry when it has one,
+    /// else the credentials themselves (a rootless container's subordinate ids), decided as
+    /// the exec guard decides.
+    Kernel {
+        /// Real uid.
+        uid: u32,
+        /// Real gid.
+        gid: u32,
+        /// Supplementary groups.
+        groups: &'a [u32],
+    },
 }
 
 /// Which service a decision is for.
@@ -186,7 +198,8 @@ pub struct Decision<'c> {
     pub rule: Option<&'c Rule>,
     /// The effective mode: the rule's, else the top-level one.
     pub mode: Mode,
-    /// The account, when it had to be looked up (with no rules nothing is looked up).
+    /// The account, when it had to be looked up (with no rules nothing is looked up, and a
+    /// [`Who::Kernel`] uid without a passwd entry has none).
     pub user: Option<UserEntry>,
     /// Why the rule matched, for explain (`group "restricted" (gid 4100)`).
     pub because: Option<String>,
@@ -267,9 +280,19 @@ type GroupFact = Result<Option<GroupEntry>, LookupError>;
 
 /// The facts about one user, looked up on demand and kept for the rest of the decision.
 struct UserFacts {
+    /// The account; for kernel credentials without a passwd entry, an empty name with the
+    /// process's uid and gid.
     entry: UserEntry,
     given: Option<Vec<u8>>,
     gids: Option<Result<Vec<u32>, LookupError>>,
+    /// Decided from kernel credentials: no account name, the gids are the kernel's.
+    kernel: bool,
+}
+
+impl UserFacts {
+    fn account(&self) -> Option<UserEntry> {
+        (!self.kernel).then(|| self.entry.clone())
+    }
 }
 
 /// Looks facts up on demand and caches them: group names across users (audit asks for many
@@ -278,6 +301,7 @@ pub struct Resolver<'d> {
     dir: &'d dyn Directory,
     groups: HashMap<String, GroupFact>,
     single_lookups: usize,
+    /// The local group file was read for the config's names (once per resolver).
     scanned: bool,
     users: HashMap<Vec<u8>, Result<Option<UserEntry>, LookupError>>,
 }
@@ -295,26 +319,28 @@ impl<'d> Resolver<'d> {
     }
 
     /// A group by name, cached; after a few single lookups the config's remaining group
-    /// names are resolved in one enumeration pass.
+    /// names are read from the local group file in one pass when NSS reads it first
+    /// ([`Directory::local_groups`]); names not found there are asked with `getgrnam_r`.
+    /// Never an enumeration of the group database.
     pub(crate) fn group(&mut self, config: &Config, name: &str) -> GroupFact {
         if let Some(f) = self.groups.get(name) {
             return f.clone();
         }
         if self.single_lookups >= SCAN_AFTER && !self.scanned {
             self.scanned = true;
-            let wanted: std::collections::HashSet<&[u8]> = config
+            let wanted: HashSet<&str> = config
                 .rules
                 .iter()
                 .filter_map(|r| r.groups.as_ref())
                 .flatten()
                 .filter(|g| !self.groups.contains_key(g.as_str()))
-                .map(|g| g.as_bytes())
+                .map(String::as_str)
                 .collect();
-            let found = self.dir.scan_groups(&|n| wanted.contains(n));
-            for (n, e) in found {
-                if let Ok(n) = String::from_utf8(n) {
-                    // The first entry of a name is the one getgrnam_r would return.
-                    self.groups.entry(n).or_insert(Ok(Some(e)));
+            if let Some(local) = self.dir.local_groups(&wanted) {
+                for (n, e) in local.found {
+                    if !local.unsure.contains(&n) {
+                        self.groups.entry(n).or_insert(Ok(Some(e)));
+                    }
                 }
             }
             if let Some(f) = self.groups.get(name) {
@@ -332,14 +358,33 @@ impl<'d> Resolver<'d> {
         self.dir
     }
 
+    /// The account of exactly these name bytes (cached).
+    fn user_named(&mut self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
+        self.users
+            .entry(name.to_vec())
+            .or_insert_with(|| self.dir.user_by_name(name))
+            .clone()
+    }
+
     /// Does a rule's user name resolve to this uid? (for exemptions; cached)
     fn name_is_uid(&mut self, name: &str, uid: u32) -> Result<bool, LookupError> {
-        let e = self
-            .users
-            .entry(name.as_bytes().to_vec())
-            .or_insert_with(|| self.dir.user_by_name(name.as_bytes()))
-            .clone()?;
-        Ok(e.is_some_and(|e| e.uid == uid))
+        Ok(self
+            .user_named(name.as_bytes())?
+            .is_some_and(|e| e.uid == uid))
+    }
+
+    /// The uid a restricting rule's user name means: the account of that name, else (a name
+    /// written in another case than a case-sensitive source holds) of its lowercase form, as
+    /// the module matches names case-insensitively and the guard resolves them.
+    fn restricting_name_uid(&mut self, name: &str) -> Result<Option<u32>, LookupError> {
+        if let Some(e) = self.user_named(name.as_bytes())? {
+            return Ok(Some(e.uid));
+        }
+        let lower = name.to_lowercase();
+        if lower != name {
+            return Ok(self.user_named(lower.as_bytes())?.map(|e| e.uid));
+        }
+        Ok(None)
     }
 }
 
@@ -377,20 +422,36 @@ impl Config {
     fn user_facts(&self, res: &mut Resolver<'_>, who: Who<'_>) -> Result<UserFacts, DecideError> {
         let (found, given) = match who {
             Who::Name(n) => (res.dir.user_by_name(n), Some(n.to_vec())),
-            Who::Uid(uid) => (res.dir.user_by_uid(uid), None),
+            Who::Uid(uid) | Who::Kernel { uid, .. } => (res.dir.user_by_uid(uid), None),
         };
-        let entry = found
-            .map_err(|error| DecideError::Lookup { rule: None, error })?
-            .ok_or_else(|| {
-                DecideError::UnknownUser(match who {
-                    Who::Name(n) => escape(n),
-                    Who::Uid(uid) => format!("uid {uid}"),
-                })
-            })?;
+        let found = found.map_err(|error| DecideError::Lookup { rule: None, error })?;
+        let entry = match (found, who) {
+            (Some(entry), _) => entry,
+            // No passwd entry: the kernel's view, as the guard has it (a lookup error above
+            // stays an error: doubt is never turned into a verdict).
+            (None, Who::Kernel { uid, gid, groups }) => {
+                let mut gids = Vec::with_capacity(groups.len() + 1);
+                gids.push(gid);
+                gids.extend_from_slice(groups);
+                return Ok(UserFacts {
+                    entry: UserEntry {
+                        name: Vec::new(),
+                        uid,
+                        gid,
+                    },
+                    given: None,
+                    gids: Some(Ok(gids)),
+                    kernel: true,
+                });
+            }
+            (None, Who::Name(n)) => return Err(DecideError::UnknownUser(escape(n))),
+            (None, Who::Uid(uid)) => return Err(DecideError::UnknownUser(format!("uid {uid}"))),
+        };
         Ok(UserFacts {
             entry,
             given,
             gids: None,
+            kernel: false,
         })
     }
 
@@ -412,7 +473,7 @@ impl Config {
                     verdict,
                     rule: Some(rule),
                     mode,
-                    user: Some(facts.entry.clone()),
+                    user: facts.account(),
                     because: Some(because),
                 });
             }
@@ -421,7 +482,7 @@ impl Config {
             verdict: Verdict::NoMatch,
             rule: None,
             mode: self.mode,
-            user: Some(facts.entry.clone()),
+            user: facts.account(),
             because: None,
         })
     }
@@ -457,30 +518,44 @@ impl Config {
             match users {
                 Users::All => why.push("users = \"*\"".to_string()),
                 Users::Names(names) => {
+                    let lookup = |error| DecideError::Lookup {
+                        rule: Some(rule.at.to_string()),
+                        error,
+                    };
                     let mut hit = None;
                     for n in names {
-                        let similar = name_eq(n, &facts.entry.name)
-                            || facts.given.as_deref().is_some_and(|g| name_eq(n, g));
-                        if !similar {
-                            continue;
-                        }
-                        // An exemption needs the identity: the same account, not just a
-                        // name that differs in case.
-                        let same = rule.nnp
-                            || n.as_bytes() == facts.entry.name.as_slice()
-                            || res
-                                .name_is_uid(n, uid)
-                                .map_err(|error| DecideError::Lookup {
-                                    rule: Some(rule.at.to_string()),
-                                    error,
-                                })?;
-                        if same {
-                            hit = Some(n);
-                            break;
+                        let similar = !facts.kernel
+                            && (name_eq(n, &facts.entry.name)
+                                || facts.given.as_deref().is_some_and(|g| name_eq(n, g)));
+                        if similar {
+                            // An exemption needs the identity: the same account, not just a
+                            // name that differs in case.
+                            let same = rule.nnp
+                                || n.as_bytes() == facts.entry.name.as_slice()
+                                || res.name_is_uid(n, uid).map_err(lookup)?;
+                            if same {
+                                hit = Some(format!("user \"{}\"", escape(n.as_bytes())));
+                                break;
+                            }
+                        } else if rule.nnp || facts.kernel {
+                            // A restriction covers every account of the uid the name means
+                            // (a second passwd name is the same identity to the kernel);
+                            // credentials without an account match by uid alone. Looked up
+                            // only now that the rule is reached.
+                            let named = if rule.nnp {
+                                res.restricting_name_uid(n)
+                            } else {
+                                res.user_named(n.as_bytes()).map(|e| e.map(|e| e.uid))
+                            };
+                            if named.map_err(lookup)? == Some(uid) {
+                                hit =
+                                    Some(format!("user \"{}\" (uid {uid})", escape(n.as_bytes())));
+                                break;
+                            }
                         }
                     }
                     match hit {
-                        Some(n) => why.push(format!("user \"{}\"", escape(n.as_bytes()))),
+                        Some(h) => why.push(h),
                         None => return Ok(None),
                     }
                 }
@@ -531,12 +606,13 @@ impl Config {
             if entry.gid == facts.entry.gid {
                 return Ok(Some(format!("{shown}, primary")));
             }
-            let listed = entry.members.iter().any(|m| {
-                m == &facts.entry.name
-                    || (rule.nnp
-                        && (name_eq_bytes(m, &facts.entry.name)
-                            || facts.given.as_deref().is_some_and(|g| name_eq_bytes(m, g))))
-            });
+            let listed = !facts.kernel
+                && entry.members.iter().any(|m| {
+                    m == &facts.entry.name
+                        || (rule.nnp
+                            && (name_eq_bytes(m, &facts.entry.name)
+                                || facts.given.as_deref().is_some_and(|g| name_eq_bytes(m, g))))
+                });
             if listed {
                 return Ok(Some(shown));
             }

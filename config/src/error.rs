@@ -70,9 +70,18 @@ impl Diagnostic {
     }
 }
 
+/// The offending source line, shown under its diagnostic: every character nnp's escaper
+/// would escape (controls, bidi and format characters...) becomes `?`, one column for one,
+/// so the caret stays under the spot and nothing can reorder the displayed line.
 fn escape_line(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+        .map(|c| {
+            if crate::is_hidden(c) && c != '\t' {
+                '?'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

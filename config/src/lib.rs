@@ -19,8 +19,10 @@ pub mod args;
 mod decide;
 mod error;
 pub mod guard;
+mod nssfiles;
 mod parse;
 mod source;
+mod text;
 
 pub use decide::{
     DecideError, Decision, Directory, GroupEntry, LookupError, Nss, Resolver, Service, ShellChoice,
@@ -34,11 +36,8 @@ use std::sync::Arc;
 pub use error::{Diagnostic, LoadError};
 pub use source::MAX_FILE_SIZE;
 
-/// Escape possibly hostile bytes (user names, paths, commands) for logs, JSON and terminal
-/// output: the one escaping function of nnp.
-pub fn escape(bytes: &[u8]) -> String {
-    nnp_sys::escape_bytes(bytes)
-}
+pub use nssfiles::FileGroups;
+pub use text::{escape, escape_message, is_hidden};
 
 /// The compiled-in main configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/security/nnp.toml";

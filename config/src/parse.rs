@@ -250,9 +250,10 @@ fn setting<T>(ctx: &Ctx<'_>, span: Range<usize>, value: T) -> Setting<T> {
     }
 }
 
-/// Escape a user-written string for a message (no control characters reach a terminal or log).
+/// Escape a user-written string for a message (nnp's one escaper: nothing that is not
+/// printable reaches a terminal or log).
 pub(crate) fn escape(s: &str) -> String {
-    s.escape_debug().to_string()
+    crate::escape(s.as_bytes())
 }
 
 fn mode_value(ctx: &mut Ctx<'_>, key: &str, value: &Spanned<DeValue<'_>>) -> Option<Mode> {

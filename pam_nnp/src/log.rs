@@ -11,28 +11,12 @@ use nnp_sys::pamlog::{self, Priority};
 /// Longest message sent (syslog daemons truncate around 1-8 KiB anyway).
 const MAX_MESSAGE: usize = 960;
 
-/// One line for syslog: control characters escaped (user names are escaped before this
-/// already; this also covers paths and anything else), bounded to `MAX_MESSAGE` bytes on a
-/// character boundary. No input can forge a second log line.
+/// One line for syslog: every character that is not printable (controls, bidi and other
+/// format characters, line separators: nnp-config's one escaper) escaped — user names are
+/// escaped before this already; this also covers paths and anything else — bounded to
+/// `MAX_MESSAGE` bytes on a character boundary. No input can forge a second log line.
 pub fn sanitize(msg: &str) -> String {
-    let mut out = String::with_capacity(msg.len().min(MAX_MESSAGE));
-    for c in msg.chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
-        }
-        if out.len() >= MAX_MESSAGE {
-            let mut cut = MAX_MESSAGE;
-            while !out.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            out.truncate(cut);
-            out.push_str("...");
-            break;
-        }
-    }
-    out
+    nnp_config::escape_message(msg, MAX_MESSAGE)
 }
 
 /// Send each line through pam_syslog.
@@ -54,6 +38,7 @@ mod tests {
     #[test]
     fn sanitize_escapes_and_bounds() {
         assert_eq!(sanitize("a\nb\rc\u{85}%s%n"), "a\\nb\\rc\\u{85}%s%n");
+        assert_eq!(sanitize("x\u{202E}y\u{2028}"), "x\\u{202e}y\\u{2028}");
         let long = "é".repeat(2000);
         let s = sanitize(&long);
         assert!(s.len() <= MAX_MESSAGE + 3 && s.ends_with("..."));

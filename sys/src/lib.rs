@@ -1,6 +1,6 @@
 //! The only `unsafe` code of nnp: small safe wrappers around `prctl`, the reentrant NSS
-//! calls (`getpwnam_r`, `getpwuid_r`, `getgrnam_r`, `getgrgid_r`, `getgrouplist`, the
-//! `getgrent_r` enumeration), `sysconf` and, with the `pam` feature, `pam_syslog(3)`.
+//! calls (`getpwnam_r`, `getpwuid_r`, `getgrnam_r`, `getgrgid_r`, `getgrouplist`; the
+//! `getpwent_r` enumeration for `nnpctl check` only), `sysconf` and, with the `pam` feature, `pam_syslog(3)`.
 //! Every other crate of nnp is `#![forbid(unsafe_code)]`.
 //!
 //! Names go in and come out as bytes, exactly as NSS has them: nothing is converted lossily.
@@ -10,7 +10,6 @@
 use std::ffi::{CStr, CString};
 use std::fmt;
 
-pub mod fd;
 #[cfg(feature = "pam")]
 pub mod pamlog;
 
@@ -273,7 +272,8 @@ pub fn getgr(key: GrKey<'_>) -> Result<Option<GrEntry>, SysError> {
         GrKey::Gid(_) => None,
     };
     let what = || match key {
-        GrKey::Name(n) => format!("group lookup for \"{}\" (getgrnam_r)", escape_bytes(n)),
+        // The caller names the group (escaped by nnp-config's escaper): no text handling here.
+        GrKey::Name(_) => "group lookup (getgrnam_r)".to_string(),
         GrKey::Gid(gid) => format!("group lookup for gid {gid} (getgrgid_r)"),
     };
     retry_erange(what, |buf| {
@@ -347,22 +347,21 @@ pub fn group_list(name: &[u8], primary: u32) -> Result<Vec<u32>, SysError> {
     }
 }
 
-/// One pass over the group database (setgrent / getgrent_r / endgrent), keeping the entries
-/// whose name `want` accepts. Best effort: sources that do not enumerate (SSSD with
-/// `enumerate = false`) contribute nothing, an error ends the pass early, and another
-/// thread enumerating at the same time can make entries be skipped. Callers use it only to
-/// avoid lookups: a name not found here must still be looked up with [`getgr`].
-pub fn scan_groups(mut want: impl FnMut(&[u8]) -> bool) -> Vec<GrEntry> {
+/// One pass over the passwd database (setpwent / getpwent_r / endpwent): every entry whose
+/// uid `want` accepts. For `nnpctl check` only (a second passwd name of a restricted uid):
+/// nothing in a login process enumerates a database (pam_nnp and nnp-shell never call it).
+/// Best effort: sources that do not enumerate contribute nothing; an error ends the pass.
+pub fn scan_users(mut want: impl FnMut(u32) -> bool) -> Vec<PwEntry> {
     let mut out = Vec::new();
     let mut buf: Vec<libc::c_char> = vec![0; 4096];
-    // SAFETY: setgrent has no arguments; it (re)starts the process-wide enumeration.
-    unsafe { libc::setgrent() };
+    // SAFETY: setpwent has no arguments; it (re)starts the process-wide enumeration.
+    unsafe { libc::setpwent() };
     loop {
-        // SAFETY: an all-zero group (null pointers) is a valid value of the type.
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        // SAFETY: buf is valid for buf.len() bytes; grp and result are valid out-pointers.
-        let rc = unsafe { libc::getgrent_r(&mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
+        // SAFETY: an all-zero passwd (null pointers, zero ids) is a valid value of the type.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: buf is valid for buf.len() bytes; pwd and result are valid out-pointers.
+        let rc = unsafe { libc::getpwent_r(&mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
         if rc == libc::ERANGE && buf.len() < MAX_BUF {
             let n = buf.len() * 2;
             buf.resize(n, 0);
@@ -371,52 +370,20 @@ pub fn scan_groups(mut want: impl FnMut(&[u8]) -> bool) -> Vec<GrEntry> {
         if rc != 0 || result.is_null() {
             break;
         }
-        // SAFETY: on success gr_name points into buf, which is alive here.
-        let name = unsafe { c_bytes(grp.gr_name) };
-        if want(&name) {
-            // SAFETY: on success gr_mem points into buf.
-            let members = unsafe { c_members(grp.gr_mem) };
-            out.push(GrEntry {
+        if want(pwd.pw_uid) {
+            // SAFETY: on success pw_name and pw_shell point into buf, which is alive here.
+            let (name, shell) = unsafe { (c_bytes(pwd.pw_name), c_bytes(pwd.pw_shell)) };
+            out.push(PwEntry {
                 name,
-                gid: grp.gr_gid,
-                members,
+                uid: pwd.pw_uid,
+                gid: pwd.pw_gid,
+                shell,
             });
         }
     }
-    // SAFETY: endgrent has no arguments; it closes the enumeration.
-    unsafe { libc::endgrent() };
+    // SAFETY: endpwent has no arguments; it closes the enumeration.
+    unsafe { libc::endpwent() };
     out
-}
-
-/// Escape possibly hostile bytes for a one-line message: printable UTF-8 as is, control
-/// characters and invalid bytes escaped, bounded to about 256 bytes. (The one escaping
-/// function of nnp; re-exported by nnp-config as `escape`.)
-pub fn escape_bytes(bytes: &[u8]) -> String {
-    let mut s = String::new();
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c.is_control() || c == '\\' || c == '"' {
-                s.extend(c.escape_debug());
-            } else {
-                s.push(c);
-            }
-        }
-        for b in chunk.invalid() {
-            s.push_str(&format!("\\x{b:02x}"));
-        }
-        if s.len() > 256 {
-            break;
-        }
-    }
-    if s.len() > 256 {
-        let mut cut = 256;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push_str("...");
-    }
-    s
 }
 
 /// Log one line to syslog, facility authpriv, with `ident` (for `nnpctl guard watch`).
@@ -451,16 +418,6 @@ mod tests {
         let g = getgr(GrKey::Gid(0)).unwrap().unwrap();
         assert_eq!(getgr(GrKey::Name(&g.name)).unwrap().unwrap().gid, 0);
         assert!(group_list(b"root", 0).unwrap().contains(&0));
-        assert!(scan_groups(|n| n == g.name.as_slice())
-            .iter()
-            .any(|e| e.gid == 0));
-    }
-
-    #[test]
-    fn escaping() {
-        assert_eq!(escape_bytes(b"caf\xe9"), "caf\\xe9");
-        assert_eq!(escape_bytes(b"a\nb"), "a\\nb");
-        assert_eq!(escape_bytes("é".as_bytes()), "é");
-        assert!(escape_bytes(&[b'u'; 5000]).ends_with("..."));
+        assert!(scan_users(|uid| uid == 0).iter().any(|e| e.name == b"root"));
     }
 }

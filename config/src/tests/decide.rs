@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::*;
@@ -20,10 +20,15 @@ struct Fake {
     group_list_fails: bool,
     /// group names that NSS answers "not found" for although they exist (cold cache)
     cold: Vec<Vec<u8>>,
-    enumerates: bool,
+    /// NSS reads the local group file first: `local_groups` answers from `groups`
+    files_first: bool,
+    /// names on a line of the local file the parser is unsure about
+    unsure: Vec<String>,
+    /// user name lookups fail (a passwd source down)
+    user_db_down: bool,
     group_lookups: Cell<usize>,
     group_list_calls: Cell<usize>,
-    scans: Cell<usize>,
+    local_reads: Cell<usize>,
     user_lookups: RefCell<Vec<Vec<u8>>>,
 }
 
@@ -66,6 +71,9 @@ impl Fake {
 impl Directory for Fake {
     fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
         self.user_lookups.borrow_mut().push(name.to_vec());
+        if self.user_db_down {
+            return Err(LookupError("user lookup (getpwnam_r) failed".into()));
+        }
         let found = self.users.iter().find(|u| self.eq(&u.name, name)).cloned();
         Ok(found.map(|mut u| {
             if self.case_insensitive {
@@ -105,16 +113,26 @@ impl Directory for Fake {
         v.extend(self.supp.get(user).cloned().unwrap_or_default());
         Ok(v)
     }
-    fn scan_groups(&self, want: &dyn Fn(&[u8]) -> bool) -> Vec<(Vec<u8>, GroupEntry)> {
-        self.scans.set(self.scans.get() + 1);
-        if !self.enumerates {
-            return Vec::new();
+    fn local_groups(&self, want: &HashSet<&str>) -> Option<FileGroups> {
+        self.local_reads.set(self.local_reads.get() + 1);
+        if !self.files_first {
+            return None;
         }
-        self.groups
-            .iter()
-            .filter(|(n, _)| want(n))
-            .cloned()
-            .collect()
+        let mut out = FileGroups::default();
+        for (n, e) in &self.groups {
+            let Ok(n) = std::str::from_utf8(n) else {
+                continue;
+            };
+            if !want.contains(n) {
+                continue;
+            }
+            if self.unsure.iter().any(|u| u == n) {
+                out.unsure.insert(n.to_string());
+            } else {
+                out.found.entry(n.to_string()).or_insert_with(|| e.clone());
+            }
+        }
+        Some(out)
     }
 }
 
@@ -369,29 +387,176 @@ fn no_rules_nothing_looked_up_even_for_unknown_users() {
 
 #[test]
 fn many_group_rules_are_resolved_in_one_pass() {
-    // Review case 6 (cost): 1,000 rules must not mean 1,000 group lookups.
+    // Review case 6 (cost): 1,000 rules must not mean 1,000 group lookups when NSS reads
+    // the local group file first: one read of that file, never an enumeration.
     let mut d = cast();
-    d.enumerates = true;
+    d.files_first = true;
     let mut text = String::new();
     for k in 0..1000 {
         d = d.group(&format!("g{k}"), 100_000 + k, &[]);
         text.push_str(&format!("[[rule]]\ngroups = [\"g{k}\"]\nnnp = true\n"));
     }
-    d.enumerates = true;
     d = d.supp(b"bob", &[100_999]);
     let c = cfg(&text);
     let r = decide(&c, &d, b"bob", Service::Named("sshd")).unwrap();
     assert_eq!(r.rule.unwrap().at.index, 1000);
-    assert_eq!(d.scans.get(), 1);
+    assert_eq!(d.local_reads.get(), 1);
     assert!(d.group_lookups.get() <= 5, "{}", d.group_lookups.get());
     assert_eq!(d.group_list_calls.get(), 1);
-    // without enumeration (SSSD enumerate = false) every name is still looked up: correct
+    // NSS does not read files first (sss, ldap): every name is asked by name, still correct
     let mut d2 = cast();
-    for k in 0..10 {
+    for k in 0..1000 {
         d2 = d2.group(&format!("g{k}"), 100_000 + k, &[]);
     }
+    d2 = d2.supp(b"bob", &[100_999]);
+    let r = decide(&c, &d2, b"bob", Service::Named("sshd")).unwrap();
+    assert_eq!(r.rule.unwrap().at.index, 1000);
+    assert_eq!(d2.group_lookups.get(), 1000);
+    // names the file does not hold are asked by name: unknown ones stay errors
+    let mut d3 = cast();
+    d3.files_first = true;
+    for k in 0..10 {
+        d3 = d3.group(&format!("g{k}"), 100_000 + k, &[]);
+    }
+    assert!(decide(&c, &d3, b"bob", Service::Named("sshd")).is_err()); // g10.. unknown
+}
+
+#[test]
+fn local_file_names_it_is_unsure_about_are_asked_of_nss() {
+    let mut d = cast();
+    d.files_first = true;
+    let mut text = String::new();
+    for k in 0..8 {
+        d = d.group(&format!("g{k}"), 100_000 + k, &[]);
+        text.push_str(&format!("[[rule]]\ngroups = [\"g{k}\"]\nnnp = true\n"));
+    }
+    d.unsure = vec!["g7".into()];
+    d = d.supp(b"bob", &[100_007]);
     let c = cfg(&text);
-    assert!(decide(&c, &d2, b"bob", Service::Named("sshd")).is_err()); // g10.. unknown
+    let r = decide(&c, &d, b"bob", Service::Named("sshd")).unwrap();
+    assert_eq!(r.rule.unwrap().at.index, 8);
+    // g0..g3 single lookups, g4..g6 from the file, g7 asked again by name
+    assert_eq!(d.group_lookups.get(), 5);
+}
+
+#[test]
+fn an_alias_of_a_restricted_uid_is_restricted_wherever_it_is_listed() {
+    // Issue 19: a second passwd name for alice's uid logged in without NNP.
+    for alias_first in [false, true] {
+        let mut d = Fake::default();
+        if alias_first {
+            d = d.user(b"alias", 2001, 2001);
+        }
+        d = d.user(b"alice", 2001, 2001).user(b"bob", 2002, 2002);
+        if !alias_first {
+            d = d.user(b"alias", 2001, 2001);
+        }
+        let c = cfg("[[rule]]\nusers = [\"alice\"]\nnnp = true\n");
+        assert_eq!(verdict(&c, &d, b"alias"), Verdict::Enforce, "{alias_first}");
+        assert_eq!(verdict(&c, &d, b"alice"), Verdict::Enforce);
+        assert_eq!(verdict(&c, &d, b"bob"), Verdict::NoMatch); // control
+        let mut res = Resolver::new(&d);
+        let r = c
+            .decide(&mut res, Who::Uid(2001), Service::Ignored)
+            .unwrap();
+        assert_eq!(r.verdict, Verdict::Enforce, "by uid, {alias_first}");
+        // a name written in another case than the account still covers the alias
+        let c = cfg("[[rule]]\nusers = [\"ALICE\"]\nnnp = true\n");
+        assert_eq!(verdict(&c, &d, b"alias"), Verdict::Enforce);
+        // an exemption covers only the account it names
+        let c = cfg(
+            "[[rule]]\nusers = [\"alice\"]\nnnp = false\n[[rule]]\nusers = [\"*\"]\nnnp = true\n",
+        );
+        assert_eq!(verdict(&c, &d, b"alice"), Verdict::Exempt);
+        assert_eq!(verdict(&c, &d, b"alias"), Verdict::Enforce);
+    }
+}
+
+#[test]
+fn alias_lookup_is_lazy_and_a_failing_lookup_is_an_error() {
+    let d = cast();
+    // the exemption decides first: alice's name is never looked up for dave
+    let c = cfg(
+        "[[rule]]\nusers = [\"dave\"]\nnnp = false\n[[rule]]\nusers = [\"alice\"]\nnnp = true\n",
+    );
+    assert_eq!(verdict(&c, &d, b"dave"), Verdict::Exempt);
+    assert_eq!(d.user_lookups.borrow().as_slice(), &[b"dave".to_vec()]);
+    // bob reaches the rule: "alice" is resolved to know whether bob is the same uid
+    assert_eq!(verdict(&c, &d, b"bob"), Verdict::NoMatch);
+    assert!(d.user_lookups.borrow().contains(&b"alice".to_vec()));
+    // the same name as the login needs no lookup
+    let d = cast();
+    let c = cfg("[[rule]]\nusers = [\"alice\"]\nnnp = true\n");
+    assert_eq!(verdict(&c, &d, b"alice"), Verdict::Enforce);
+    assert_eq!(d.user_lookups.borrow().as_slice(), &[b"alice".to_vec()]);
+    // a source that fails while the rule's name is resolved: an error, never a non-match
+    let mut d = cast();
+    d.user_db_down = true;
+    let mut res = Resolver::new(&d);
+    assert!(matches!(
+        c.decide(&mut res, Who::Uid(2002), Service::Ignored),
+        Err(DecideError::Lookup { rule: Some(_), .. })
+    ));
+}
+
+fn kernel<'c>(c: &'c Config, d: &Fake, uid: u32, gid: u32, groups: &[u32]) -> Decision<'c> {
+    let mut res = Resolver::new(d);
+    c.decide_any_service(&mut res, Who::Kernel { uid, gid, groups })
+        .unwrap()
+}
+
+#[test]
+fn a_uid_without_passwd_entry_is_decided_from_its_kernel_credentials() {
+    // Issue 20: rootless containers on subordinate ids made audit exit 3.
+    let d = cast();
+    let c = cfg(GROUP_RULE);
+    // in the restricted group by the kernel's supplementary groups, or by its real gid
+    let r = kernel(&c, &d, 100_000, 100_000, &[4100]);
+    assert_eq!(r.verdict, Verdict::Enforce);
+    assert!(r.user.is_none());
+    assert_eq!(kernel(&c, &d, 100_000, 4100, &[]).verdict, Verdict::Enforce);
+    // not in it: no match (control), and getgrouplist is never asked (no name)
+    assert_eq!(
+        kernel(&c, &d, 100_000, 100_000, &[7]).verdict,
+        Verdict::NoMatch
+    );
+    assert_eq!(d.group_list_calls.get(), 0);
+    // uid ranges and "*" by uid
+    let c = cfg("[[rule]]\nuids = [\"100000-165535\"]\nnnp = true\n");
+    assert_eq!(kernel(&c, &d, 100_001, 1, &[]).verdict, Verdict::Enforce);
+    assert_eq!(kernel(&c, &d, 99_999, 1, &[]).verdict, Verdict::NoMatch);
+    let c = cfg("[[rule]]\nusers = [\"*\"]\nnnp = true\n");
+    assert_eq!(kernel(&c, &d, 100_001, 1, &[]).verdict, Verdict::Enforce);
+    // user names by the uid they resolve to: none of them is a subordinate id
+    let c = cfg("[[rule]]\nusers = [\"alice\"]\nnnp = true\n");
+    assert_eq!(kernel(&c, &d, 100_001, 1, &[]).verdict, Verdict::NoMatch);
+    // a uid with a passwd entry is decided from its account, as before
+    let c = cfg(GROUP_RULE);
+    assert_eq!(kernel(&c, &d, 2001, 2001, &[]).verdict, Verdict::Enforce);
+    assert_eq!(
+        kernel(&c, &d, 2002, 2002, &[4100]).verdict,
+        Verdict::NoMatch
+    );
+    // doubt toward restriction: a group that cannot be resolved is an error
+    let mut d = cast();
+    d.group_db_down = true;
+    let mut res = Resolver::new(&d);
+    assert!(c
+        .decide_any_service(
+            &mut res,
+            Who::Kernel {
+                uid: 100_000,
+                gid: 100_000,
+                groups: &[]
+            }
+        )
+        .is_err());
+    // and Who::Uid still says the account is unknown
+    let mut res = Resolver::new(&d);
+    assert!(matches!(
+        c.decide(&mut res, Who::Uid(100_000), Service::Ignored),
+        Err(DecideError::UnknownUser(_))
+    ));
 }
 
 #[test]

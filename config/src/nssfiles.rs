@@ -1,0 +1,140 @@
+//! Group names resolved from `/etc/group` in one pass, for the case where NSS would read that
+//! file first: no enumeration of the group database (`setgrent`/`getgrent_r`) ever runs in a
+//! login process.
+//!
+//! When the `group:` line of `/etc/nsswitch.conf` names `files` first (with its default
+//! action on success, `return`), glibc's `getgrnam_r` answers a name that `/etc/group` holds
+//! with the first line of that name, and never asks a later source. So reading `/etc/group`
+//! once and keeping the first line of each wanted name gives exactly NSS's answer for the
+//! names found there. Every other name (not in the file, or on a line glibc's parser might
+//! read differently) is still asked of NSS with `getgrnam_r`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use crate::GroupEntry;
+
+/// Does this nsswitch.conf make `files` the first source of the `group` database, returning
+/// on success? A missing `group:` line or any doubt is `false` (then only `getgrnam_r`).
+pub fn files_first(nsswitch: &str) -> bool {
+    let mut answer = false;
+    for line in nsswitch.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let Some((db, sources)) = line.split_once(':') else {
+            continue;
+        };
+        if db.trim() != "group" {
+            continue;
+        }
+        // glibc uses the first line of a database; later ones are ignored.
+        let mut toks = sources.split_whitespace();
+        answer = toks.next() == Some("files")
+            && !toks.next().is_some_and(|t| {
+                // an action item right after `files` that changes what SUCCESS does
+                t.starts_with('[') && t.to_ascii_uppercase().contains("SUCCESS")
+            });
+        break;
+    }
+    answer
+}
+
+/// What one pass over a group file found for the wanted names.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FileGroups {
+    /// The first entry of each wanted name that the file holds.
+    pub found: HashMap<String, GroupEntry>,
+    /// Wanted names on a line that could not be parsed: NSS must be asked about them.
+    pub unsure: HashSet<String>,
+}
+
+/// One pass over the text of a group file, keeping the first line of each wanted name.
+pub fn scan(text: &[u8], want: &HashSet<&str>) -> FileGroups {
+    let mut out = FileGroups::default();
+    for raw in text.split(|&b| b == b'\n') {
+        // glibc's parser skips leading white space, empty lines and comments
+        let start = raw
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(raw.len());
+        let line = &raw[start..];
+        if line.is_empty() || line[0] == b'#' {
+            continue;
+        }
+        let mut fields = line.splitn(4, |&b| b == b':');
+        let Some(name) = fields.next().and_then(|n| std::str::from_utf8(n).ok()) else {
+            continue;
+        };
+        if !want.contains(name) || out.found.contains_key(name) || out.unsure.contains(name) {
+            continue;
+        }
+        let _password = fields.next();
+        let gid = fields
+            .next()
+            .and_then(|g| std::str::from_utf8(g).ok())
+            .filter(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|g| g.parse::<u32>().ok());
+        let (Some(gid), Some(members)) = (gid, fields.next()) else {
+            out.unsure.insert(name.to_string());
+            continue;
+        };
+        let members = members
+            .strip_suffix(b"\r")
+            .unwrap_or(members)
+            .split(|&b| b == b',')
+            .filter(|m| !m.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
+        out.found
+            .insert(name.to_string(), GroupEntry { gid, members });
+    }
+    out
+}
+
+/// `/etc/group`'s entries for the wanted names, when `/etc/nsswitch.conf` makes `files` the
+/// first source; `None` when it does not or either file cannot be read (then NSS is asked).
+pub fn local_groups(want: &HashSet<&str>) -> Option<FileGroups> {
+    let conf = std::fs::read(Path::new("/etc/nsswitch.conf")).ok()?;
+    if !files_first(&String::from_utf8_lossy(&conf)) {
+        return None;
+    }
+    let text = std::fs::read(Path::new("/etc/group")).ok()?;
+    Some(scan(&text, want))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_first_only_when_files_leads_and_returns_on_success() {
+        assert!(files_first(
+            "passwd: files\ngroup:          files systemd\n"
+        ));
+        assert!(files_first("group: files"));
+        assert!(files_first("group: files [NOTFOUND=return] ldap"));
+        assert!(!files_first("group: sss files"));
+        assert!(!files_first("group: ldap"));
+        assert!(!files_first("group: files [SUCCESS=continue] ldap"));
+        assert!(!files_first("passwd: files\n")); // no group line: ask NSS
+        assert!(!files_first("# group: files\ngroup: compat"));
+        assert!(!files_first("group: compat\ngroup: files")); // the first line counts
+        assert!(!files_first("gshadow: files\ngroup: sss files"));
+    }
+
+    #[test]
+    fn first_line_of_each_wanted_name() {
+        let text = b"root:x:0:\n  # comment\n\nstaff:x:50:alice,bob\nstaff:x:51:\nother:x:7:\nweird:x::\nwin:x:9:carol\r\n";
+        let want: HashSet<&str> = ["staff", "weird", "win", "absent"].into_iter().collect();
+        let f = scan(text, &want);
+        assert_eq!(f.found["staff"].gid, 50);
+        assert_eq!(
+            f.found["staff"].members,
+            vec![b"alice".to_vec(), b"bob".to_vec()]
+        );
+        assert_eq!(f.found["win"].members, vec![b"carol".to_vec()]);
+        assert!(!f.found.contains_key("other") && !f.found.contains_key("absent"));
+        assert!(f.unsure.contains("weird"));
+        assert_eq!(f.found.len(), 2);
+    }
+}
