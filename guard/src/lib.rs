@@ -1,13 +1,16 @@
 //! The nnp exec guard: a BPF program that refuses privilege-raising exec (setuid, setgid,
-//! file capabilities) in the initial user namespace for the users the first matching rule
-//! restricts, on every login path. `nnpctl guard` is its front end.
+//! file capabilities) for the users the first matching rule restricts, on every login
+//! path, outside rootless user namespaces. `nnpctl guard` is its front end.
 //!
 //! The rules are compiled by nnp-config ([`nnp_config::Config::guard_table`]); this crate
-//! loads the program (BPF LSM where the kernel allows it, else the `sched_prepare_exec`
-//! tracepoint with SIGKILL), fills its tables, pins everything under [`PIN_DIR`] and swaps
-//! the tables atomically on reload (two sets, one active index).
+//! loads the program (BPF LSM where the kernel runs it, else the `sched_prepare_exec`
+//! tracepoint with SIGKILL), proves that the attached program runs before it counts, fills
+//! its tables, pins everything under [`PIN_DIR`] and swaps the tables atomically on reload
+//! (two sets, one active index). Load, reload and unload hold one lock. [`GuardState`] is
+//! the one answer to "is the guard in force", used by every front end.
 //!
-//! The generated skeleton (`libbpf-cargo`) is the only unsafe code here, in `skel`.
+//! The generated skeletons (`libbpf-cargo`) are the only unsafe code here, in `skel` and
+//! `allow_skel`.
 #![deny(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -26,32 +29,53 @@ mod skel {
     include!(concat!(env!("OUT_DIR"), "/guard.skel.rs"));
 }
 
+#[allow(
+    unsafe_code,
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::undocumented_unsafe_blocks,
+    missing_docs,
+    unsafe_op_in_unsafe_fn
+)]
+mod allow_skel {
+    include!(concat!(env!("OUT_DIR"), "/allow_key.skel.rs"));
+}
+
 mod meta;
+mod state;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::mem::MaybeUninit;
-use std::os::unix::fs::MetadataExt;
+use std::fs::File;
+use std::io::Read;
+use std::mem::{offset_of, size_of, MaybeUninit};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{MapCore, MapFlags, MapHandle};
-use nnp_config::guard::GuardTable;
+use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
+use nnp_config::guard::{Entry, GuardTable, Range};
 use nnp_config::{Config, Nss};
 
-pub use meta::Meta;
+pub use meta::{AllowFile, Meta};
+pub use state::{GuardState, Protection};
 
 /// Where the link, the maps and the metadata are pinned.
 pub const PIN_DIR: &str = "/sys/fs/bpf/nnp";
-/// The maps of the two table sets.
-const SET_MAPS: [[&str; 4]; 2] = [
-    ["uids_a", "gids_a", "ranges_a", "allow_a"],
-    ["uids_b", "gids_b", "ranges_b", "allow_b"],
+/// Where the metadata and the lock live (gone at reboot, like the pins).
+pub const RUN_DIR: &str = "/run/nnp";
+/// The maps of the two table sets: uids, gids, ranges, combo, allow.
+const SET_MAPS: [[&str; 5]; 2] = [
+    ["uids_a", "gids_a", "ranges_a", "combo_a", "allow_a"],
+    ["uids_b", "gids_b", "ranges_b", "combo_b", "allow_b"],
 ];
 const OTHER_MAPS: [&str; 3] = ["state", "counters", "events"];
-const MAX_RANGES: usize = 256;
-const S_ACTIVE: u32 = 0;
+
+use skel::types::{nnp_counter, nnp_entry, nnp_event, nnp_file_key, nnp_range, nnp_state_slot};
 
 /// How the guard is attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +108,7 @@ impl Mode {
 /// (the config).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GuardError {
-    /// The config cannot be loaded or compiled: nothing changed.
+    /// The config cannot be loaded: nothing changed.
     Config(String),
     /// The kernel or the system cannot do it.
     System(String),
@@ -104,24 +128,32 @@ fn sys(what: &str, e: impl fmt::Display) -> GuardError {
     GuardError::System(format!("{what}: {e}"))
 }
 
-/// The config and its compiled tables, with the files' identities for the metadata.
+/// The config and its compiled tables, with the allowed files' kernel identities.
 pub struct Compiled {
     /// The config.
     pub config: Config,
+    /// The main file it was loaded from.
+    pub path: PathBuf,
+    /// Was it named explicitly (then it must exist)?
+    pub explicit: bool,
     /// The tables.
     pub table: GuardTable,
-    /// `guard_allow` files as (kernel dev, inode).
-    pub allow: Vec<(u64, u64)>,
+    /// `guard_allow` files that exist, with the key the kernel sees at exec.
+    pub allow: Vec<AllowFile>,
+    /// Notes on `guard_allow` entries that could not be used (missing files: refused).
+    pub allow_notes: Vec<String>,
 }
 
-/// Kernel `dev_t` (MKDEV: major << 20 | minor) of a user-space `st_dev`.
-fn kernel_dev(st_dev: u64) -> u64 {
-    let major = u64::from(libc::major(st_dev));
-    let minor = u64::from(libc::minor(st_dev));
-    (major << 20) | minor
+impl Compiled {
+    /// Is the compiled table wider than the rules until names resolve?
+    pub fn degraded(&self) -> bool {
+        self.table.degraded()
+    }
 }
 
-/// Load the config (`explicit`: it must exist) and compile it for the guard.
+/// Load the config (`explicit`: it must exist) and compile it for the guard. Names that
+/// cannot be resolved make the table wider (degraded), never an error: only an invalid
+/// config is.
 pub fn compile(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
     let config = if explicit {
         nnp_config::load_required(path)
@@ -129,132 +161,383 @@ pub fn compile(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
         nnp_config::load(path)
     }
     .map_err(|e| GuardError::Config(e.to_string()))?;
-    let table = config
-        .guard_table(&Nss)
-        .map_err(|e| GuardError::Config(e.to_string()))?;
-    let mut allow = Vec::new();
-    for p in &table.allow {
-        let m = std::fs::metadata(p)
-            .map_err(|e| GuardError::Config(format!("guard_allow {p}: {e}")))?;
-        allow.push((kernel_dev(m.dev()), m.ino()));
-    }
-    if table.ranges.len() > MAX_RANGES {
-        return Err(GuardError::Config(format!(
-            "{} uid ranges: the guard holds at most {MAX_RANGES}",
-            table.ranges.len()
-        )));
-    }
+    let mut table = config.guard_table(&Nss);
+    table.fit();
+    let (allow, allow_notes) = allow_keys(&table.allow)?;
     Ok(Compiled {
         config,
+        path: path.to_path_buf(),
+        explicit,
         table,
         allow,
+        allow_notes,
     })
+}
+
+/// The kernel's identity of each `guard_allow` file: open them, then ask the kernel
+/// (allow_key.bpf.c) how it sees our descriptors.
+fn allow_keys(paths: &[String]) -> Result<(Vec<AllowFile>, Vec<String>), GuardError> {
+    let mut open = Vec::new();
+    let mut notes = Vec::new();
+    for p in paths {
+        match File::open(p) {
+            Ok(f) => match f.metadata() {
+                Ok(m) if m.is_file() => open.push((p.clone(), f, m)),
+                Ok(_) => notes.push(format!("guard_allow {p}: not a regular file: not allowed")),
+                Err(e) => notes.push(format!("guard_allow {p}: {e}: not allowed")),
+            },
+            Err(e) => notes.push(format!("guard_allow {p}: {e}: not allowed")),
+        }
+    }
+    if open.is_empty() {
+        return Ok((Vec::new(), notes));
+    }
+    libbpf_rs::set_print(None);
+    let mut storage = MaybeUninit::uninit();
+    let mut open_skel = allow_skel::AllowKeySkelBuilder::default()
+        .open(&mut storage)
+        .map_err(|e| sys("opening the guard_allow iterator", e))?;
+    match open_skel.maps.rodata_data.as_deref_mut() {
+        Some(ro) => ro.target_tgid = std::process::id(),
+        None => {
+            return Err(sys(
+                "setting up the guard_allow iterator",
+                "no read-only data",
+            ))
+        }
+    }
+    let skel = open_skel
+        .load()
+        .map_err(|e| sys("loading the guard_allow iterator", e))?;
+    let link = skel
+        .progs
+        .nnp_allow_key
+        .attach_iter_with_opts(libbpf_rs::IterOpts::None)
+        .map_err(|e| sys("attaching the guard_allow iterator", e))?;
+    let mut it = libbpf_rs::Iter::new(&link).map_err(|e| sys("running the iterator", e))?;
+    let mut bytes = Vec::new();
+    it.read_to_end(&mut bytes)
+        .map_err(|e| sys("reading the iterator", e))?;
+    let rec = size_of::<allow_skel::types::nnp_fd_key>();
+    let mut by_fd = BTreeMap::new();
+    for chunk in bytes.chunks_exact(rec) {
+        let fd = read_u32(chunk, offset_of!(allow_skel::types::nnp_fd_key, fd));
+        let k = offset_of!(allow_skel::types::nnp_fd_key, key);
+        let key = FileKey {
+            dev: read_u64(chunk, k + offset_of!(allow_skel::types::nnp_file_key, dev)),
+            ino: read_u64(chunk, k + offset_of!(allow_skel::types::nnp_file_key, ino)),
+            ctime_sec: read_u64(
+                chunk,
+                k + offset_of!(allow_skel::types::nnp_file_key, ctime_sec),
+            ) as i64,
+            ctime_nsec: read_u32(
+                chunk,
+                k + offset_of!(allow_skel::types::nnp_file_key, ctime_nsec),
+            ),
+            generation: read_u32(
+                chunk,
+                k + offset_of!(allow_skel::types::nnp_file_key, generation),
+            ),
+        };
+        by_fd.insert(fd, key);
+    }
+    let mut out = Vec::new();
+    for (path, f, m) in open {
+        let fd = u32::try_from(f.as_raw_fd()).unwrap_or(u32::MAX);
+        match by_fd.get(&fd) {
+            Some(key) => out.push(AllowFile {
+                path,
+                key: *key,
+                stat: meta::StatId::of(&m),
+            }),
+            None => {
+                return Err(GuardError::System(format!(
+                    "the kernel did not report the identity of {path}"
+                )))
+            }
+        }
+    }
+    Ok((out, notes))
+}
+
+fn read_u32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .and_then(|s| s.try_into().ok())
+        .map(u32::from_ne_bytes)
+        .unwrap_or(0)
+}
+
+fn read_u64(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map(u64::from_ne_bytes)
+        .unwrap_or(0)
+}
+
+/// A file as the kernel identifies it at exec (`struct nnp_file_key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileKey {
+    /// Superblock device (kernel encoding).
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Change time, seconds.
+    pub ctime_sec: i64,
+    /// Change time, nanoseconds.
+    pub ctime_nsec: u32,
+    /// Inode generation.
+    pub generation: u32,
+}
+
+impl FileKey {
+    fn bytes(&self) -> Vec<u8> {
+        let mut k = vec![0u8; size_of::<nnp_file_key>()];
+        let mut put = |at: usize, b: &[u8]| {
+            if let Some(s) = k.get_mut(at..at + b.len()) {
+                s.copy_from_slice(b);
+            }
+        };
+        put(offset_of!(nnp_file_key, dev), &self.dev.to_ne_bytes());
+        put(offset_of!(nnp_file_key, ino), &self.ino.to_ne_bytes());
+        put(
+            offset_of!(nnp_file_key, ctime_sec),
+            &self.ctime_sec.to_ne_bytes(),
+        );
+        put(
+            offset_of!(nnp_file_key, ctime_nsec),
+            &self.ctime_nsec.to_ne_bytes(),
+        );
+        put(
+            offset_of!(nnp_file_key, generation),
+            &self.generation.to_ne_bytes(),
+        );
+        k
+    }
 }
 
 fn pin_path(name: &str) -> PathBuf {
     Path::new(PIN_DIR).join(name)
 }
 
-/// Is a guard pinned?
+/// Is a guard pinned (its link)?
 pub fn is_loaded() -> bool {
     pin_path("link").exists()
+}
+
+/// The lock that serialises load, reload and unload (and watch's refinements): held until
+/// dropped.
+pub struct Lock(#[allow(dead_code)] File);
+
+impl Lock {
+    /// Wait for and take the lock.
+    pub fn acquire() -> Result<Lock, GuardError> {
+        std::fs::create_dir_all(RUN_DIR).map_err(|e| sys(&format!("creating {RUN_DIR}"), e))?;
+        let path = Path::new(RUN_DIR).join("guard.lock");
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| sys(&format!("opening {}", path.display()), e))?;
+        f.lock()
+            .map_err(|e| sys(&format!("locking {}", path.display()), e))?;
+        Ok(Lock(f))
+    }
 }
 
 fn u32b(v: u32) -> [u8; 4] {
     v.to_ne_bytes()
 }
 
-fn file_id(dev: u64, ino: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&dev.to_ne_bytes());
-    k[8..].copy_from_slice(&ino.to_ne_bytes());
-    k
+fn entry_bytes(e: &Entry) -> Vec<u8> {
+    let mut b = vec![0u8; size_of::<nnp_entry>()];
+    b[offset_of!(nnp_entry, value)..][..4].copy_from_slice(&e.value.to_ne_bytes());
+    b[offset_of!(nnp_entry, combo)..][..8].copy_from_slice(&e.combo.to_ne_bytes());
+    b
+}
+
+fn range_bytes(r: &Range) -> Vec<u8> {
+    let mut b = vec![0u8; size_of::<nnp_range>()];
+    b[offset_of!(nnp_range, lo)..][..4].copy_from_slice(&r.lo.to_ne_bytes());
+    b[offset_of!(nnp_range, hi)..][..4].copy_from_slice(&r.hi.to_ne_bytes());
+    b[offset_of!(nnp_range, value)..][..4].copy_from_slice(&r.value.to_ne_bytes());
+    b[offset_of!(nnp_range, combo)..][..8].copy_from_slice(&r.combo.to_ne_bytes());
+    b
+}
+
+fn slot(s: nnp_state_slot) -> u32 {
+    s.0
 }
 
 /// Write a compiled table into one set of maps (emptied first) and its state slots.
 fn fill_set(
-    maps: [&dyn MapCore; 4],
+    maps: [&dyn MapCore; 5],
     state: &dyn MapCore,
     set: u32,
     c: &Compiled,
 ) -> Result<(), GuardError> {
-    let [uids, gids, ranges, allow] = maps;
+    let [uids, gids, ranges, combo, allow] = maps;
     for m in [uids, gids, allow] {
         let keys: Vec<Vec<u8>> = m.keys().collect();
         for k in keys {
             m.delete(&k).map_err(|e| sys("clearing a table", e))?;
         }
     }
-    for (&uid, &v) in &c.table.uids {
-        uids.update(&u32b(uid), &u32b(v), MapFlags::ANY)
+    for (&uid, e) in &c.table.uids {
+        uids.update(&u32b(uid), &entry_bytes(e), MapFlags::ANY)
             .map_err(|e| sys("filling the uid table", e))?;
     }
-    for (&gid, &v) in &c.table.gids {
-        gids.update(&u32b(gid), &u32b(v), MapFlags::ANY)
+    for (&gid, e) in &c.table.gids {
+        gids.update(&u32b(gid), &entry_bytes(e), MapFlags::ANY)
             .map_err(|e| sys("filling the gid table", e))?;
     }
-    for (i, &(lo, hi, v)) in c.table.ranges.iter().enumerate() {
-        let mut val = [0u8; 12];
-        val[..4].copy_from_slice(&lo.to_ne_bytes());
-        val[4..8].copy_from_slice(&hi.to_ne_bytes());
-        val[8..].copy_from_slice(&v.to_ne_bytes());
-        let i = u32::try_from(i).unwrap_or(0);
+    for (i, r) in c.table.ranges.iter().enumerate() {
+        let i = u32::try_from(i).map_err(|e| sys("range index", e))?;
         ranges
-            .update(&u32b(i), &val, MapFlags::ANY)
+            .update(&u32b(i), &range_bytes(r), MapFlags::ANY)
             .map_err(|e| sys("filling the range table", e))?;
     }
-    for &(dev, ino) in &c.allow {
+    for (i, v) in c.table.combo.iter().enumerate() {
+        let i = u32::try_from(i).map_err(|e| sys("combo index", e))?;
+        combo
+            .update(&u32b(i), &u32b(*v), MapFlags::ANY)
+            .map_err(|e| sys("filling the combined-rule table", e))?;
+    }
+    for a in &c.allow {
         allow
-            .update(&file_id(dev, ino), &u32b(1), MapFlags::ANY)
+            .update(&a.key.bytes(), &u32b(1), MapFlags::ANY)
             .map_err(|e| sys("filling the allow table", e))?;
     }
-    let nranges = u32::try_from(c.table.ranges.len()).unwrap_or(0);
-    state
-        .update(
-            &u32b(1 + set),
-            &u32b(c.table.star.unwrap_or(0)),
-            MapFlags::ANY,
+    let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+    let (star, nranges, ncombo) = if set == 0 {
+        (
+            nnp_state_slot::NNP_S_STAR_A,
+            nnp_state_slot::NNP_S_NRANGES_A,
+            nnp_state_slot::NNP_S_NCOMBO_A,
         )
-        .map_err(|e| sys("writing the state", e))?;
-    state
-        .update(&u32b(3 + set), &u32b(nranges), MapFlags::ANY)
-        .map_err(|e| sys("writing the state", e))?;
+    } else {
+        (
+            nnp_state_slot::NNP_S_STAR_B,
+            nnp_state_slot::NNP_S_NRANGES_B,
+            nnp_state_slot::NNP_S_NCOMBO_B,
+        )
+    };
+    for (s, v) in [
+        (star, c.table.star.unwrap_or(0)),
+        (nranges, n(c.table.ranges.len())),
+        (ncombo, n(c.table.combo.len())),
+    ] {
+        state
+            .update(&u32b(slot(s)), &u32b(v), MapFlags::ANY)
+            .map_err(|e| sys("writing the state", e))?;
+    }
     Ok(())
 }
 
-/// Which modes this kernel can run: the attach points exist (BTF); LSM also needs `bpf`
-/// in the active LSM list (whether a program actually loads is found out by trying).
-pub fn kernel_offers() -> (bool, bool) {
-    let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
-    let lsm = std::fs::read_to_string("/sys/kernel/security/lsm")
+/// Is `bpf` in the kernel's active LSM list? `None`: securityfs cannot be read.
+pub fn bpf_lsm_active() -> Option<bool> {
+    std::fs::read_to_string("/sys/kernel/security/lsm")
+        .ok()
         .map(|l| l.trim().split(',').any(|x| x == "bpf"))
-        .unwrap_or(false);
-    (btf && lsm, btf)
 }
 
-/// Load, attach and pin the guard. `want`: a mode, or `None` for auto (LSM, else kill).
-pub fn load(c: &Compiled, want: Option<Mode>, config_path: &Path) -> Result<Mode, GuardError> {
+/// The active LSM list, for messages.
+pub fn lsm_list() -> Option<String> {
+    std::fs::read_to_string("/sys/kernel/security/lsm")
+        .ok()
+        .map(|l| l.trim().to_string())
+}
+
+/// What to add to the kernel command line for LSM mode.
+pub fn lsm_hint() -> String {
+    match lsm_list() {
+        Some(l) if !l.is_empty() => format!(
+            "add bpf to the kernel's LSM list: boot with lsm={l},bpf (GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub and reboot)"
+        ),
+        _ => "add bpf to the kernel's LSM list: boot with lsm=...,bpf (the current list plus bpf)".to_string(),
+    }
+}
+
+/// Execs seen by the attached program (summed over CPUs).
+fn execs(counters: &dyn MapCore) -> Result<u64, GuardError> {
+    let key = u32b(nnp_counter::NNP_C_EXECS.0);
+    let per_cpu = counters
+        .lookup_percpu(&key, MapFlags::ANY)
+        .map_err(|e| sys("reading the counters", e))?
+        .unwrap_or_default();
+    Ok(per_cpu
+        .iter()
+        .filter_map(|b| b.get(..8).and_then(|b| b.try_into().ok()))
+        .map(u64::from_ne_bytes)
+        .sum())
+}
+
+/// Run an exec of our own and report whether the attached program saw it (its exec counter
+/// moved): the proof that a mode is live.
+fn exec_seen(counters: &dyn MapCore) -> Result<bool, GuardError> {
+    let before = execs(counters)?;
+    let exe = ["/bin/true", "/usr/bin/true"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists());
+    let mut cmd = match exe {
+        Some(p) => std::process::Command::new(p),
+        None => {
+            let me = std::env::current_exe().map_err(|e| sys("finding a program to run", e))?;
+            let mut c = std::process::Command::new(me);
+            c.arg("--version");
+            c
+        }
+    };
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .env_clear();
+    cmd.status().map_err(|e| sys("running a test exec", e))?;
+    // Per-CPU counters are updated before the exec returns; read once more after a short
+    // pause in case the exec completed on another CPU between the reads.
+    for _ in 0..20 {
+        if execs(counters)? > before {
+            return Ok(true);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(false)
+}
+
+/// Load, attach, prove live and pin the guard. `want`: a mode, or `None` for auto (the
+/// first live of LSM, kill). Holds the lock.
+pub fn load(
+    path: &Path,
+    explicit: bool,
+    want: Option<Mode>,
+) -> Result<(Mode, Compiled), GuardError> {
+    let _lock = Lock::acquire()?;
     if is_loaded() {
         return Err(GuardError::System(format!(
             "a guard is already loaded (pinned at {PIN_DIR}); use reload or unload"
         )));
     }
+    let c = compile(path, explicit)?;
+    // Leftovers of a loader that died before pinning its link: ours to clear (we hold the
+    // lock and no link is pinned, so no guard is in force through them).
+    remove_pins();
     let order: Vec<Mode> = match want {
         Some(m) => vec![m],
         None => vec![Mode::Lsm, Mode::Kill],
     };
     let mut why = Vec::new();
     for mode in order {
-        match try_load(c, mode) {
+        match try_load(&c, mode) {
             Ok(()) => {
-                Meta::new(mode, config_path, c).write()?;
-                return Ok(mode);
+                Meta::new(mode, &c).write()?;
+                return Ok((mode, c));
             }
             Err(e) => why.push(format!("{} mode: {e}", mode.as_str())),
         }
     }
     Err(GuardError::System(format!(
-        "the kernel cannot run the guard: {}",
+        "no mode of the guard is live on this kernel: {}",
         why.join("; ")
     )))
 }
@@ -275,18 +558,29 @@ fn open_load(
 }
 
 fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
+    if mode == Mode::Lsm && bpf_lsm_active() == Some(false) {
+        return Err(GuardError::System(format!(
+            "bpf is not in the kernel's active LSM list ({}): an LSM program would attach and never run; {}",
+            lsm_list().unwrap_or_default(),
+            lsm_hint()
+        )));
+    }
     let mut storage = MaybeUninit::uninit();
     let mut skel = open_load(&mut storage, mode)?;
     {
         let m = &skel.maps;
         fill_set(
-            [&m.uids_a, &m.gids_a, &m.ranges_a, &m.allow_a],
+            [&m.uids_a, &m.gids_a, &m.ranges_a, &m.combo_a, &m.allow_a],
             &m.state,
             0,
             c,
         )?;
         m.state
-            .update(&u32b(S_ACTIVE), &u32b(0), MapFlags::ANY)
+            .update(
+                &u32b(slot(nnp_state_slot::NNP_S_ACTIVE)),
+                &u32b(0),
+                MapFlags::ANY,
+            )
             .map_err(|e| sys("writing the state", e))?;
     }
     let prog = match mode {
@@ -294,6 +588,15 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
         Mode::Kill => &skel.progs.nnp_kill,
     };
     let mut link = prog.attach().map_err(|e| sys("attaching", e))?;
+    if !exec_seen(&skel.maps.counters)? {
+        return Err(GuardError::System(match mode {
+            Mode::Lsm => format!(
+                "the LSM program attached but never ran (the kernel does not call BPF LSM programs); {}",
+                lsm_hint()
+            ),
+            Mode::Kill => "the tracepoint program attached but never ran".to_string(),
+        }));
+    }
     std::fs::create_dir_all(PIN_DIR).map_err(|e| sys(&format!("creating {PIN_DIR}"), e))?;
     let pin_all = |skel: &mut skel::GuardSkel<'_>| -> Result<(), GuardError> {
         let m = &mut skel.maps;
@@ -304,6 +607,8 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
             ("gids_b", &mut m.gids_b),
             ("ranges_a", &mut m.ranges_a),
             ("ranges_b", &mut m.ranges_b),
+            ("combo_a", &mut m.combo_a),
+            ("combo_b", &mut m.combo_b),
             ("allow_a", &mut m.allow_a),
             ("allow_b", &mut m.allow_b),
             ("state", &mut m.state),
@@ -315,6 +620,8 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
         }
         Ok(())
     };
+    // We hold the lock and found no link: every pin below is ours, and ours only is
+    // removed if pinning fails.
     if let Err(e) = pin_all(&mut skel) {
         remove_pins();
         return Err(e);
@@ -328,7 +635,7 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
 }
 
 /// Can this kernel load the program of `mode`? Loads it (nothing attached, nothing pinned)
-/// and drops it: for `nnpctl doctor`.
+/// and drops it: for `nnpctl doctor`. Loading is not running: see [`GuardState`].
 pub fn probe(mode: Mode) -> Result<(), GuardError> {
     let mut storage = MaybeUninit::uninit();
     open_load(&mut storage, mode).map(|_| ())
@@ -350,9 +657,9 @@ fn pinned(name: &str) -> Result<MapHandle, GuardError> {
         .map_err(|e| sys(&format!("opening the pinned map {name}"), e))
 }
 
-fn state_get(state: &MapHandle, i: u32) -> Result<u32, GuardError> {
+fn state_get(state: &MapHandle, s: nnp_state_slot) -> Result<u32, GuardError> {
     let v = state
-        .lookup(&u32b(i), MapFlags::ANY)
+        .lookup(&u32b(slot(s)), MapFlags::ANY)
         .map_err(|e| sys("reading the state", e))?
         .unwrap_or_default();
     Ok(v.get(..4)
@@ -361,30 +668,63 @@ fn state_get(state: &MapHandle, i: u32) -> Result<u32, GuardError> {
         .unwrap_or(0))
 }
 
-/// Swap in a new policy: fill the inactive set, then flip the active index (one u32).
-pub fn reload(c: &Compiled, config_path: &Path) -> Result<(), GuardError> {
+/// The attached program's mode, as the kernel reports the pinned link.
+pub fn attached_mode() -> Result<Mode, GuardError> {
+    let link = Link::open(pin_path("link")).map_err(|e| sys("opening the pinned link", e))?;
+    let info = link.info().map_err(|e| sys("reading the link", e))?;
+    match info.info {
+        // tp_btf programs are attached through a raw tracepoint link
+        libbpf_rs::query::LinkTypeInfo::RawTracepoint(_) => Ok(Mode::Kill),
+        libbpf_rs::query::LinkTypeInfo::Tracing(t) => match t.attach_type {
+            libbpf_rs::ProgramAttachType::LsmMac => Ok(Mode::Lsm),
+            libbpf_rs::ProgramAttachType::TraceRawTp => Ok(Mode::Kill),
+            other => Err(GuardError::System(format!(
+                "the pinned link has an unexpected attach type ({other:?})"
+            ))),
+        },
+        other => Err(GuardError::System(format!(
+            "the pinned link is not a tracing link ({other:?})"
+        ))),
+    }
+}
+
+/// Swap in a new policy (compiled under the lock, so a concurrent reload never applies an
+/// older compilation over a newer one): fill the inactive set, then flip the active index.
+pub fn reload(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
+    let _lock = Lock::acquire()?;
+    reload_locked(path, explicit)
+}
+
+fn reload_locked(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
     if !is_loaded() {
         return Err(GuardError::System("no guard is loaded".into()));
     }
+    let c = compile(path, explicit)?;
+    let mode = attached_mode()?;
     let state = pinned("state")?;
-    let active = state_get(&state, S_ACTIVE)?;
+    let active = state_get(&state, nnp_state_slot::NNP_S_ACTIVE)?;
     let target = 1 - active.min(1);
-    let [u, g, r, a] = SET_MAPS[target as usize];
-    let (u, g, r, a) = (pinned(u)?, pinned(g)?, pinned(r)?, pinned(a)?);
-    fill_set([&u, &g, &r, &a], &state, target, c)?;
+    let [u, g, r, k, a] = SET_MAPS[target as usize];
+    let (u, g, r, k, a) = (pinned(u)?, pinned(g)?, pinned(r)?, pinned(k)?, pinned(a)?);
+    fill_set([&u, &g, &r, &k, &a], &state, target, &c)?;
     state
-        .update(&u32b(S_ACTIVE), &u32b(target), MapFlags::ANY)
+        .update(
+            &u32b(slot(nnp_state_slot::NNP_S_ACTIVE)),
+            &u32b(target),
+            MapFlags::ANY,
+        )
         .map_err(|e| sys("switching to the new tables", e))?;
-    let mode = Meta::read().map(|m| m.mode).unwrap_or(Mode::Kill);
-    Meta::new(mode, config_path, c).write()
+    Meta::new(mode, &c).write()?;
+    Ok(c)
 }
 
 /// Unpin everything: the program detaches once nothing holds it. `false` if none was loaded.
-pub fn unload() -> bool {
+pub fn unload() -> Result<bool, GuardError> {
+    let _lock = Lock::acquire()?;
     let was = Path::new(PIN_DIR).exists();
     remove_pins();
     meta::remove();
-    was
+    Ok(was)
 }
 
 /// Counters: execs seen, privilege-raising execs, refused, audited ("would refuse").
@@ -405,42 +745,73 @@ pub fn counters() -> Result<[u64; 4], GuardError> {
     Ok(out)
 }
 
-/// Which uids/gids the loaded guard covers, for `nnpctl audit`: the table active now.
+/// Is the pinned program live: does it see an exec of ours now?
+fn pinned_live() -> Result<bool, GuardError> {
+    exec_seen(&pinned("counters")?)
+}
+
+/// The tables in force now (the active set), as the kernel holds them.
 pub fn loaded_table() -> Result<GuardTable, GuardError> {
     let state = pinned("state")?;
-    let active = state_get(&state, S_ACTIVE)?.min(1) as usize;
-    let [u, g, r, _] = SET_MAPS[active];
-    let read = |name: &str| -> Result<BTreeMap<u32, u32>, GuardError> {
+    let active = state_get(&state, nnp_state_slot::NNP_S_ACTIVE)?.min(1) as usize;
+    let [u, g, r, k, _] = SET_MAPS[active];
+    let entry = |v: &[u8]| Entry {
+        value: read_u32(v, offset_of!(nnp_entry, value)),
+        combo: read_u64(v, offset_of!(nnp_entry, combo)),
+    };
+    let read = |name: &str| -> Result<BTreeMap<u32, Entry>, GuardError> {
         let m = pinned(name)?;
         let mut out = BTreeMap::new();
-        for k in m.keys() {
-            if let (Some(kb), Ok(Some(v))) = (k.get(..4), m.lookup(&k, MapFlags::ANY)) {
-                if let (Ok(kb), Some(Ok(vb))) = (kb.try_into(), v.get(..4).map(|b| b.try_into())) {
-                    out.insert(u32::from_ne_bytes(kb), u32::from_ne_bytes(vb));
-                }
+        for key in m.keys() {
+            let v = m
+                .lookup(&key, MapFlags::ANY)
+                .map_err(|e| sys(&format!("reading {name}"), e))?;
+            if let Some(v) = v {
+                out.insert(read_u32(&key, 0), entry(&v));
             }
         }
         Ok(out)
+    };
+    let (star, nranges, ncombo) = if active == 0 {
+        (
+            nnp_state_slot::NNP_S_STAR_A,
+            nnp_state_slot::NNP_S_NRANGES_A,
+            nnp_state_slot::NNP_S_NCOMBO_A,
+        )
+    } else {
+        (
+            nnp_state_slot::NNP_S_STAR_B,
+            nnp_state_slot::NNP_S_NRANGES_B,
+            nnp_state_slot::NNP_S_NCOMBO_B,
+        )
     };
     let mut t = GuardTable {
         uids: read(u)?,
         gids: read(g)?,
         ..GuardTable::default()
     };
-    let star = state_get(&state, 1 + active as u32)?;
-    t.star = (star != 0).then_some(star);
-    let n = state_get(&state, 3 + active as u32)?;
+    let s = state_get(&state, star)?;
+    t.star = (s != 0).then_some(s);
     let ranges = pinned(r)?;
-    for i in 0..n {
-        if let Ok(Some(v)) = ranges.lookup(&u32b(i), MapFlags::ANY) {
-            let w = |o: usize| {
-                v.get(o..o + 4)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u32::from_ne_bytes)
-                    .unwrap_or(0)
-            };
-            t.ranges.push((w(0), w(4), w(8)));
-        }
+    for i in 0..state_get(&state, nranges)? {
+        let v = ranges
+            .lookup(&u32b(i), MapFlags::ANY)
+            .map_err(|e| sys("reading the ranges", e))?
+            .unwrap_or_default();
+        t.ranges.push(Range {
+            lo: read_u32(&v, offset_of!(nnp_range, lo)),
+            hi: read_u32(&v, offset_of!(nnp_range, hi)),
+            value: read_u32(&v, offset_of!(nnp_range, value)),
+            combo: read_u64(&v, offset_of!(nnp_range, combo)),
+        });
+    }
+    let combo = pinned(k)?;
+    for i in 0..state_get(&state, ncombo)? {
+        let v = combo
+            .lookup(&u32b(i), MapFlags::ANY)
+            .map_err(|e| sys("reading the combined rules", e))?
+            .unwrap_or_default();
+        t.combo.push(read_u32(&v, 0));
     }
     Ok(t)
 }
@@ -454,9 +825,9 @@ pub struct Event {
     pub pid: u32,
     /// Real uid.
     pub uid: u32,
-    /// The deciding rule's 1-based index.
+    /// The deciding rule's 1-based index (0: groups that could not all be read).
     pub rule: usize,
-    /// "refused", "killed" or "audit".
+    /// "refused", "killed" or "audit: would refuse".
     pub action: &'static str,
     /// The command.
     pub comm: String,
@@ -464,32 +835,90 @@ pub struct Event {
     pub file: String,
 }
 
-fn parse_event(data: &[u8]) -> Option<Event> {
-    let u32at = |o: usize| data.get(o..o + 4)?.try_into().ok().map(u32::from_ne_bytes);
-    let u64at = |o: usize| data.get(o..o + 8)?.try_into().ok().map(u64::from_ne_bytes);
+/// Parse one `struct nnp_event` record (layout from the skeleton's type).
+pub fn parse_event(data: &[u8]) -> Option<Event> {
+    if data.len() < size_of::<nnp_event>() {
+        return None;
+    }
     let cstr = |o: usize, n: usize| {
         let b = data.get(o..o + n).unwrap_or(&[]);
         let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
         nnp_config::escape(&b[..end])
     };
-    let value = u32at(16)?;
+    let value = read_u32(data, offset_of!(nnp_event, value));
     Some(Event {
-        time_ns: u64at(0)?,
-        pid: u32at(8)?,
-        uid: u32at(12)?,
+        time_ns: read_u64(data, offset_of!(nnp_event, time_ns)),
+        pid: read_u32(data, offset_of!(nnp_event, pid)),
+        uid: read_u32(data, offset_of!(nnp_event, uid)),
         rule: (value >> 2) as usize,
-        action: match u32at(20)? {
+        action: match read_u32(data, offset_of!(nnp_event, action)) {
             1 => "refused",
             2 => "killed",
             _ => "audit: would refuse",
         },
-        comm: cstr(40, 16),
-        file: cstr(56, 128),
+        comm: cstr(offset_of!(nnp_event, comm), 16),
+        file: cstr(offset_of!(nnp_event, file), 128),
     })
 }
 
-/// Stream events until `f` returns false or the guard is unloaded.
-pub fn watch(mut f: impl FnMut(Event) -> bool) -> Result<(), GuardError> {
+/// What `watch` does between events: retry a degraded guard's names every `retry`, and
+/// re-resolve `guard_allow` files whose identity changed.
+#[derive(Debug, Clone, Copy)]
+pub struct Refine {
+    /// How often to retry names while degraded.
+    pub retry: Duration,
+    /// How often to look at `guard_allow` files.
+    pub allow_check: Duration,
+}
+
+/// A refinement `watch` made: the guard was reloaded, and why.
+#[derive(Debug, Clone)]
+pub struct Refined {
+    /// Why: "names resolved" or "guard_allow file replaced".
+    pub why: String,
+    /// Still degraded after the reload.
+    pub still_degraded: bool,
+}
+
+/// One refinement pass: reload when the loaded guard is degraded and a compilation now
+/// resolves more, or a `guard_allow` file was replaced. Under the lock.
+pub fn refine_once(force_names: bool) -> Result<Option<Refined>, GuardError> {
+    let Some(m) = Meta::read() else {
+        return Ok(None);
+    };
+    let allow_changed = m.allow_changed();
+    if !(force_names && !m.unresolved.is_empty()) && allow_changed.is_empty() {
+        return Ok(None);
+    }
+    let _lock = Lock::acquire()?;
+    if !is_loaded() {
+        return Ok(None);
+    }
+    if !allow_changed.is_empty() {
+        let c = reload_locked(&m.config, m.explicit)?;
+        return Ok(Some(Refined {
+            why: format!("guard_allow file replaced: {}", allow_changed.join(", ")),
+            still_degraded: c.degraded(),
+        }));
+    }
+    // Degraded: only a compilation that resolves more is applied.
+    let c = compile(&m.config, m.explicit)?;
+    if c.table.unresolved.len() < m.unresolved.len() {
+        let c = reload_locked(&m.config, m.explicit)?;
+        return Ok(Some(Refined {
+            why: "names resolved".to_string(),
+            still_degraded: c.degraded(),
+        }));
+    }
+    Ok(None)
+}
+
+/// Stream events until `f` returns false or the guard is unloaded; refine between events.
+pub fn watch(
+    refine: Refine,
+    mut f: impl FnMut(Event) -> bool,
+    mut on_refine: impl FnMut(Result<Refined, GuardError>),
+) -> Result<(), GuardError> {
     let events = pinned("events")?;
     let stop = std::cell::Cell::new(false);
     let mut b = libbpf_rs::RingBufferBuilder::new();
@@ -504,9 +933,23 @@ pub fn watch(mut f: impl FnMut(Event) -> bool) -> Result<(), GuardError> {
     })
     .map_err(|e| sys("reading events", e))?;
     let rb = b.build().map_err(|e| sys("reading events", e))?;
+    let mut last_names = std::time::Instant::now();
+    let mut last_allow = std::time::Instant::now();
     while !stop.get() && is_loaded() {
         rb.poll(Duration::from_millis(500))
             .map_err(|e| sys("reading events", e))?;
+        let names_due = last_names.elapsed() >= refine.retry;
+        if names_due || last_allow.elapsed() >= refine.allow_check {
+            last_allow = std::time::Instant::now();
+            if names_due {
+                last_names = std::time::Instant::now();
+            }
+            match refine_once(names_due) {
+                Ok(Some(r)) => on_refine(Ok(r)),
+                Ok(None) => {}
+                Err(e) => on_refine(Err(e)),
+            }
+        }
     }
     Ok(())
 }

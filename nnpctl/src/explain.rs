@@ -25,6 +25,7 @@ struct ModuleJson {
 #[derive(Serialize)]
 struct GuardJson {
     loaded: bool,
+    in_force: bool,
     verdict: &'static str,
     rule: Option<usize>,
     error: Option<String>,
@@ -78,47 +79,48 @@ fn enforcement(config: &nnp_config::Config, user: &[u8]) -> EnforcementJson {
             rule,
         });
     }
-    let loaded = nnp_guard::is_loaded();
-    let guard = match config.guard_table_with(&mut res) {
-        Err(e) => GuardJson {
-            loaded,
-            verdict: "error",
-            rule: None,
-            error: Some(e.to_string()),
-        },
-        Ok(t) => {
-            let found = nnp_sys::getpw(nnp_sys::PwKey::Name(user)).ok().flatten();
-            match found {
-                None => GuardJson {
-                    loaded,
-                    verdict: "error",
-                    rule: None,
-                    error: Some("the user is not known to NSS".into()),
-                },
-                Some(pw) => {
-                    let groups = nnp_sys::group_list(&pw.name, pw.gid).unwrap_or_default();
-                    let v = t
-                        .lookup(pw.uid, pw.gid, &groups)
-                        .map(nnp_config::guard::decode);
-                    let verdict = match v {
-                        None => "allow (no rule)",
-                        Some((_, nnp_config::guard::GuardVerdict::Exempt)) => "allow (exempt)",
-                        Some((_, nnp_config::guard::GuardVerdict::Audit)) => {
-                            "audit (log would-refuse, allow)"
-                        }
-                        Some((_, nnp_config::guard::GuardVerdict::Enforce)) => {
-                            "refuse privilege-raising exec"
-                        }
-                    };
-                    GuardJson {
-                        loaded,
-                        verdict,
-                        rule: v.map(|(i, _)| i),
-                        error: None,
+    let state = nnp_guard::GuardState::read();
+    let loaded = state.loaded;
+    let t = config.guard_table_with(&mut res);
+    let error = |msg: String| GuardJson {
+        loaded,
+        in_force: state.in_force(),
+        verdict: "error",
+        rule: None,
+        error: Some(msg),
+    };
+    // The guard decides from the kernel's credentials (uid, gid, groups): the user's as NSS
+    // gives them now. A lookup that fails is an error, never "no rule".
+    let guard = match nnp_sys::getpw(nnp_sys::PwKey::Name(user)) {
+        Err(e) => error(format!("the user cannot be looked up: {e}")),
+        Ok(None) => error("the user is not known to NSS".into()),
+        Ok(Some(pw)) => match nnp_sys::group_list(&pw.name, pw.gid) {
+            Err(e) => error(format!("the user's groups cannot be looked up: {e}")),
+            Ok(groups) => {
+                let v = t
+                    .lookup(pw.uid, pw.gid, &groups)
+                    .map(nnp_config::guard::decode);
+                let verdict = match v {
+                    None => "allow (no rule)",
+                    Some((_, nnp_config::guard::GuardVerdict::Exempt)) => "allow (exempt)",
+                    Some((_, nnp_config::guard::GuardVerdict::Audit)) => {
+                        "audit (log would-refuse, allow)"
                     }
+                    Some((_, nnp_config::guard::GuardVerdict::Enforce)) => {
+                        "refuse privilege-raising exec"
+                    }
+                };
+                GuardJson {
+                    loaded,
+                    in_force: state.in_force(),
+                    verdict,
+                    rule: v.map(|(i, _)| i),
+                    error: t
+                        .degraded()
+                        .then(|| format!("degraded: {}", t.unresolved.join("; "))),
                 }
             }
-        }
+        },
     };
     EnforcementJson {
         module,
@@ -237,17 +239,21 @@ pub fn run(
     }
     r.line(format!("  nnp-shell: {}", e.nnp_shell));
     r.line(format!(
-        "  exec guard ({}): {}{}",
-        if e.guard.loaded {
-            "loaded"
-        } else {
-            "not loaded; if loaded"
+        "  exec guard ({}): {}{}{}",
+        match (e.guard.loaded, e.guard.in_force) {
+            (true, true) => "in force",
+            (true, false) => "loaded but not in force (see nnpctl guard status); if in force",
+            (false, _) => "not loaded; if loaded",
         },
         e.guard.verdict,
         e.guard
             .rule
             .map(|i| format!(" by rule #{i}"))
-            .or(e.guard.error.as_ref().map(|x| format!(": {x}")))
+            .unwrap_or_default(),
+        e.guard
+            .error
+            .as_ref()
+            .map(|x| format!(" ({x})"))
             .unwrap_or_default()
     ));
     match &shell {

@@ -1,12 +1,25 @@
-//! `nnpctl guard load|reload|unload|status|watch`: the exec guard's front end.
+//! `nnpctl guard load|reload|unload|status|watch`: the exec guard's front end. Every
+//! answer about whether the guard is in force comes from [`nnp_guard::GuardState`].
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
-use nnp_guard::{GuardError, Meta, Mode};
+use nnp_guard::{GuardError, GuardState, Mode, Protection};
 use serde::Serialize;
 
 use crate::{Failure, Outcome, Report};
+
+/// `--mode` of `guard load`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoadMode {
+    /// The first mode that is live: LSM, else kill.
+    Auto,
+    /// BPF LSM: a refused exec fails with EPERM.
+    Lsm,
+    /// sched_prepare_exec tracepoint: a refused exec is killed.
+    Kill,
+}
 
 fn config_path(path: Option<&Path>) -> (&Path, bool) {
     match path {
@@ -25,33 +38,49 @@ fn fail(e: GuardError) -> Failure {
     }
 }
 
-pub fn load(path: Option<&Path>, mode: &str) -> Result<Report, Failure> {
-    let want = match mode {
-        "auto" => None,
-        m => Some(Mode::parse(m).ok_or_else(|| Failure {
-            msg: format!(
-                "unknown mode \"{}\" (expected auto, lsm or kill)",
-                m.escape_debug()
-            ),
-            outcome: Outcome::Incomplete,
-        })?),
-    };
-    let (p, explicit) = config_path(path);
-    let c = nnp_guard::compile(p, explicit).map_err(fail)?;
-    let mode = nnp_guard::load(&c, want, p).map_err(fail)?;
-    let mut r = Report::new();
-    for n in &c.table.notes {
+fn compiled_lines(r: &mut Report, c: &nnp_guard::Compiled) {
+    for n in c.table.notes.iter().chain(&c.allow_notes) {
         r.line(format!("note: {n}"));
     }
-    r.line(format!(
-        "guard loaded: mode {} ({} rules: {} uids, {} gids, {} uid ranges{}, {} allowed files), pinned at {}",
-        mode.as_str(),
+    for u in &c.table.unresolved {
+        r.err.push_str(&format!("nnpctl: degraded: {u}\n"));
+    }
+    if c.degraded() {
+        r.err.push_str("nnpctl: the guard is degraded (wider than the rules) until these names resolve; nnpctl guard watch (nnp-guard-watch.service) retries them and narrows it\n");
+    }
+}
+
+fn tables(c: &nnp_guard::Compiled) -> String {
+    format!(
+        "{} rules: {} uids, {} gids, {} uid ranges, {} combined rules{}, {} allowed files",
         c.config.rules.len(),
         c.table.uids.len(),
         c.table.gids.len(),
         c.table.ranges.len(),
-        if c.table.star.is_some() { ", users = \"*\"" } else { "" },
+        c.table.combo.len(),
+        if c.table.star.is_some() {
+            ", every user from one rule on"
+        } else {
+            ""
+        },
         c.allow.len(),
+    )
+}
+
+pub fn load(path: Option<&Path>, mode: LoadMode) -> Result<Report, Failure> {
+    let want = match mode {
+        LoadMode::Auto => None,
+        LoadMode::Lsm => Some(Mode::Lsm),
+        LoadMode::Kill => Some(Mode::Kill),
+    };
+    let (p, explicit) = config_path(path);
+    let (mode, c) = nnp_guard::load(p, explicit, want).map_err(fail)?;
+    let mut r = Report::new();
+    compiled_lines(&mut r, &c);
+    r.line(format!(
+        "guard loaded: mode {} ({}), live, pinned at {}",
+        mode.as_str(),
+        tables(&c),
         nnp_guard::PIN_DIR
     ));
     if mode == Mode::Kill {
@@ -62,38 +91,40 @@ pub fn load(path: Option<&Path>, mode: &str) -> Result<Report, Failure> {
 
 pub fn reload(path: Option<&Path>) -> Result<Report, Failure> {
     let (p, explicit) = config_path(path);
-    let c = nnp_guard::compile(p, explicit).map_err(|e| {
+    let c = nnp_guard::reload(p, explicit).map_err(|e| {
         let mut f = fail(e);
         f.msg = format!("{}; the loaded guard is unchanged", f.msg);
         f
     })?;
-    nnp_guard::reload(&c, p).map_err(fail)?;
     let mut r = Report::new();
-    r.line(format!(
-        "guard reloaded: {} rules ({} uids, {} gids, {} uid ranges, {} allowed files)",
-        c.config.rules.len(),
-        c.table.uids.len(),
-        c.table.gids.len(),
-        c.table.ranges.len(),
-        c.allow.len()
-    ));
+    compiled_lines(&mut r, &c);
+    r.line(format!("guard reloaded: {}", tables(&c)));
     Ok(r)
 }
 
-pub fn unload() -> Report {
+pub fn unload() -> Result<Report, Failure> {
     let mut r = Report::new();
-    if nnp_guard::unload() {
+    if nnp_guard::unload().map_err(fail)? {
         r.line("guard unloaded");
     } else {
         r.line("no guard was loaded");
     }
-    r
+    Ok(r)
 }
 
+/// The model of `guard status`: rendered as text or JSON.
 #[derive(Serialize)]
-struct StatusJson {
+struct StatusModel {
+    schema: &'static str,
+    /// "in force", "not loaded", "not in force", "cannot tell"
+    state: &'static str,
+    in_force: bool,
     loaded: bool,
+    live: bool,
+    current: bool,
+    degraded: bool,
     mode: Option<&'static str>,
+    reasons: Vec<String>,
     config: Option<String>,
     files: Vec<String>,
     loaded_at: Option<u64>,
@@ -101,140 +132,201 @@ struct StatusJson {
     uids: usize,
     gids: usize,
     ranges: usize,
+    combined: usize,
     allow: usize,
     execs: u64,
     raising: u64,
     refused: u64,
     audited: u64,
     stale: Vec<String>,
+    unresolved: Vec<String>,
 }
 
-/// The config files the loaded guard came from, now: to tell whether it is stale.
-fn files_now(meta: &Meta) -> Vec<std::path::PathBuf> {
-    nnp_config::load(&meta.config)
-        .map(|c| c.files)
-        .unwrap_or_default()
-}
-
-pub fn status(json: bool) -> Result<Report, Failure> {
-    let mut r = Report::new();
-    let loaded = nnp_guard::is_loaded();
-    let meta = if loaded { Meta::read() } else { None };
-    let counters = if loaded {
-        nnp_guard::counters().map_err(fail)?
-    } else {
-        [0; 4]
+fn status_model(s: &GuardState) -> (StatusModel, Outcome) {
+    let (state, reasons, outcome) = match s.protection() {
+        Protection::InForce => ("in force", Vec::new(), Outcome::Fine),
+        Protection::NotLoaded => (
+            "not loaded",
+            vec!["not loaded (nnpctl guard load, or systemctl enable --now nnp-guard.service)".to_string()],
+            Outcome::Problem,
+        ),
+        Protection::NotInForce(why) => ("not in force", why, Outcome::Problem),
+        Protection::CannotTell(why) => ("cannot tell", why, Outcome::Incomplete),
     };
-    let stale = meta
-        .as_ref()
-        .map(|m| m.stale(&files_now(m)))
-        .unwrap_or_default();
-    if loaded && meta.is_none() {
-        r.err
-            .push_str("nnpctl: the guard is pinned but /run/nnp/guard.meta is missing\n");
-        r.outcome = Outcome::Incomplete;
-    }
-    if !stale.is_empty() {
-        r.outcome = Outcome::Problem;
-    }
-    let counts = meta.as_ref().map(|m| m.counts).unwrap_or_default();
-    if json {
-        let doc = StatusJson {
-            loaded,
-            mode: meta.as_ref().map(|m| m.mode.as_str()),
-            config: meta.as_ref().map(|m| m.config.display().to_string()),
-            files: meta
+    let counts = s.meta.as_ref().map(|m| m.counts).unwrap_or_default();
+    (
+        StatusModel {
+            schema: "nnp.guard-status/2",
+            state,
+            in_force: outcome == Outcome::Fine,
+            loaded: s.loaded,
+            live: s.live,
+            current: s.loaded && s.meta.is_some() && s.stale.is_empty(),
+            degraded: !s.unresolved.is_empty(),
+            mode: s.mode.map(Mode::as_str),
+            reasons,
+            config: s.meta.as_ref().map(|m| m.config.display().to_string()),
+            files: s
+                .meta
                 .as_ref()
                 .map(|m| m.files.iter().map(|f| f.0.display().to_string()).collect())
                 .unwrap_or_default(),
-            loaded_at: meta.as_ref().map(|m| m.loaded_at),
+            loaded_at: s.meta.as_ref().map(|m| m.loaded_at),
             rules: counts[0],
             uids: counts[1],
             gids: counts[2],
             ranges: counts[3],
-            allow: counts[4],
-            execs: counters[0],
-            raising: counters[1],
-            refused: counters[2],
-            audited: counters[3],
-            stale: stale.clone(),
-        };
-        r.line(serde_json::to_string_pretty(&doc)?);
+            combined: counts[4],
+            allow: counts[5],
+            execs: s.counters[0],
+            raising: s.counters[1],
+            refused: s.counters[2],
+            audited: s.counters[3],
+            stale: s.stale.clone(),
+            unresolved: s.unresolved.clone(),
+        },
+        outcome,
+    )
+}
+
+pub fn status(json: bool) -> Result<Report, Failure> {
+    let (m, outcome) = status_model(&GuardState::read());
+    let mut r = Report::new();
+    r.outcome = outcome;
+    if json {
+        r.line(serde_json::to_string_pretty(&m)?);
         return Ok(r);
-    }
-    if !loaded {
-        r.line("guard: not loaded");
-        return Ok(r);
-    }
-    if let Some(m) = &meta {
-        r.line(format!("guard: loaded, mode {}", m.mode.as_str()));
-        r.line(format!(
-            "config: {} ({} files)",
-            m.config.display(),
-            m.files.len()
-        ));
-        for (f, _) in &m.files {
-            r.line(format!("  {}", f.display()));
-        }
-        r.line(format!(
-            "loaded at: {}",
-            crate::procfs::iso8601(m.loaded_at)
-        ));
-        r.line(format!(
-            "tables: {} rules, {} uids, {} gids, {} uid ranges, {} allowed files{}",
-            counts[0],
-            counts[1],
-            counts[2],
-            counts[3],
-            counts[4],
-            if counts[5] > 0 { ", users = \"*\"" } else { "" }
-        ));
     }
     r.line(format!(
-        "counters: {} execs seen, {} raising privileges, {} refused, {} audited",
-        counters[0], counters[1], counters[2], counters[3]
+        "guard: {}{}",
+        m.state,
+        m.mode.map(|x| format!(", mode {x}")).unwrap_or_default()
     ));
-    for s in &stale {
-        r.line(format!(
-            "stale: {s} since the guard was loaded: run nnpctl guard reload"
-        ));
+    for why in &m.reasons {
+        r.line(format!("  {why}"));
     }
+    if !m.loaded {
+        return Ok(r);
+    }
+    if let Some(c) = &m.config {
+        r.line(format!("config: {c} ({} files)", m.files.len()));
+        for f in &m.files {
+            r.line(format!("  {f}"));
+        }
+    }
+    if let Some(t) = m.loaded_at {
+        r.line(format!("loaded at: {}", crate::procfs::iso8601(t)));
+    }
+    r.line(format!(
+        "tables: {} rules, {} uids, {} gids, {} uid ranges, {} combined rules, {} allowed files",
+        m.rules, m.uids, m.gids, m.ranges, m.combined, m.allow
+    ));
+    r.line(format!(
+        "counters: {} execs seen, {} raising privileges, {} refused, {} audited",
+        m.execs, m.raising, m.refused, m.audited
+    ));
     Ok(r)
 }
 
-pub fn watch() -> Result<Outcome, Failure> {
-    let meta = Meta::read();
+/// Seconds since boot (CLOCK_BOOTTIME as /proc/uptime shows it).
+fn uptime() -> Option<f64> {
+    std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[derive(Serialize)]
+struct WatchEvent<'a> {
+    schema: &'static str,
+    time: String,
+    pid: u32,
+    uid: u32,
+    user: String,
+    comm: &'a str,
+    file: &'a str,
+    rule: String,
+    action: &'a str,
+}
+
+pub fn watch(json: bool) -> Result<Outcome, Failure> {
+    let meta = nnp_guard::Meta::read();
     let rule_name = |i: usize| -> String {
+        if i == 0 {
+            return "(groups that could not all be read)".to_string();
+        }
         meta.as_ref()
             .and_then(|m| m.rules.get(i.wrapping_sub(1)).cloned())
             .unwrap_or_else(|| format!("rule #{i}"))
     };
     let mut out = std::io::stdout();
-    let mut closed = false;
-    nnp_guard::watch(|e| {
-        let user = nnp_sys::getpw(nnp_sys::PwKey::Uid(e.uid))
-            .ok()
-            .flatten()
-            .map(|p| nnp_config::escape(&p.name))
-            .unwrap_or_else(|| format!("#{}", e.uid));
-        let line = format!(
-            "{}: pid {} uid {} ({user}) {} {} by rule {} ({})",
-            e.action,
-            e.pid,
-            e.uid,
-            e.comm,
-            e.file,
-            rule_name(e.rule),
-            e.time_ns
-        );
-        nnp_sys::syslog_authpriv(c"nnp-guard", e.action != "audit: would refuse", &line);
-        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-            closed = true;
-            return false;
-        }
-        true
-    })
+    let refine = nnp_guard::Refine {
+        retry: Duration::from_secs(30),
+        allow_check: Duration::from_secs(5),
+    };
+    nnp_guard::watch(
+        refine,
+        |e| {
+            let user = nnp_sys::getpw(nnp_sys::PwKey::Uid(e.uid))
+                .ok()
+                .flatten()
+                .map(|p| nnp_config::escape(&p.name))
+                .unwrap_or_else(|| format!("#{}", e.uid));
+            let rule = rule_name(e.rule);
+            let line = format!(
+                "{}: pid {} uid {} ({user}) {} {} by rule {rule} ({})",
+                e.action, e.pid, e.uid, e.comm, e.file, e.time_ns
+            );
+            nnp_sys::syslog_authpriv(c"nnp-guard", e.action != "audit: would refuse", &line);
+            let text = if json {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0);
+                let ago = uptime().map_or(0.0, |u| (u - e.time_ns as f64 / 1e9).max(0.0));
+                let ev = WatchEvent {
+                    schema: "nnp.watch/1",
+                    time: crate::procfs::iso8601((now - ago).max(0.0) as u64),
+                    pid: e.pid,
+                    uid: e.uid,
+                    user,
+                    comm: &e.comm,
+                    file: &e.file,
+                    rule,
+                    action: match e.action {
+                        "refused" => "refused",
+                        "killed" => "killed",
+                        _ => "would-refuse",
+                    },
+                };
+                match serde_json::to_string(&ev) {
+                    Ok(s) => s,
+                    Err(_) => return true,
+                }
+            } else {
+                line
+            };
+            writeln!(out, "{text}").and_then(|()| out.flush()).is_ok()
+        },
+        |r| {
+            let msg = match r {
+                Ok(r) => format!(
+                    "guard refined: {}{}",
+                    r.why,
+                    if r.still_degraded {
+                        " (still degraded)"
+                    } else {
+                        " (complete)"
+                    }
+                ),
+                Err(e) => format!("guard refinement failed: {e}"),
+            };
+            nnp_sys::syslog_authpriv(c"nnp-guard", false, &msg);
+            let _ = writeln!(std::io::stderr(), "nnpctl: {msg}");
+        },
+    )
     .map_err(fail)?;
-    let _ = closed;
     Ok(Outcome::Fine)
 }

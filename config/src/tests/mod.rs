@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod decide;
+mod guard;
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};

@@ -1,61 +1,73 @@
 // SPDX-License-Identifier: GPL-2.0
 /* nnp exec guard: refuse an exec whose new credentials raise privileges over the caller's,
- * in the initial user namespace, for users the first matching rule restricts.
+ * for users the first matching rule restricts, outside rootless user namespaces.
  *
  * Two attach points share one decision:
  *  - lsm/bprm_creds_from_file (BPF LSM): the exec fails with -EPERM;
  *  - tp_btf/sched_prepare_exec (kernels without usable BPF LSM, 6.10+): the task gets
  *    SIGKILL before the new image runs a single instruction.
- * The tables come in two sets (A and B); state[0] says which is active, so a reload fills the
- * inactive set and flips one u32: never a moment without a policy. */
+ * Both count every exec they see (NNP_C_EXECS): the loader only calls a mode live after
+ * that counter moved across an exec of its own (an LSM program attaches even where the
+ * kernel's LSM list lacks "bpf", and then never runs).
+ *
+ * The tables come in two sets (_a and _b); state[NNP_S_ACTIVE] says which is in force, so a
+ * reload fills the other set and flips one u32: never a moment without a policy. The
+ * contract with the loader (types, slots, limits) is guard.h. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include "guard.h"
+#include "filekey.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define MAX_RANGES 256
-#define MAX_GROUPS 65536 /* NGROUPS_MAX: every supplementary group is looked at */
 #define EPERM 1
 #define SIGKILL 9
 
-enum { V_EXEMPT = 0, V_ENFORCE = 1, V_AUDIT = 2 };
-enum { S_ACTIVE = 0, S_STAR_A = 1, S_STAR_B = 2, S_NRANGES_A = 3, S_NRANGES_B = 4, S_NSTATE = 8 };
-enum { C_EXECS = 0, C_RAISING = 1, C_REFUSED = 2, C_AUDITED = 3, C_NCOUNTERS = 4 };
-
-struct range { __u32 lo, hi, value; };
-struct file_id { __u64 dev; __u64 ino; };
-
-struct event {
-	__u64 time_ns;
-	__u32 pid;
-	__u32 uid;
-	__u32 value;     /* the rule: index << 2 | verdict */
-	__u32 action;    /* 1 refused (EPERM), 2 killed, 3 audit: would refuse */
-	__u64 dev;
-	__u64 ino;
-	char comm[16];
-	char file[128];
-};
-
-#define TABLE(name, ktype, vtype, n) \
-	struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, n); \
-		 __type(key, ktype); __type(value, vtype); } name SEC(".maps")
-TABLE(uids_a, __u32, __u32, 65536);
-TABLE(uids_b, __u32, __u32, 65536);
-TABLE(gids_a, __u32, __u32, 65536);
-TABLE(gids_b, __u32, __u32, 65536);
-TABLE(allow_a, struct file_id, __u32, 1024);
-TABLE(allow_b, struct file_id, __u32, 1024);
-
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, MAX_RANGES);
-	 __type(key, __u32); __type(value, struct range); } ranges_a SEC(".maps"), ranges_b SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, S_NSTATE);
+/* uids_X: real uid -> the rules it decides alone, and the combined rules whose uid side it
+ * satisfies (from `users`, intersected with `uids` where a rule has both). */
+#define UID_TABLE(name) \
+	struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, NNP_MAX_KEYS); \
+		 __type(key, __u32); __type(value, struct nnp_entry); } name SEC(".maps")
+UID_TABLE(uids_a);
+UID_TABLE(uids_b);
+/* gids_X: gid (real or supplementary) -> as uids_X, for `groups`. */
+UID_TABLE(gids_a);
+UID_TABLE(gids_b);
+/* ranges_X: position -> an inclusive uid range (`uids`), as uids_X. */
+#define RANGE_TABLE(name) \
+	struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, NNP_MAX_RANGES); \
+		 __type(key, __u32); __type(value, struct nnp_range); } name SEC(".maps")
+RANGE_TABLE(ranges_a);
+RANGE_TABLE(ranges_b);
+/* combo_X: bit k of a combo mask -> the value of combined rule k (a rule that needs a uid
+ * fact and a group fact: it matches when both sides have bit k). */
+#define COMBO_TABLE(name) \
+	struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, NNP_MAX_COMBO); \
+		 __type(key, __u32); __type(value, nnp_value); } name SEC(".maps")
+COMBO_TABLE(combo_a);
+COMBO_TABLE(combo_b);
+/* allow_X: identity of a guard_allow file -> 1. */
+#define ALLOW_TABLE(name) \
+	struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, NNP_MAX_ALLOW); \
+		 __type(key, struct nnp_file_key); __type(value, __u32); } name SEC(".maps")
+ALLOW_TABLE(allow_a);
+ALLOW_TABLE(allow_b);
+/* state: enum nnp_state_slot -> __u32. */
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, NNP_S_COUNT);
 	 __type(key, __u32); __type(value, __u32); } state SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, C_NCOUNTERS);
+/* counters: enum nnp_counter -> per-CPU count. */
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, NNP_C_COUNT);
 	 __type(key, __u32); __type(value, __u64); } counters SEC(".maps");
+/* events: struct nnp_event records for `nnpctl guard watch`. */
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 256 * 1024); } events SEC(".maps");
+
+/* Make the contract's types part of the BTF, so the skeleton has their Rust types. */
+struct nnp_event nnp_event_type = {};
+enum nnp_state_slot nnp_state_slot_type = NNP_S_ACTIVE;
+enum nnp_counter nnp_counter_type = NNP_C_EXECS;
+enum nnp_action nnp_action_type = NNP_A_REFUSED;
 
 /* kernel_cap_t before 6.3 */
 struct kernel_cap_struct___old { __u32 cap[2]; } __attribute__((preserve_access_index));
@@ -99,52 +111,66 @@ static __always_inline __u32 state_get(__u32 i)
 	return v ? *v : 0;
 }
 
-static __always_inline void take(__u32 *best, __u32 *v)
+/* Keep the value of the earliest rule. */
+static __always_inline void take(__u32 *best, __u32 v)
 {
-	if (v && *v && (!*best || (*v >> 2) < (*best >> 2)))
-		*best = *v;
+	if (v && (!*best || (v >> 2) < (*best >> 2)))
+		*best = v;
 }
 
-struct groups_ctx {
-	const struct group_info *gi;
-	void *gids;
-	__u32 *best;
-	int n;
-	int failed;
+/* ---- "does this exec raise privileges?" ---- */
+
+/* Does one id map of a namespace give a host identity away: an extent that maps ids onto
+ * themselves, or maps the parent's root, or more extents than are stored inline (not read:
+ * counted as giving away)? */
+static __always_inline int map_gives_identity(const struct uid_gid_map *m)
+{
+	__u32 n = BPF_CORE_READ(m, nr_extents);
+	int gives = n > NNP_USERNS_EXTENTS;
+#pragma unroll
+	for (int i = 0; i < NNP_USERNS_EXTENTS; i++) {
+		if (i < n) {
+			__u32 first = BPF_CORE_READ(m, extent[i].first);
+			__u32 lower = BPF_CORE_READ(m, extent[i].lower_first);
+			if (first == lower || lower == 0)
+				gives = 1;
+		}
+	}
+	return gives;
+}
+
+struct userns_ctx {
+	const struct user_namespace *ns;
+	int rootless; /* result: 1 only if every namespace up to the initial one is rootless */
 };
 
-static long group_step(__u64 i, void *c)
+static long userns_step(__u64 i, void *c)
 {
-	struct groups_ctx *ctx = c;
-	kgid_t g;
-	if ((int)i >= ctx->n)
-		return 1;
-	if (bpf_probe_read_kernel(&g, sizeof(g), &ctx->gi->gid[i])) {
-		ctx->failed = 1; /* a group not read could be a restricting one */
+	struct userns_ctx *ctx = c;
+	const struct user_namespace *ns = ctx->ns;
+	if (!ns || BPF_CORE_READ(ns, level) == 0)
+		return 1; /* reached the initial namespace: every level checked was rootless */
+	if (map_gives_identity(&ns->uid_map) || map_gives_identity(&ns->gid_map)) {
+		ctx->rootless = 0;
 		return 1;
 	}
-	__u32 key = g.val;
-	take(ctx->best, bpf_map_lookup_elem(ctx->gids, &key));
+	ctx->ns = BPF_CORE_READ(ns, parent);
 	return 0;
 }
 
-struct ranges_ctx {
-	void *ranges;
-	__u32 uid;
-	__u32 *best;
-	__u32 n;
-};
-
-static long range_step(__u64 i, void *c)
+/* Is the exec inside a user namespace whose mapping gives the caller no host identity it
+ * lacks (a rootless container on its subordinate ids)? Namespaces that map ids onto
+ * themselves or map root, at any level, count as the initial one (doubt: guarded). */
+static __always_inline int in_rootless_userns(const struct cred *new)
 {
-	struct ranges_ctx *ctx = c;
-	__u32 k = (__u32)i;
-	if (k >= ctx->n)
-		return 1;
-	struct range *r = bpf_map_lookup_elem(ctx->ranges, &k);
-	if (r && r->lo <= ctx->uid && ctx->uid <= r->hi)
-		take(ctx->best, &r->value);
-	return 0;
+	const struct user_namespace *ns = BPF_CORE_READ(new, user_ns);
+	if (!ns || BPF_CORE_READ(ns, level) == 0)
+		return 0;
+	struct userns_ctx ctx = { .ns = ns, .rootless = 1 };
+	long n = bpf_loop(NNP_MAX_USERNS, userns_step, &ctx, 0);
+	if (n < 0 || n >= NNP_MAX_USERNS)
+		return 0;
+	return ctx.rootless;
 }
 
 static __always_inline int in_ids(__u32 x, __u32 a, __u32 b, __u32 c)
@@ -169,7 +195,150 @@ static long ingroup_step(__u64 i, void *c)
 	return 0;
 }
 
-/* 0: allow; otherwise the event action (1 refuse, 3 audit) with *value the deciding rule */
+/* Do the new credentials hold a uid, gid or capability the old ones did not (all compared
+ * as host ids: kuid/kgid values)? */
+static __always_inline int raises(const struct cred *old, const struct cred *new)
+{
+	__u32 ouid = BPF_CORE_READ(old, uid.val), oeuid = BPF_CORE_READ(old, euid.val),
+	      osuid = BPF_CORE_READ(old, suid.val);
+	__u32 ogid = BPF_CORE_READ(old, gid.val), oegid = BPF_CORE_READ(old, egid.val),
+	      osgid = BPF_CORE_READ(old, sgid.val);
+	__u32 neuid = BPF_CORE_READ(new, euid.val), nfsuid = BPF_CORE_READ(new, fsuid.val);
+	__u32 negid = BPF_CORE_READ(new, egid.val), nfsgid = BPF_CORE_READ(new, fsgid.val);
+	if (!in_ids(neuid, ouid, oeuid, osuid) || !in_ids(nfsuid, ouid, oeuid, osuid))
+		return 1;
+	const struct group_info *gi = BPF_CORE_READ(old, group_info);
+	int ngroups = gi ? BPF_CORE_READ(gi, ngroups) : 0;
+	__u32 check[2] = { negid, nfsgid };
+	for (int k = 0; k < 2; k++) {
+		if (in_ids(check[k], ogid, oegid, osgid))
+			continue;
+		struct ingroups_ctx ic = { .gi = gi, .gid = check[k], .n = ngroups, .found = 0 };
+		if (gi)
+			bpf_loop(NNP_MAX_GROUPS, ingroup_step, &ic, 0);
+		if (!ic.found)
+			return 1;
+	}
+	__u64 operm = cap_perm(old);
+	return (cap_perm(new) & ~operm) || (cap_eff(new) & ~operm);
+}
+
+/* ---- "which rule decides?" ---- */
+
+struct groups_ctx {
+	const struct group_info *gi;
+	void *gids;
+	__u32 *best;
+	__u64 *mask;
+	int n;
+	int failed;
+};
+
+static long group_step(__u64 i, void *c)
+{
+	struct groups_ctx *ctx = c;
+	kgid_t g;
+	if ((int)i >= ctx->n)
+		return 1;
+	if (bpf_probe_read_kernel(&g, sizeof(g), &ctx->gi->gid[i])) {
+		ctx->failed = 1; /* a group not read could be a restricting one */
+		return 1;
+	}
+	__u32 key = g.val;
+	struct nnp_entry *e = bpf_map_lookup_elem(ctx->gids, &key);
+	if (e) {
+		take(ctx->best, e->value);
+		*ctx->mask |= e->combo;
+	}
+	return 0;
+}
+
+struct ranges_ctx {
+	void *ranges;
+	__u32 uid;
+	__u32 *best;
+	__u64 *mask;
+	__u32 n;
+};
+
+static long range_step(__u64 i, void *c)
+{
+	struct ranges_ctx *ctx = c;
+	__u32 k = (__u32)i;
+	if (k >= ctx->n)
+		return 1;
+	struct nnp_range *r = bpf_map_lookup_elem(ctx->ranges, &k);
+	if (r && r->lo <= ctx->uid && ctx->uid <= r->hi) {
+		take(ctx->best, r->value);
+		*ctx->mask |= r->combo;
+	}
+	return 0;
+}
+
+struct combo_ctx {
+	void *combo;
+	__u64 matched;
+	__u32 *best;
+};
+
+static long combo_step(__u64 i, void *c)
+{
+	struct combo_ctx *ctx = c;
+	__u32 k = (__u32)i;
+	if (!(ctx->matched >> k))
+		return 1;
+	if ((ctx->matched >> k) & 1) {
+		nnp_value *v = bpf_map_lookup_elem(ctx->combo, &k);
+		if (v)
+			take(ctx->best, *v);
+	}
+	return 0;
+}
+
+/* The deciding rule's value for the task's real uid, real gid and supplementary groups
+ * (0: no rule). *unread: some group could not be read. */
+static __always_inline __u32 rule_for(const struct cred *old, int *unread)
+{
+	__u32 active = state_get(NNP_S_ACTIVE);
+	void *uids = active ? (void *)&uids_b : (void *)&uids_a;
+	void *gids = active ? (void *)&gids_b : (void *)&gids_a;
+	void *ranges = active ? (void *)&ranges_b : (void *)&ranges_a;
+	void *combo = active ? (void *)&combo_b : (void *)&combo_a;
+	__u32 uid = BPF_CORE_READ(old, uid.val), gid = BPF_CORE_READ(old, gid.val);
+	__u32 best = 0;
+	__u64 umask = 0, gmask = 0;
+
+	struct nnp_entry *e = bpf_map_lookup_elem(uids, &uid);
+	if (e) {
+		take(&best, e->value);
+		umask |= e->combo;
+	}
+	take(&best, state_get(active ? NNP_S_STAR_B : NNP_S_STAR_A));
+	struct ranges_ctx rc = { .ranges = ranges, .uid = uid, .best = &best, .mask = &umask,
+				 .n = state_get(active ? NNP_S_NRANGES_B : NNP_S_NRANGES_A) };
+	bpf_loop(NNP_MAX_RANGES, range_step, &rc, 0);
+	e = bpf_map_lookup_elem(gids, &gid);
+	if (e) {
+		take(&best, e->value);
+		gmask |= e->combo;
+	}
+	const struct group_info *gi = BPF_CORE_READ(old, group_info);
+	if (gi) {
+		int ngroups = BPF_CORE_READ(gi, ngroups);
+		struct groups_ctx gc = { .gi = gi, .gids = gids, .best = &best, .mask = &gmask,
+					 .n = ngroups, .failed = 0 };
+		long done = bpf_loop(NNP_MAX_GROUPS, group_step, &gc, 0);
+		if (gc.failed || done < 0 || ngroups > NNP_MAX_GROUPS)
+			*unread = 1;
+	}
+	if (umask & gmask) {
+		struct combo_ctx cc = { .combo = combo, .matched = umask & gmask, .best = &best };
+		bpf_loop(NNP_MAX_COMBO, combo_step, &cc, 0);
+	}
+	return best;
+}
+
+/* 0: allow; otherwise the event action (refuse or audit) with *value the deciding rule */
 static __always_inline int decide(struct linux_binprm *bprm, struct file *file, __u32 *value)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -177,82 +346,39 @@ static __always_inline int decide(struct linux_binprm *bprm, struct file *file, 
 	const struct cred *new = BPF_CORE_READ(bprm, cred);
 	if (!old || !new)
 		return 0;
-	count(C_EXECS);
-	/* inside a user namespace with its own mapping: allowed */
-	if (BPF_CORE_READ(new, user_ns, level) != 0)
-		return 0;
-	__u32 uid = BPF_CORE_READ(old, uid.val);
-	if (uid == 0)
+	if (BPF_CORE_READ(old, uid.val) == 0)
 		return 0; /* root is never guarded */
-	__u32 ouid = uid, oeuid = BPF_CORE_READ(old, euid.val), osuid = BPF_CORE_READ(old, suid.val);
-	__u32 ogid = BPF_CORE_READ(old, gid.val), oegid = BPF_CORE_READ(old, egid.val),
-	      osgid = BPF_CORE_READ(old, sgid.val);
-	__u32 neuid = BPF_CORE_READ(new, euid.val), nfsuid = BPF_CORE_READ(new, fsuid.val);
-	__u32 negid = BPF_CORE_READ(new, egid.val), nfsgid = BPF_CORE_READ(new, fsgid.val);
-	const struct group_info *gi = BPF_CORE_READ(old, group_info);
-	int ngroups = gi ? BPF_CORE_READ(gi, ngroups) : 0;
-	int raising = 0;
-	if (!in_ids(neuid, ouid, oeuid, osuid) || !in_ids(nfsuid, ouid, oeuid, osuid))
-		raising = 1;
-	if (!raising) {
-		__u32 check[2] = { negid, nfsgid };
-		for (int k = 0; k < 2; k++) {
-			if (in_ids(check[k], ogid, oegid, osgid))
-				continue;
-			struct ingroups_ctx ic = { .gi = gi, .gid = check[k], .n = ngroups, .found = 0 };
-			if (gi)
-				bpf_loop(MAX_GROUPS, ingroup_step, &ic, 0);
-			if (!ic.found)
-				raising = 1;
-		}
-	}
-	__u64 operm = cap_perm(old);
-	if ((cap_perm(new) & ~operm) || (cap_eff(new) & ~operm))
-		raising = 1;
-	if (!raising)
+	if (in_rootless_userns(new))
 		return 0;
-	count(C_RAISING);
+	if (!raises(old, new))
+		return 0;
+	count(NNP_C_RAISING);
 
-	__u32 active = state_get(S_ACTIVE);
-	void *uids = active ? (void *)&uids_b : (void *)&uids_a;
-	void *gids = active ? (void *)&gids_b : (void *)&gids_a;
-	void *ranges = active ? (void *)&ranges_b : (void *)&ranges_a;
-	void *allow = active ? (void *)&allow_b : (void *)&allow_a;
-	__u32 best = 0;
-	take(&best, bpf_map_lookup_elem(uids, &uid));
-	__u32 star = state_get(active ? S_STAR_B : S_STAR_A);
-	take(&best, &star);
-	struct ranges_ctx rc = { .ranges = ranges, .uid = uid, .best = &best,
-				 .n = state_get(active ? S_NRANGES_B : S_NRANGES_A) };
-	bpf_loop(MAX_RANGES, range_step, &rc, 0);
-	take(&best, bpf_map_lookup_elem(gids, &ogid));
-	if (gi) {
-		struct groups_ctx gc = { .gi = gi, .gids = gids, .best = &best, .n = ngroups, .failed = 0 };
-		long done = bpf_loop(MAX_GROUPS, group_step, &gc, 0);
-		/* every doubt toward restriction: groups that could not all be read refuse a
-		 * privilege-raising exec unless a rule already restricts */
-		if ((gc.failed || done < 0 || ngroups > MAX_GROUPS) && (!best || (best & 3) == V_EXEMPT)) {
-			*value = 0;
-			return 1;
-		}
+	int unread = 0;
+	__u32 best = rule_for(old, &unread);
+	/* every doubt toward restriction: groups that could not all be read refuse a
+	 * privilege-raising exec unless a rule already restricts */
+	if (unread && (!best || (best & 3) == NNP_V_EXEMPT)) {
+		*value = 0;
+		return NNP_A_REFUSED;
 	}
-	if (!best || (best & 3) == V_EXEMPT)
+	if (!best || (best & 3) == NNP_V_EXEMPT)
 		return 0;
-	struct file_id id = {};
 	if (file) {
-		id.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
-		id.ino = BPF_CORE_READ(file, f_inode, i_ino);
-		if (bpf_map_lookup_elem(allow, &id))
+		struct nnp_file_key id = {};
+		__u32 active = state_get(NNP_S_ACTIVE);
+		nnp_file_key(file, &id);
+		if (bpf_map_lookup_elem(active ? (void *)&allow_b : (void *)&allow_a, &id))
 			return 0;
 	}
 	*value = best;
-	return (best & 3) == V_AUDIT ? 3 : 1;
+	return (best & 3) == NNP_V_AUDIT ? NNP_A_AUDIT : NNP_A_REFUSED;
 }
 
-static __always_inline void report(struct linux_binprm *bprm, struct file *file, __u32 value, __u32 action)
+static __always_inline void report(struct linux_binprm *bprm, __u32 value, __u32 action)
 {
-	count(action == 3 ? C_AUDITED : C_REFUSED);
-	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	count(action == NNP_A_AUDIT ? NNP_C_AUDITED : NNP_C_REFUSED);
+	struct nnp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		return;
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -261,8 +387,6 @@ static __always_inline void report(struct linux_binprm *bprm, struct file *file,
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->value = value;
 	e->action = action;
-	e->dev = file ? BPF_CORE_READ(file, f_inode, i_sb, s_dev) : 0;
-	e->ino = file ? BPF_CORE_READ(file, f_inode, i_ino) : 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	const char *fname = BPF_CORE_READ(bprm, filename);
 	bpf_probe_read_kernel_str(e->file, sizeof(e->file), fname);
@@ -272,28 +396,30 @@ static __always_inline void report(struct linux_binprm *bprm, struct file *file,
 SEC("lsm/bprm_creds_from_file")
 int BPF_PROG(nnp_lsm, struct linux_binprm *bprm, struct file *file, int ret)
 {
+	count(NNP_C_EXECS);
 	if (ret)
 		return ret;
 	__u32 value = 0;
 	int action = decide(bprm, file, &value);
 	if (!action)
 		return 0;
-	report(bprm, file, value, action);
-	return action == 1 ? -EPERM : 0;
+	report(bprm, value, action);
+	return action == NNP_A_REFUSED ? -EPERM : 0;
 }
 
 SEC("tp_btf/sched_prepare_exec")
 int BPF_PROG(nnp_kill, struct task_struct *task, struct linux_binprm *bprm)
 {
+	count(NNP_C_EXECS);
 	struct file *file = BPF_CORE_READ(bprm, file);
 	__u32 value = 0;
 	int action = decide(bprm, file, &value);
 	if (!action)
 		return 0;
-	if (action == 1) {
+	if (action == NNP_A_REFUSED) {
 		bpf_send_signal(SIGKILL);
-		action = 2;
+		action = NNP_A_KILLED;
 	}
-	report(bprm, file, value, action);
+	report(bprm, value, action);
 	return 0;
 }

@@ -2,7 +2,8 @@
  * CO-RE loader relocates every field access against the running kernel's BTF, so this file
  * needs only the fields used, not a full (multi-megabyte) vmlinux.h. Layout-sensitive type:
  * kernel_cap_t is { u64 val } since Linux 6.3 and struct kernel_cap_struct { u32 cap[2] }
- * before; guard.bpf.c reads the old layout through the ___old flavour. */
+ * before; guard.bpf.c reads the old layout through the ___old flavour. The inode's change
+ * time has three layouts (the inode___v* flavours). */
 #ifndef NNP_VMLINUX_H
 #define NNP_VMLINUX_H
 
@@ -32,13 +33,35 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
+typedef __s64 time64_t;
+struct timespec64 {
+	time64_t tv_sec;
+	long tv_nsec;
+};
+
 #pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)
 
 typedef struct { uid_t val; } kuid_t;
 typedef struct { gid_t val; } kgid_t;
 typedef struct { __u64 val; } kernel_cap_t;
 
+struct uid_gid_extent {
+	u32 first;
+	u32 lower_first;
+	u32 count;
+};
+
+/* Up to 5 extents are stored inline; more live behind pointers (the guard then treats the
+ * namespace like the initial one rather than read them). */
+struct uid_gid_map {
+	u32 nr_extents;
+	struct uid_gid_extent extent[5];
+};
+
 struct user_namespace {
+	struct uid_gid_map uid_map;
+	struct uid_gid_map gid_map;
+	struct user_namespace *parent;
 	int level;
 };
 
@@ -69,6 +92,20 @@ struct super_block {
 struct inode {
 	unsigned long i_ino;
 	struct super_block *i_sb;
+	__u32 i_generation;
+};
+
+/* The inode's change time moved three times: i_ctime (timespec64) before 6.6, __i_ctime
+ * (timespec64) in 6.6-6.10, i_ctime_sec + i_ctime_nsec since 6.11. */
+struct inode___v61 {
+	struct timespec64 i_ctime;
+};
+struct inode___v66 {
+	struct timespec64 __i_ctime;
+};
+struct inode___v611 {
+	time64_t i_ctime_sec;
+	u32 i_ctime_nsec;
 };
 
 struct file {
@@ -86,6 +123,21 @@ struct task_struct {
 	int tgid;
 	const struct cred *cred;
 	char comm[16];
+};
+
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+	u64 session_id;
+	u64 seq_num;
+};
+
+struct bpf_iter__task_file {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+	u32 fd;
+	struct file *file;
 };
 
 #pragma clang attribute pop

@@ -1,0 +1,417 @@
+//! The exec guard's compiled tables against the one decision: a differential test over a
+//! cast of accounts (case variants, aliases, non-UTF-8 names, members by primary and
+//! supplementary gid, uid ranges, combined selectors), and the "never narrower" rules for
+//! names that do not resolve.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::cell::Cell;
+use std::path::Path;
+
+use crate::guard::{decode, GuardVerdict};
+use crate::*;
+
+/// A case-sensitive directory like `files`: passwd in order (getpwuid returns the first
+/// account of a uid), groups with member lists, optional failures.
+#[derive(Default)]
+struct Dir {
+    users: Vec<UserEntry>,
+    groups: Vec<(Vec<u8>, GroupEntry)>,
+    /// names NSS answers "not found" for although they exist (directory not up)
+    down_names: Vec<Vec<u8>>,
+    /// every group lookup fails
+    groups_fail: bool,
+    user_lookups: Cell<usize>,
+}
+
+impl Dir {
+    fn user(mut self, name: &[u8], uid: u32, gid: u32) -> Self {
+        self.users.push(UserEntry {
+            name: name.to_vec(),
+            uid,
+            gid,
+        });
+        self
+    }
+    fn group(mut self, name: &str, gid: u32, members: &[&[u8]]) -> Self {
+        self.groups.push((
+            name.as_bytes().to_vec(),
+            GroupEntry {
+                gid,
+                members: members.iter().map(|m| m.to_vec()).collect(),
+            },
+        ));
+        self
+    }
+    /// The kernel's view of an account's session: uid, primary gid, supplementary gids.
+    fn creds(&self, u: &UserEntry) -> (u32, u32, Vec<u32>) {
+        let groups = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.members.iter().any(|m| m == &u.name))
+            .map(|(_, g)| g.gid)
+            .collect();
+        (u.uid, u.gid, groups)
+    }
+}
+
+impl Directory for Dir {
+    fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
+        self.user_lookups.set(self.user_lookups.get() + 1);
+        if self.down_names.iter().any(|d| d == name) {
+            return Ok(None);
+        }
+        Ok(self.users.iter().find(|u| u.name == name).cloned())
+    }
+    fn user_by_uid(&self, uid: u32) -> Result<Option<UserEntry>, LookupError> {
+        Ok(self.users.iter().find(|u| u.uid == uid).cloned())
+    }
+    fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
+        if self.groups_fail {
+            return Err(LookupError("group source down".into()));
+        }
+        if self.down_names.iter().any(|d| d == name) {
+            return Ok(None);
+        }
+        Ok(self
+            .groups
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e.clone()))
+    }
+    fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
+        let mut v = vec![primary];
+        v.extend(
+            self.groups
+                .iter()
+                .filter(|(_, g)| g.members.iter().any(|m| m == user))
+                .map(|(_, g)| g.gid),
+        );
+        Ok(v)
+    }
+    fn local_users(&self) -> Result<Vec<UserEntry>, LookupError> {
+        Ok(self
+            .users
+            .iter()
+            .filter(|u| !self.down_names.contains(&u.name))
+            .cloned()
+            .collect())
+    }
+}
+
+fn cfg(text: &str) -> Config {
+    parse_text(Path::new("/etc/security/nnp.toml"), text).unwrap()
+}
+
+fn cast() -> Dir {
+    Dir::default()
+        .user(b"alice", 2001, 2001)
+        .user(b"bob", 2002, 2002)
+        .user(b"Carl", 2003, 2003)
+        .user(b"dave", 2004, 2004)
+        .user(b"alias", 2001, 2001) // a second name for alice's uid
+        .user(b"erin", 2005, 4100) // restricted by primary gid
+        .user(b"fr\xe9d", 2006, 2006) // not UTF-8
+        .user(b"gina", 3005, 3005)
+        .user(b"hal", 2500, 2500)
+        .user(b"root", 0, 0)
+        .group("restricted", 4100, &[b"alice", b"dave"])
+        .group("ops", 4200, &[b"bob", b"gina", b"fr\xe9d"])
+        .group("jump", 4300, &[b"hal", b"Carl"])
+        .group("restricted-too", 4100, &[]) // a second name for gid 4100
+}
+
+/// The module's verdict (services ignored, as nnp-shell and the guard decide) and the
+/// guard's compiled answer, for every account of the cast.
+fn differential(
+    c: &Config,
+    d: &Dir,
+) -> Vec<(
+    String,
+    Option<(usize, Verdict)>,
+    Option<(usize, GuardVerdict)>,
+)> {
+    let t = c.guard_table(d);
+    d.users
+        .iter()
+        .filter(|u| u.uid != 0) // root is never guarded
+        .map(|u| {
+            let mut res = Resolver::new(d);
+            let m = c
+                .decide(&mut res, Who::Name(&u.name), Service::Ignored)
+                .unwrap();
+            let module = m.rule.map(|r| (r.at.index, m.verdict));
+            let (uid, gid, groups) = d.creds(u);
+            let guard = t.lookup(uid, gid, &groups).map(decode);
+            (escape(&u.name), module, guard)
+        })
+        .collect()
+}
+
+fn same(m: Option<(usize, Verdict)>, g: Option<(usize, GuardVerdict)>) -> bool {
+    match (m, g) {
+        (None, None) => true,
+        (None, Some((_, GuardVerdict::Exempt))) | (Some((_, Verdict::Exempt)), None) => true,
+        (Some((i, v)), Some((j, w))) => {
+            i == j
+                && matches!(
+                    (v, w),
+                    (Verdict::Exempt, GuardVerdict::Exempt)
+                        | (Verdict::Enforce, GuardVerdict::Enforce)
+                        | (Verdict::Audit, GuardVerdict::Audit)
+                )
+        }
+        _ => false,
+    }
+}
+
+const CONFIG: &str = r#"
+[[rule]]
+users = ["dave"]
+nnp = false
+
+[[rule]]
+users = ["CARL"]
+nnp = true
+
+[[rule]]
+users = ["alice"]
+nnp = true
+
+[[rule]]
+groups = ["restricted-too"]
+nnp = true
+mode = "audit"
+
+[[rule]]
+users = ["gina", "bob"]
+groups = ["ops"]
+nnp = true
+
+[[rule]]
+uids = ["2500-2600"]
+groups = ["jump"]
+nnp = true
+
+[[rule]]
+uids = ["2006"]
+nnp = true
+mode = "audit"
+"#;
+
+#[test]
+fn module_and_guard_agree_account_by_account() {
+    // Issue 19: one identity semantics. Carl (rule "CARL"), alias (alice's uid), erin (by
+    // primary gid, through a second name of the gid), gina and bob (users AND groups), hal
+    // (uid range AND group), fréd (not UTF-8, uid rule).
+    let c = cfg(CONFIG);
+    let d = cast();
+    let rows = differential(&c, &d);
+    for (name, m, g) in &rows {
+        assert!(same(*m, *g), "{name}: module {m:?}, guard {g:?}");
+    }
+    let find = |n: &str| rows.iter().find(|r| r.0 == n).unwrap();
+    assert_eq!(find("Carl").2, Some((2, GuardVerdict::Enforce)));
+    assert_eq!(find("alias").2, Some((3, GuardVerdict::Enforce)));
+    assert_eq!(find("erin").2, Some((4, GuardVerdict::Audit)));
+    assert_eq!(find("gina").2, Some((5, GuardVerdict::Enforce)));
+    assert_eq!(find("hal").2, Some((6, GuardVerdict::Enforce)));
+    assert_eq!(find("dave").2, Some((1, GuardVerdict::Exempt)));
+}
+
+#[test]
+fn combined_rules_need_both_facts() {
+    // Issue 19: a rule combining users/uids with groups was refused by the guard compiler
+    // (no guard at all); now each side alone does not match.
+    let c = cfg("[[rule]]\nusers = [\"bob\"]\ngroups = [\"restricted\"]\nnnp = true\n[[rule]]\nuids = [\"2000-2001\"]\ngroups = [\"ops\"]\nnnp = true\n");
+    let t = c.guard_table(&cast());
+    assert!(!t.degraded());
+    assert_eq!(t.lookup(2002, 2002, &[4200]), None, "bob not in restricted");
+    assert_eq!(
+        t.lookup(2002, 2002, &[4100]).map(decode),
+        Some((1, GuardVerdict::Enforce))
+    );
+    assert_eq!(t.lookup(2001, 2001, &[4100]), None, "alice not in ops");
+    assert_eq!(
+        t.lookup(2001, 2001, &[4200]).map(decode),
+        Some((2, GuardVerdict::Enforce))
+    );
+    assert_eq!(t.lookup(2003, 2003, &[4200]), None, "outside the range");
+}
+
+#[test]
+fn first_match_by_lowest_index() {
+    let c = cfg("[[rule]]\nusers = [\"dave\"]\nnnp = false\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n[[rule]]\nuids = [\"2000-2999\"]\nnnp = true\nmode = \"audit\"\n");
+    let t = c.guard_table(&cast());
+    assert_eq!(
+        t.lookup(2004, 2004, &[4100]).map(decode),
+        Some((1, GuardVerdict::Exempt))
+    );
+    assert_eq!(
+        t.lookup(2001, 2001, &[4100]).map(decode),
+        Some((2, GuardVerdict::Enforce))
+    );
+    assert_eq!(
+        t.lookup(2002, 2002, &[]).map(decode),
+        Some((3, GuardVerdict::Audit))
+    );
+    assert_eq!(t.lookup(5000, 5000, &[]), None);
+}
+
+#[test]
+fn an_unknown_restricting_name_widens_the_rule_and_degrades() {
+    // Issue 19: `users = ["dan"]` loaded while the directory does not know dan left him out
+    // (then his setuid exec reached euid 0); an unknown group made the load fail (no guard
+    // at all). Now the rule guards every task that reaches it, and says why.
+    let mut d = cast().user(b"dan", 2600, 2600);
+    d.down_names = vec![b"dan".to_vec(), b"ops".to_vec()];
+    let c =
+        cfg("[[rule]]\nusers = [\"dave\"]\nnnp = false\n[[rule]]\nusers = [\"dan\"]\nnnp = true\n");
+    let t = c.guard_table(&d);
+    assert!(t.degraded(), "{t:?}");
+    assert!(
+        t.unresolved[0].contains("user \"dan\""),
+        "{:?}",
+        t.unresolved
+    );
+    assert_eq!(
+        t.lookup(2600, 2600, &[]).map(decode),
+        Some((2, GuardVerdict::Enforce))
+    );
+    assert_eq!(
+        t.lookup(2004, 2004, &[]).map(decode),
+        Some((1, GuardVerdict::Exempt)),
+        "an earlier exemption still decides"
+    );
+    let c = cfg("[[rule]]\ngroups = [\"ops\"]\nnnp = true\n");
+    let t = c.guard_table(&d);
+    assert!(t.degraded());
+    assert_eq!(
+        t.lookup(2001, 2001, &[]).map(decode),
+        Some((1, GuardVerdict::Enforce))
+    );
+    // the directory back: narrow again
+    d.down_names.clear();
+    let t = c.guard_table(&d);
+    assert!(!t.degraded());
+    assert_eq!(t.lookup(2001, 2001, &[]), None);
+    // control: a lookup that fails (not "not found") widens too
+    let mut d = cast();
+    d.groups_fail = true;
+    let t = c.guard_table(&d);
+    assert!(t.degraded() && t.lookup(2001, 2001, &[]).is_some());
+}
+
+#[test]
+fn an_unknown_exemption_name_does_not_match_and_a_failed_one_degrades() {
+    let mut d = cast();
+    let c = cfg("[[rule]]\ngroups = [\"nosuch\"]\nnnp = false\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n");
+    let t = c.guard_table(&d);
+    assert!(!t.degraded());
+    assert_eq!(
+        t.lookup(2001, 2001, &[4100]).map(decode),
+        Some((2, GuardVerdict::Enforce))
+    );
+    d.groups_fail = true;
+    let c =
+        cfg("[[rule]]\ngroups = [\"ops\"]\nnnp = false\n[[rule]]\nusers = [\"bob\"]\nnnp = true\n");
+    let t = c.guard_table(&d);
+    assert!(t.degraded());
+    assert_eq!(
+        t.lookup(2002, 2002, &[4200]).map(decode),
+        Some((2, GuardVerdict::Enforce)),
+        "the exemption that could not be resolved is not applied"
+    );
+}
+
+#[test]
+fn an_exemption_of_a_shared_uid_is_not_applied_by_the_guard() {
+    // alice and alias share uid 2001: the module exempts only the account named, the kernel
+    // sees only the uid, so the guard keeps restricting it (wider, with a note).
+    let c = cfg("[[rule]]\nusers = [\"alice\"]\nnnp = false\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n");
+    let t = c.guard_table(&cast());
+    assert_eq!(
+        t.lookup(2001, 2001, &[4100]).map(decode),
+        Some((2, GuardVerdict::Enforce))
+    );
+    assert!(
+        t.notes.iter().any(|n| n.contains("shared")),
+        "{:?}",
+        t.notes
+    );
+    // control: dave's uid is his alone
+    let c = cfg("[[rule]]\nusers = [\"dave\"]\nnnp = false\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n");
+    assert_eq!(
+        c.guard_table(&cast())
+            .lookup(2004, 2004, &[4100])
+            .map(decode),
+        Some((1, GuardVerdict::Exempt))
+    );
+}
+
+#[test]
+fn a_restricting_name_in_another_case_covers_the_account() {
+    // Issue 19 (case): rule "carl", account "Carl" — the module restricts Carl, the guard
+    // left him out. Control: an exemption stays exact.
+    let c = cfg("[[rule]]\nusers = [\"carl\"]\nnnp = true\n");
+    let t = c.guard_table(&cast());
+    assert!(t.uids.contains_key(&2003), "{t:?}");
+    let c = cfg("[[rule]]\nusers = [\"carl\"]\nnnp = false\n");
+    let t = c.guard_table(&cast());
+    assert!(t.uids.is_empty());
+}
+
+#[test]
+fn more_combined_rules_than_the_program_holds_are_enforced_wider() {
+    let mut text = String::new();
+    for i in 0..70 {
+        text.push_str(&format!(
+            "[[rule]]\nuids = [\"{}\"]\ngroups = [\"ops\"]\nnnp = true\n",
+            10_000 + i
+        ));
+    }
+    let t = cfg(&text).guard_table(&cast());
+    assert_eq!(t.combo.len(), crate::guard::MAX_COMBO);
+    // rule 70 (beyond the limit) is enforced for the whole group
+    assert_eq!(
+        t.lookup(5, 5, &[4200]).map(decode),
+        Some((65, GuardVerdict::Enforce))
+    );
+    assert!(!t.notes.is_empty());
+}
+
+#[test]
+fn more_ranges_than_the_program_holds_are_merged_wider() {
+    let mut text = String::new();
+    for i in 0..300u32 {
+        text.push_str(&format!(
+            "[[rule]]\nuids = [\"{}\"]\nnnp = {}\n",
+            10_000 + 2 * i,
+            i % 2 == 0
+        ));
+    }
+    let mut t = cfg(&text).guard_table(&cast());
+    t.fit();
+    assert_eq!(t.ranges.len(), crate::guard::MAX_RANGES);
+    // every restricting uid is still guarded
+    for i in (0..300u32).step_by(2) {
+        let v = t.lookup(10_000 + 2 * i, 1, &[]).map(decode);
+        assert!(matches!(v, Some((_, GuardVerdict::Enforce))), "{i}: {v:?}");
+    }
+}
+
+#[test]
+fn passwd_file_reading() {
+    let dir = std::env::temp_dir().join(format!("nnp-passwd-{}", std::process::id()));
+    std::fs::write(
+        &dir,
+        b"root:x:0:0::/:/bin/sh\nCarl:x:2003:2003::/:/bin/sh\nbad\n",
+    )
+    .unwrap();
+    let u = crate::guard::passwd_users(&dir).unwrap();
+    assert_eq!(u.len(), 2);
+    assert_eq!(u[1].name, b"Carl");
+    let _ = std::fs::remove_file(&dir);
+    assert!(crate::guard::passwd_users(Path::new("/nonexistent/passwd"))
+        .unwrap()
+        .is_empty());
+}

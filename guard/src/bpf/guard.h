@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The one contract between the exec guard's BPF programs and their loader (nnp-guard):
+ * table values, map keys and values, state slots, counters, limits and the event layout.
+ * guard.bpf.c and allow_key.bpf.c include it; the loader reads these types through the
+ * skeletons (libbpf-cargo generates them from the programs' BTF), so no offset is copied
+ * by hand into Rust. build.rs reruns when this file changes. */
+#ifndef NNP_GUARD_H
+#define NNP_GUARD_H
+
+/* Limits of the tables (the loader refuses nothing a valid config can hold: a config
+ * beyond a limit is compiled wider, never narrower; see nnp_config::guard). */
+#define NNP_MAX_KEYS 65536    /* entries of the uid and gid tables */
+#define NNP_MAX_RANGES 256    /* uid ranges */
+#define NNP_MAX_COMBO 64      /* rules that need a uid fact and a group fact at once */
+#define NNP_MAX_ALLOW 1024    /* guard_allow files */
+#define NNP_MAX_GROUPS 65536  /* NGROUPS_MAX: every supplementary group is looked at */
+#define NNP_MAX_USERNS 33     /* user namespaces nest at most 32 deep below the initial one */
+#define NNP_USERNS_EXTENTS 5  /* extents stored inline in struct uid_gid_map */
+
+/* A rule's verdict, in the low two bits of a table value. */
+enum nnp_verdict {
+	NNP_V_EXEMPT = 0,  /* nnp = false: allow */
+	NNP_V_ENFORCE = 1, /* nnp = true, mode enforce: refuse (lsm) or kill */
+	NNP_V_AUDIT = 2,   /* nnp = true, mode audit: allow, report "would refuse" */
+};
+
+/* A table value: (1-based rule index << 2) | verdict; 0 is "no rule". The program keeps the
+ * smallest index over every key the task matches: the first rule that matches decides. */
+typedef __u32 nnp_value;
+
+/* uids_X and gids_X: key a uid or gid. */
+struct nnp_entry {
+	nnp_value value; /* rules decided by this key alone (0: none) */
+	__u32 pad;
+	__u64 combo;     /* bit k: this key satisfies one side of combined rule k (combo_X[k]) */
+};
+
+/* ranges_X: key the range's position (0 .. state[NRANGES_X] - 1). */
+struct nnp_range {
+	__u32 lo, hi;    /* inclusive uid range */
+	nnp_value value; /* as in nnp_entry */
+	__u32 pad;
+	__u64 combo;     /* as in nnp_entry: the uid side of combined rules */
+};
+
+/* allow_X: key the identity of a guard_allow file, as the kernel sees the opened file
+ * (superblock device, inode number, inode generation, change time). A file that later
+ * reuses the inode number has another generation or change time, so it never inherits an
+ * entry; the loader learns the key from the kernel (allow_key.bpf.c), not from stat(2),
+ * so btrfs subvolumes and overlayfs agree with what exec sees. */
+struct nnp_file_key {
+	__u64 dev;
+	__u64 ino;
+	__s64 ctime_sec;
+	__u32 ctime_nsec;
+	__u32 generation;
+};
+
+/* state: array of __u32. */
+enum nnp_state_slot {
+	NNP_S_ACTIVE = 0,    /* 0: the _a tables are in force; 1: the _b tables */
+	NNP_S_STAR_A = 1,    /* users = ["*"] (or a rule widened while degraded): value */
+	NNP_S_STAR_B = 2,
+	NNP_S_NRANGES_A = 3, /* entries used in ranges_X */
+	NNP_S_NRANGES_B = 4,
+	NNP_S_NCOMBO_A = 5,  /* entries used in combo_X */
+	NNP_S_NCOMBO_B = 6,
+	NNP_S_COUNT = 8,
+};
+
+/* counters: per-CPU array of __u64. */
+enum nnp_counter {
+	NNP_C_EXECS = 0,   /* every exec the attached program saw: the loader's liveness proof */
+	NNP_C_RAISING = 1, /* execs that raise privileges (guarded or not) */
+	NNP_C_REFUSED = 2, /* refused or killed */
+	NNP_C_AUDITED = 3, /* audit mode: would have been refused */
+	NNP_C_COUNT = 4,
+};
+
+/* What happened to an exec, in an event. */
+enum nnp_action {
+	NNP_A_REFUSED = 1, /* lsm: execve failed with EPERM */
+	NNP_A_KILLED = 2,  /* kill: SIGKILL before the new image ran */
+	NNP_A_AUDIT = 3,   /* audit mode: allowed, would have been refused */
+};
+
+/* events: ring buffer records. */
+struct nnp_event {
+	__u64 time_ns;   /* CLOCK_BOOTTIME */
+	__u32 pid;       /* tgid */
+	__u32 uid;       /* real uid */
+	nnp_value value; /* the deciding rule (0: groups that could not all be read) */
+	__u32 action;    /* enum nnp_action */
+	char comm[16];
+	char file[128];  /* bprm->filename, truncated */
+};
+
+/* allow_key.bpf.c output: one record per open descriptor of the loader. */
+struct nnp_fd_key {
+	__u32 fd;
+	__u32 pad;
+	struct nnp_file_key key;
+};
+
+#endif

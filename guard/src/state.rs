@@ -1,0 +1,124 @@
+//! The one answer to "is the exec guard in force": loaded (link pinned), live (the attached
+//! program sees an exec made now, and for LSM mode the kernel's LSM list has `bpf`),
+//! current (its rules are those of the files on disk now) and complete (not degraded).
+//! `guard status`, `doctor`, `audit` and `explain` all ask [`GuardState::read`].
+
+use crate::{Meta, Mode};
+
+/// The guard's state, read from the kernel and the metadata.
+#[derive(Debug, Clone, Default)]
+pub struct GuardState {
+    /// A link is pinned.
+    pub loaded: bool,
+    /// The attached mode, as the kernel reports the link.
+    pub mode: Option<Mode>,
+    /// The attached program ran for an exec made now.
+    pub live: bool,
+    /// Why it is not live (when loaded).
+    pub not_live: Option<String>,
+    /// The metadata.
+    pub meta: Option<Meta>,
+    /// How the loaded policy differs from the files on disk.
+    pub stale: Vec<String>,
+    /// Names not resolved: the tables are wider than the rules.
+    pub unresolved: Vec<String>,
+    /// Counters: execs, raising, refused, audited.
+    pub counters: [u64; 4],
+    /// What could not be read.
+    pub cannot_tell: Vec<String>,
+}
+
+/// The summary of a [`GuardState`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Protection {
+    /// Loaded, live, current, complete.
+    InForce,
+    /// Not loaded.
+    NotLoaded,
+    /// Loaded but not in force, for these reasons.
+    NotInForce(Vec<String>),
+    /// Could not tell, for these reasons.
+    CannotTell(Vec<String>),
+}
+
+impl GuardState {
+    /// Read the state now (runs one exec to prove liveness when loaded).
+    pub fn read() -> GuardState {
+        let mut s = GuardState {
+            loaded: crate::is_loaded(),
+            ..GuardState::default()
+        };
+        if !s.loaded {
+            return s;
+        }
+        match crate::attached_mode() {
+            Ok(m) => s.mode = Some(m),
+            Err(e) => s.cannot_tell.push(e.to_string()),
+        }
+        match crate::counters() {
+            Ok(c) => s.counters = c,
+            Err(e) => s.cannot_tell.push(e.to_string()),
+        }
+        if s.mode == Some(Mode::Lsm) && crate::bpf_lsm_active() == Some(false) {
+            s.not_live = Some(format!(
+                "the LSM program is attached but bpf is not in the kernel's active LSM list ({}): it never runs; {}",
+                crate::lsm_list().unwrap_or_default(),
+                crate::lsm_hint()
+            ));
+        } else {
+            match crate::pinned_live() {
+                Ok(true) => s.live = true,
+                Ok(false) => {
+                    s.not_live = Some(
+                        "the attached program did not see an exec made now: it does not run"
+                            .to_string(),
+                    )
+                }
+                Err(e) => s.cannot_tell.push(e.to_string()),
+            }
+        }
+        s.meta = Meta::read();
+        match &s.meta {
+            Some(m) => {
+                s.stale = m.stale();
+                s.unresolved = m.unresolved.clone();
+            }
+            None => s.cannot_tell.push(format!(
+                "the guard is pinned but {}/guard.meta is missing: cannot tell which config it holds",
+                crate::RUN_DIR
+            )),
+        }
+        s
+    }
+
+    /// The summary: in force only when loaded, live, current and complete.
+    pub fn protection(&self) -> Protection {
+        if !self.loaded {
+            return Protection::NotLoaded;
+        }
+        let mut why = Vec::new();
+        if let Some(n) = &self.not_live {
+            why.push(format!("not live: {n}"));
+        }
+        for s in &self.stale {
+            why.push(format!(
+                "stale: {s} since the guard was loaded: run nnpctl guard reload"
+            ));
+        }
+        for u in &self.unresolved {
+            why.push(format!("degraded: {u}"));
+        }
+        if !why.is_empty() {
+            return Protection::NotInForce(why);
+        }
+        if !self.cannot_tell.is_empty() || !self.live {
+            return Protection::CannotTell(self.cannot_tell.clone());
+        }
+        Protection::InForce
+    }
+
+    /// Is the guard in force?
+    pub fn in_force(&self) -> bool {
+        self.protection() == Protection::InForce
+    }
+}
