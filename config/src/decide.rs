@@ -89,6 +89,13 @@ pub trait Directory {
         let _ = want;
         None
     }
+    /// The local accounts (the passwd file read directly, never an enumeration of a
+    /// directory): the exec guard looks there for every account a restricting name matches
+    /// ignoring case, and for other accounts sharing an exempted uid. Login paths never
+    /// call it.
+    fn local_users(&self) -> Result<Vec<UserEntry>, LookupError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The system's NSS (reentrant calls through nnp-sys).
@@ -125,6 +132,9 @@ impl Directory for Nss {
     }
     fn local_groups(&self, want: &HashSet<&str>) -> Option<FileGroups> {
         nssfiles::local_groups(want)
+    }
+    fn local_users(&self) -> Result<Vec<UserEntry>, LookupError> {
+        crate::guard::passwd_users(std::path::Path::new("/etc/passwd"))
     }
 }
 
