@@ -84,6 +84,15 @@ fn main() {
         let archive = find(&cc, &format!("lib{name}.a")).unwrap_or_else(|| libc.clone());
         script(name, &[&archive]);
     }
+    // `cargo build --workspace` unifies features: nnp-sys gets `pam` (for pam_nnp), and with
+    // it pam-bindings' `-lpam`. nnp-shell uses none of it, but a shared libpam among the
+    // inputs (even one --as-needed drops) makes the linker emit dynamic symbols that a
+    // static-pie cannot resolve: it crashes at start. An empty archive answers `-lpam`; a
+    // real use of libpam here would fail the link instead.
+    let empty = dir.join("libpam.a");
+    if let Err(e) = std::fs::write(&empty, b"!<arch>\n") {
+        fail(&format!("cannot write {}: {e}", empty.display()));
+    }
     println!("cargo:rustc-link-arg-bin={BIN}=-static-pie");
     println!("cargo:rustc-link-arg-bin={BIN}=-L{}", dir.display());
 }

@@ -69,3 +69,19 @@ fn control_the_helper_is_dynamic() {
         "the reader must see the helper's shared libraries"
     );
 }
+
+#[test]
+fn nnp_shell_runs() {
+    // A static-pie whose link left symbol relocations behind crashes before main (a
+    // workspace build once linked libpam's -lpam in and did). Whatever shell it picks here
+    // (the helper is usually not installed: /bin/sh), `-c 'exit 7'` must come back as 7.
+    use std::os::unix::process::ExitStatusExt;
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_nnp-shell"))
+        .args(["-c", "exit 7"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.signal(), None, "nnp-shell was killed by a signal");
+    assert_eq!(status.code(), Some(7));
+}
