@@ -7,7 +7,8 @@ PKGS=(gcc make libpam0g-dev libpam-modules libpam-runtime pamtester openssh-serv
       rsync tmux screen dropbear-bin valgrind file
       debhelper dpkg-dev fakeroot lintian rpm
       clang libelf-dev zlib1g-dev pkg-config bpftool libcap2-bin
-      qemu-system-x86 busybox-static cpio)
+      qemu-system-x86 qemu-utils busybox-static cpio mmdebstrap
+      btrfs-progs xfsprogs e2fsprogs)
 PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do
