@@ -13,9 +13,11 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 PAMDIR  ?= $(PREFIX)/lib/$(MULTIARCH)/security
 TARGETDIR := $(or $(CARGO_TARGET_DIR),target)
 REL     ?= $(TARGETDIR)/release
-# nnp-shell is linked statically (glibc's static-pie): no dynamic loader runs before its
-# main, so LD_PRELOAD/LD_AUDIT/LD_LIBRARY_PATH code cannot run before NNP is set.
-HOST    := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+# nnp-shell is linked statically (static-pie) by its build.rs, however it is built; its
+# shell chooser nnp-shell-helper (dynamic: it needs NSS) lives at a path compiled into
+# nnp-shell (/usr/lib/nnp/nnp-shell-helper unless NNPLIBDIR says otherwise).
+NNPLIBDIR ?= $(PREFIX)/lib/nnp
+HELPER_ENV := $(if $(filter-out /usr/lib/nnp,$(NNPLIBDIR)),NNP_SHELL_HELPER=$(NNPLIBDIR)/nnp-shell-helper)
 
 .PHONY: all build deps test lint unit e2e demo bench clean install install-files deb rpm fuzz fuzz-smoke
 
@@ -25,10 +27,7 @@ deps:
 	./scripts/install-deps.sh
 
 build:
-	$(CARGO) build --release --workspace --locked
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked -p nnp-shell --target $(HOST)
-	cp $(TARGETDIR)/$(HOST)/release/nnp-shell $(REL)/nnp-shell.static
-	mv -f $(REL)/nnp-shell.static $(REL)/nnp-shell
+	$(HELPER_ENV) $(CARGO) build --release --workspace --locked
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -60,6 +59,7 @@ install: build install-files
 install-files:
 	install -D -m 0644 $(REL)/libpam_nnp.so $(DESTDIR)$(PAMDIR)/pam_nnp.so
 	install -D -m 0755 $(REL)/nnp-shell $(DESTDIR)$(BINDIR)/nnp-shell
+	install -D -m 0755 $(REL)/nnp-shell-helper $(DESTDIR)$(NNPLIBDIR)/nnp-shell-helper
 	install -D -m 0755 $(REL)/nnpctl $(DESTDIR)$(SBINDIR)/nnpctl
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/security/nnp.d
 	test -e $(DESTDIR)$(SYSCONFDIR)/security/nnp.toml || \

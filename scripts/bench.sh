@@ -5,6 +5,7 @@
 . "$(dirname "$0")/../tests/lib.sh"
 ns_enter "$@"
 ns_setup
+install_nnp_shell   # the shell chooser at its compiled-in path: nnp-shell as installed
 gcc -O2 -Wall -o "$T/pam_loop" "$NNP_ROOT/bench/pam_loop.c" -lpam || exit 1
 gcc -O2 -Wall -pthread -o "$T/threads" "$NNP_ROOT/bench/threads.c" || exit 1
 gcc -O2 -Wall -o "$T/exec_loop" "$NNP_ROOT/bench/exec_loop.c" || exit 1

@@ -11,6 +11,9 @@ NNP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NNP_BIN=${NNP_BIN:-$NNP_ROOT/target/release}
 MODULE=${NNP_MODULE:-$NNP_BIN/libpam_nnp.so}
 NNP_SHELL=$NNP_BIN/nnp-shell
+NNP_SHELL_HELPER=$NNP_BIN/nnp-shell-helper
+# Where nnp-shell runs its shell chooser: the path compiled into it (see nnp-shell(8)).
+HELPER_PATH=${NNP_HELPER_PATH:-/usr/lib/nnp/nnp-shell-helper}
 NNPCTL=$NNP_BIN/nnpctl
 
 # Test users live in an unusual uid range so cleanup (pkill -U) cannot hit a real user.
@@ -180,11 +183,37 @@ standard_users() {
   add_user dave $((UID_BASE + 4)) restricted
 }
 
+# usr_lib_writable — make /usr/lib writable inside the namespace: an overlay whose upper
+# layer is a tmpfs, so nothing reaches the host's /usr. Nothing to do where overlay_system
+# already overlays /usr.
+ULIB=""
+usr_lib_writable() {
+  require_private_ns
+  { [ -n "$OV" ] || [ -n "$ULIB" ]; } && return 0
+  ULIB="$T/usr-lib"
+  mkdir -p "$ULIB"
+  mount -t tmpfs -o mode=755 nnp-usr-lib "$ULIB"
+  mkdir -p "$ULIB/up" "$ULIB/work"
+  mount -t overlay overlay -o "lowerdir=/usr/lib,upperdir=$ULIB/up,workdir=$ULIB/work" /usr/lib
+  if [ "$(findmnt -no FSTYPE /usr/lib)" != overlay ]; then
+    echo "Bail out! /usr/lib is not an overlay; refusing to install into it"; exit 1
+  fi
+  EXTRA_CLEANUP="${EXTRA_CLEANUP:+$EXTRA_CLEANUP; }umount -l /usr/lib 2>/dev/null"
+}
+
+# install_nnp_shell — nnp-shell at $T/bin/nnp-shell, listed in /etc/shells, and its shell
+# chooser at the path compiled into it (on the namespace's /usr/lib overlay).
+install_nnp_shell() {
+  install -m 0755 "$NNP_SHELL" "$T/bin/nnp-shell"
+  grep -qxF "$T/bin/nnp-shell" /etc/shells || echo "$T/bin/nnp-shell" >> /etc/shells
+  usr_lib_writable
+  install -D -m 0755 -o root -g root "$NNP_SHELL_HELPER" "$HELPER_PATH"
+}
+
 # nnp_shell_cast — nnp-shell installed and in /etc/shells; sam (restricted group) has it as
 # login shell, bob (the control) has bash; S is sam's uid; sshd's stack has no pam_nnp.
 nnp_shell_cast() {
-  install -m 0755 "$NNP_SHELL" "$T/bin/nnp-shell"
-  echo "$T/bin/nnp-shell" >> /etc/shells
+  install_nnp_shell
   add_group restricted $((UID_BASE + 100))
   USER_SHELL="$T/bin/nnp-shell" add_user sam $((UID_BASE + 10)) restricted
   add_user bob $((UID_BASE + 2))

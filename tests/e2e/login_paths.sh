@@ -145,8 +145,7 @@ case_end
 
 # dropbear (Debian builds it without PAM): pam_nnp cannot act, nnp-shell does.
 if command -v dropbear >/dev/null; then
-  install -m 0755 "$NNP_SHELL" "$T/bin/nnp-shell"
-  echo "$T/bin/nnp-shell" >> /etc/shells
+  install_nnp_shell
   USER_SHELL="$T/bin/nnp-shell" add_user sam $((UID_BASE + 10)) restricted
   for u in alice sam; do
     install -d -o "${TEST_UID[$u]}" -g "${TEST_UID[$u]}" -m 0700 "$T/home/$u/.ssh"
