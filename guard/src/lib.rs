@@ -933,7 +933,10 @@ pub fn watch(
     })
     .map_err(|e| sys("reading events", e))?;
     let rb = b.build().map_err(|e| sys("reading events", e))?;
-    let mut last_names = std::time::Instant::now();
+    // The first pass is due at once: at boot the directory may be up by the time watch runs.
+    let mut last_names = std::time::Instant::now()
+        .checked_sub(refine.retry)
+        .unwrap_or_else(std::time::Instant::now);
     let mut last_allow = std::time::Instant::now();
     while !stop.get() && is_loaded() {
         rb.poll(Duration::from_millis(500))
