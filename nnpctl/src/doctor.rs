@@ -51,132 +51,86 @@ impl Report {
     }
 }
 
-/// One session-phase module line, after following includes.
-struct SessionLine {
-    control: String,
-    module: String,
-    args: Vec<String>,
-    /// `file:line` where it is written.
-    origin: String,
-}
+use crate::pamstack::{self, module_name, Action, Handler, Kind, Stack};
 
-fn module_name(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
-}
-
-/// `pam_nnp.so` by name or path (also a build tree's `libpam_nnp.so`).
-fn is_pam_nnp(module: &str) -> bool {
-    matches!(module_name(module), "pam_nnp.so" | "libpam_nnp.so")
-}
-
-/// Split a PAM line into type, control, module path, args (control may be `[...]`).
-fn split_pam_line(line: &str) -> Option<(String, String, String, Vec<String>)> {
-    let line = line.trim();
-    let (ty, rest) = line.split_once(char::is_whitespace)?;
-    let rest = rest.trim_start();
-    let (control, rest) = if let Some(r) = rest.strip_prefix('[') {
-        let end = r.find(']')?;
-        (format!("[{}]", &r[..end]), r[end + 1..].trim_start())
-    } else {
-        let (c, r) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-        (c.to_string(), r.trim_start())
-    };
-    let mut words = rest.split_whitespace();
-    let module = words.next().unwrap_or("").to_string();
-    Some((
-        ty.trim_start_matches('-').to_lowercase(),
-        control,
-        module,
-        words.map(str::to_string).collect(),
-    ))
-}
-
-/// The session modules of a PAM service file, following `@include`, `include` and `substack`.
-fn session_stack(
-    dir: &Path,
-    name: &str,
-    depth: usize,
-    out: &mut Vec<SessionLine>,
-    unreadable: &mut Vec<String>,
-) {
-    if depth > 16 {
-        unreadable.push(format!("{name}: includes nested more than 16 deep"));
-        return;
-    }
-    let path = if name.starts_with('/') {
-        PathBuf::from(name)
-    } else {
-        dir.join(name)
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => {
-            // A stack doctor cannot read may load pam_nnp (or an optional copy of it).
-            unreadable.push(format!("{}: {e}", path.display()));
-            return;
-        }
-    };
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(inc) = line.strip_prefix("@include") {
-            session_stack(dir, inc.trim(), depth + 1, out, unreadable);
-            continue;
-        }
-        let Some((ty, control, module, args)) = split_pam_line(line) else {
-            continue;
-        };
-        if ty != "session" {
-            continue;
-        }
-        if control == "include" || control == "substack" {
-            session_stack(dir, &module, depth + 1, out, unreadable);
-            continue;
-        }
-        out.push(SessionLine {
-            control,
-            module,
-            args,
-            origin: format!("{}:{}", path.display(), i + 1),
-        });
-    }
-}
-
-/// Everything about one `pam_nnp.so` line: control, arguments, its config, its position.
+/// Everything about one `pam_nnp.so` line: whether libpam loads and reaches it, its control,
+/// arguments, its config, its position.
 fn check_line(
     r: &mut Report,
     name: &str,
-    stack: &[SessionLine],
+    stack: &Stack,
     pos: usize,
     default_config: Option<&Path>,
 ) {
-    let line = &stack[pos];
+    let handlers = &stack.handlers;
+    let line = &handlers[pos];
     let at = format!("{} (stack {name})", line.origin);
-    let args = if line.args.is_empty() {
+    let args = if line.args().is_empty() {
         String::new()
     } else {
-        format!(" {}", line.args.join(" "))
+        format!(" {}", line.args().join(" "))
+    };
+    let module = line.module().unwrap_or("");
+    // Position among the session modules (a substack line is not one).
+    let counted = |h: &Handler| !matches!(h.kind, Kind::Substack { .. });
+    let index = handlers[..pos].iter().filter(|h| counted(h)).count();
+    let total = handlers.iter().filter(|h| counted(h)).count();
+    let reach = pamstack::reach(handlers, pos);
+    let mut why: Vec<String> = Vec::new();
+    if let Kind::Module {
+        file,
+        present: false,
+        ..
+    } = &line.kind
+    {
+        let dash = if line.silent {
+            " (the `-` prefix only keeps libpam from logging it)"
+        } else {
+            ""
+        };
+        if reach.not_loaded {
+            why.push(format!("module file {} does not exist: libpam cannot load it and, with control \"{}\", lets the session go on WITHOUT no_new_privs{dash}", file.display(), line.control));
+        } else {
+            why.push(format!("module file {} does not exist: libpam answers \"Module is unknown\" and fails every session of service {name}, root's included{dash}", file.display()));
+        }
+    } else if !reach.any_success {
+        why.push(format!(
+            "no outcome of the stack's modules lets a session of service {name} succeed: libpam fails every session{}",
+            broken_lines(handlers)
+        ));
+    }
+    if let Some((by, code)) = reach.skipped {
+        why.push(skip_reason(&handlers[by], code));
+    }
+    let level = if why.is_empty() {
+        Level::Ok
+    } else {
+        Level::Problem
     };
     r.say(
-        Level::Ok,
+        level,
         format!(
-            "{at}: session {} {}{args} (session module {} of {})",
+            "{at}: session {} {module}{args} (session module {} of {total})",
             line.control,
-            line.module,
-            pos + 1,
-            stack.len()
+            index + 1,
         ),
     );
-    match line.control.as_str() {
-        "required" | "requisite" => {}
-        other => r.say(
-            Level::Problem,
-            format!("{at}: control \"{other}\": only required or requisite makes a refused session fail the login; with anything else an error of pam_nnp (a broken config, a directory outage) becomes a silent success WITHOUT no_new_privs"),
-        ),
+    for w in why {
+        r.say(Level::Problem, format!("{at}: {w}"));
     }
-    let argv: Vec<&[u8]> = line.args.iter().map(|a| a.as_bytes()).collect();
+    if let Some(code) = reach.error_ignored {
+        r.say(
+            Level::Problem,
+            format!("{at}: control \"{}\": when pam_nnp fails ({}) the session still succeeds: only a control that fails the stack (required, requisite, [... default=bad]) makes a refused session fail the login; with this one an error of pam_nnp (a broken config, a directory outage) becomes a silent success WITHOUT no_new_privs", line.control, pamstack::return_name(code)),
+        );
+    }
+    if reach.any_success && !reach.ignore_ok && !reach.not_loaded {
+        r.say(
+            Level::Warning,
+            format!("{at}: only pam_nnp can make a session of service {name} succeed: users it does not restrict (it returns PAM_IGNORE for them) are refused; add session required pam_unix.so (or pam_permit.so) beside it"),
+        );
+    }
+    let argv: Vec<&[u8]> = line.args().iter().map(|a| a.as_bytes()).collect();
     // The module's own parser: doctor reads the line exactly as pam_nnp will.
     let (parsed, bad) = nnp_config::args::parse(&argv);
     if let Some(bad) = bad {
@@ -229,9 +183,9 @@ fn check_line(
         }
     }
     let find = |m: &str, arg: Option<&str>| {
-        stack.iter().position(|l| {
-            module_name(&l.module) == m && arg.is_none_or(|a| l.args.iter().any(|x| x == a))
-        })
+        handlers
+            .iter()
+            .position(|l| l.is_module(m) && arg.is_none_or(|a| l.args().iter().any(|x| x == a)))
     };
     if let Some(s) = find("pam_selinux.so", Some("open")) {
         let rel = if s < pos {
@@ -251,35 +205,128 @@ fn check_line(
     }
 }
 
-fn check_pam(r: &mut Report, has_rules: bool, default_config: Option<&Path>) -> bool {
-    let dir = Path::new(PAM_DIR);
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        r.say(Level::Unchecked, format!("cannot read {PAM_DIR}"));
-        return false;
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|n| {
-            !n.starts_with("common-") && !n.ends_with(".dpkg-old") && !n.ends_with(".dpkg-dist")
-        })
-        .collect();
+/// Why the handler `h` makes libpam skip a later line when its module returns `code`.
+fn skip_reason(h: &Handler, code: u8) -> String {
+    let what = format!("{}: \"{}\"", h.origin, h.describe());
+    let ret = pamstack::return_name(code);
+    match h.actions[usize::from(code)] {
+        Action::Jump(n) => format!("{what} jumps over {n} module(s), pam_nnp among them, when its module returns {ret}: the session goes on WITHOUT no_new_privs"),
+        Action::Done => format!("{what} ends the stack when its module returns {ret} (\"sufficient\" or \"done\"), before pam_nnp: the session succeeds WITHOUT no_new_privs"),
+        Action::Die => format!("{what} ends the (sub)stack when its module returns {ret} (\"requisite\" or \"die\"), before pam_nnp, and a later \"reset\" forgets the failure: the session can succeed WITHOUT no_new_privs"),
+        a => format!("{what} skips pam_nnp when its module returns {ret} ({})", a.name()),
+    }
+}
+
+/// The lines of a stack that always fail: missing modules, broken lines, controls libpam
+/// cannot parse.
+fn broken_lines(handlers: &[Handler]) -> String {
+    let mut out = Vec::new();
+    for h in handlers {
+        match &h.kind {
+            Kind::Module {
+                file,
+                present: false,
+                ..
+            } => out.push(format!(
+                "{}: module file {} does not exist (\"Module is unknown\")",
+                h.origin,
+                file.display()
+            )),
+            Kind::MustFail { reason } => out.push(format!(
+                "{}: {reason} (libpam installs it as always failing)",
+                h.origin
+            )),
+            Kind::Module { .. } | Kind::Substack { .. } => {
+                if let Some(e) = &h.control_error {
+                    out.push(format!("{}: control \"{}\": {e}", h.origin, h.control));
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", out.join("; "))
+    }
+}
+
+/// The service names libpam can be asked for: every file in /etc/pam.d (symlinks followed,
+/// as libpam's fopen follows them) and those in /usr/lib/pam.d that /etc/pam.d does not
+/// override. `common-*` files are only included by others.
+fn service_names() -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = Vec::new();
+    for (i, dir) in pamstack::CONFIG_DIRS.iter().enumerate() {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(_) if i > 0 => continue,
+            Err(e) => return Err(format!("cannot read {dir}: {e}")),
+        };
+        for e in entries.filter_map(Result::ok) {
+            let Some(n) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if n.starts_with("common-") || n.ends_with(".dpkg-old") || n.ends_with(".dpkg-dist") {
+                continue;
+            }
+            if std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()) && !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
     names.sort();
+    Ok(names)
+}
+
+fn check_pam(r: &mut Report, has_rules: bool, default_config: Option<&Path>) -> bool {
+    let names = match service_names() {
+        Ok(n) => n,
+        Err(e) => {
+            r.say(Level::Unchecked, e);
+            return false;
+        }
+    };
+    let files = pamstack::RealFiles;
+    let module_dir = pamstack::module_dir(&files);
     let mut any = false;
     let mut sshd_loads = false;
     for name in &names {
-        let mut stack = Vec::new();
-        let mut unreadable = Vec::new();
-        session_stack(dir, name, 0, &mut stack, &mut unreadable);
-        for u in unreadable {
+        let stack = pamstack::load_service(&files, &module_dir, name);
+        for u in &stack.unreadable {
             r.say(
                 Level::Unchecked,
                 format!("PAM stack {name}: cannot read {u}: its pam_nnp lines are not checked"),
             );
         }
-        for pos in 0..stack.len() {
-            if !is_pam_nnp(&stack[pos].module) {
+        if let Some(f) = &stack.fatal {
+            let (level, tail) = if stack.mentions_nnp {
+                (Level::Problem, ", so pam_nnp never runs")
+            } else {
+                (Level::Warning, "")
+            };
+            r.say(
+                level,
+                format!("PAM stack {name}: {f}: libpam fails every request of service {name} (\"Initialization failure\"){tail}"),
+            );
+            continue;
+        }
+        if stack.from_other {
+            // The session lines are other's, reported under its own name.
+            continue;
+        }
+        for g in &stack.ghosts {
+            r.say(
+                Level::Problem,
+                format!(
+                    "{} (stack {name}): pam_nnp.so is never loaded: {}",
+                    g.origin, g.reason
+                ),
+            );
+        }
+        for pos in 0..stack.handlers.len() {
+            if !stack.handlers[pos]
+                .module()
+                .is_some_and(pamstack::is_pam_nnp)
+            {
                 continue;
             }
             any = true;
@@ -540,26 +587,4 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Failure> {
         }
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pam_lines_with_bracket_controls() {
-        let (t, c, m, a) = split_pam_line(
-            "session [success=ok ignore=ignore module_unknown=ignore default=bad] pam_selinux.so open",
-        )
-        .unwrap_or_default();
-        assert_eq!(t, "session");
-        assert_eq!(
-            c,
-            "[success=ok ignore=ignore module_unknown=ignore default=bad]"
-        );
-        assert_eq!(m, "pam_selinux.so");
-        assert_eq!(a, vec!["open".to_string()]);
-        let (t, _, m, _) = split_pam_line("-session optional pam_systemd.so").unwrap_or_default();
-        assert_eq!((t.as_str(), m.as_str()), ("session", "pam_systemd.so"));
-    }
 }

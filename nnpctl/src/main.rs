@@ -12,6 +12,7 @@ mod check;
 mod doctor;
 mod explain;
 mod guard;
+mod pamstack;
 mod procfs;
 mod status;
 

@@ -1,0 +1,291 @@
+#!/bin/bash
+# nnpctl doctor reads a PAM stack as libpam does (issue 20, items 1-4): a differential test.
+# Every case writes one stack for the service nnpdiff, asks real libpam what it does with it
+# (pamtester opens and closes a session for alice, who is restricted; pam_exec after pam_nnp
+# prints the NoNewPrivs bit the session's children inherit), asks doctor, and requires:
+#
+#   doctor reports a problem for the stack  <=>  alice does not get NoNewPrivs 1
+#                                                or the session fails (the service is locked out)
+#
+# and doctor's exit status says the same (sshd's stack here is fine, so nothing else is a
+# problem). The expected libpam outcome is in the table too, so a case cannot pass vacuously.
+# Each case can run alone: tests/run.sh doctor_stacks CASE.
+. "$(dirname "$0")/../lib.sh"
+ns_enter "$@"
+ns_setup
+standard_users
+write_config "$GROUP_RULE"
+write_stack sshd
+SVC=nnpdiff
+PROBE="session optional pam_exec.so stdout /bin/grep NoNewPrivs /proc/self/status"
+# libpam's module directory (DEFAULT_MODULE_PATH): where pam_permit.so is
+MODDIR=""
+for d in /lib/x86_64-linux-gnu/security /usr/lib/x86_64-linux-gnu/security /lib64/security /usr/lib64/security /lib/security; do
+  [ -f "$d/pam_permit.so" ] && { MODDIR=$d; break; }
+done
+[ -n "$MODDIR" ] || { echo "Bail out! cannot find libpam's module directory"; exit 1; }
+
+# fresh — remove every stack file of earlier cases (each case sets up all it needs)
+fresh() {
+  rm -f /etc/pam.d/$SVC /etc/pam.d/$SVC-*
+  rm -rf "$T/static"
+  mkdir -p "$T/static"
+}
+
+# stack TEXT [FILE] — write FILE (default: the service's stack) in /etc/pam.d
+stack() { printf '%s\n' "$1" > "/etc/pam.d/${2:-$SVC}"; }
+
+# differential EXPECTED — EXPECTED is what libpam does: "nnp" (alice gets NoNewPrivs 1 and
+# the session opens) or "hole" (she does not, or the session fails). Doctor must report a
+# problem for the stack exactly in the second case.
+differential() {
+  local expected=$1 libpam doctor pam_log
+  run pamtester "$SVC" alice open_session close_session
+  pam_log="pamtester: exit $RC; $(printf '%s' "$OUT $ERR" | tr '\n\t' '  ')"
+  if [ "$RC" = 0 ] && printf '%s\n' "$OUT" | grep -q "^NoNewPrivs:[[:space:]]*1$"; then
+    libpam=nnp
+  else
+    libpam=hole
+  fi
+  [ "$libpam" = "$expected" ] || fail "libpam: expected '$expected', got '$libpam' ($pam_log)"
+  run "$NNPCTL" doctor
+  if printf '%s\n' "$OUT" | grep -qE "^problem: (.*\(stack $SVC\)|PAM stack $SVC:)"; then
+    doctor=problem
+  else
+    doctor=ok
+  fi
+  case "$libpam:$doctor" in
+    nnp:ok) expect_rc 0 ;;
+    hole:problem) expect_rc 1 ;;
+    nnp:problem) fail "doctor reports a problem, but libpam gives alice NoNewPrivs 1 ($pam_log)" ;;
+    hole:ok) fail "doctor reports no problem, but libpam leaves a hole ($pam_log)" ;;
+  esac
+}
+
+# expect_doctor_line REGEX — doctor's last output has a line matching REGEX (the reason)
+expect_doctor_line() {
+  printf '%s\n' "$OUT" | grep -qE -- "$1" || fail "doctor should say: $1"
+}
+
+case_begin "baseline: only sshd loads pam_nnp, doctor exit 0"
+fresh
+run "$NNPCTL" doctor
+expect_rc 0
+case_end
+
+case_begin "debian: @include common-session, then pam_nnp (ok, NNP 1)"
+fresh
+stack "@include common-auth
+@include common-account
+session required pam_loginuid.so
+@include common-session
+session required $MODULE
+$PROBE
+@include common-password"
+differential nnp
+expect_doctor_line "^ok: /etc/pam.d/$SVC:5 \(stack $SVC\): session required $MODULE \(session module [0-9]+ of [0-9]+\)$"
+case_end
+
+# item 1: line continuations
+case_begin "continuation: a trailing backslash joins the pam_nnp line to the one before (hole)"
+fresh
+stack "session required pam_permit.so \\
+session required $MODULE
+$PROBE"
+differential hole
+expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): pam_nnp.so is never loaded: a .* joins it to line 1"
+case_end
+
+case_begin "continuation across a comment and a blank line still joins (hole)"
+fresh
+stack "session required pam_permit.so \\
+# a comment does not end the continuation
+
+session required $MODULE
+$PROBE"
+differential hole
+case_end
+
+case_begin "continuation control: a # comment ends the line before the backslash (NNP 1)"
+fresh
+stack "session required pam_permit.so # see below \\
+session required $MODULE
+$PROBE"
+differential nnp
+case_end
+
+case_begin "continuation on the last line: libpam cannot read the stack at all (locked out)"
+fresh
+stack "session required pam_permit.so
+$PROBE
+session required $MODULE \\"
+differential hole
+expect_doctor_line "^problem: PAM stack $SVC: .*no line follows it.*Initialization failure"
+case_end
+
+# item 2: controls, jumps, sufficient, substacks
+case_begin "rhel: [success=1 default=ignore] pam_succeed_if.so jumps over pam_nnp (hole)"
+fresh
+stack "session required pam_permit.so
+session [success=1 default=ignore] pam_succeed_if.so service in $SVC:su quiet
+session required $MODULE
+$PROBE"
+differential hole
+expect_doctor_line "^problem: /etc/pam.d/$SVC:3 \(stack $SVC\): /etc/pam.d/$SVC:2: .*jumps over 1 module"
+case_end
+
+case_begin "rhel control: pam_nnp before the jump (NNP 1)"
+fresh
+stack "session required pam_permit.so
+session required $MODULE
+session [success=1 default=ignore] pam_succeed_if.so service in $SVC:su quiet
+session required pam_permit.so
+$PROBE"
+differential nnp
+case_end
+
+case_begin "sufficient pam_permit before pam_nnp ends the stack (hole)"
+fresh
+stack "session required pam_permit.so
+session sufficient pam_permit.so
+session required $MODULE
+$PROBE"
+differential hole
+expect_doctor_line "^problem: /etc/pam.d/$SVC:3 \(stack $SVC\): /etc/pam.d/$SVC:2: .*ends the stack when its module returns success"
+case_end
+
+case_begin "[success=done] before pam_nnp ends the stack (hole)"
+fresh
+stack "session required pam_permit.so
+session [success=done default=ignore] pam_permit.so
+session required $MODULE
+$PROBE"
+differential hole
+case_end
+
+case_begin "sufficient control: after pam_nnp it ends nothing that matters (NNP 1)"
+fresh
+stack "session required pam_permit.so
+session required $MODULE
+$PROBE
+session sufficient pam_permit.so"
+differential nnp
+case_end
+
+case_begin "substack: sufficient inside it skips pam_nnp after it in the substack (hole)"
+fresh
+stack "session sufficient pam_permit.so
+session required $MODULE" "$SVC-sub"
+stack "session required pam_permit.so
+session substack $SVC-sub
+$PROBE"
+differential hole
+case_end
+
+case_begin "substack control: sufficient inside it ends only the substack (NNP 1)"
+fresh
+stack "session sufficient pam_permit.so" "$SVC-sub"
+stack "session required pam_permit.so
+session substack $SVC-sub
+session required $MODULE
+$PROBE"
+differential nnp
+case_end
+
+case_begin "include: sufficient in an included file ends the whole stack (hole)"
+fresh
+stack "session sufficient pam_permit.so" "$SVC-inc"
+stack "session required pam_permit.so
+session include $SVC-inc
+session required $MODULE
+$PROBE"
+differential hole
+case_end
+
+# item 3: symlinked stack files (the target outside /etc/pam.d, as NixOS and managed trees)
+case_begin "symlinked stack: an optional pam_nnp with a broken config there is found (hole)"
+fresh
+printf '%s\n' "session required pam_permit.so
+session optional $MODULE config=/etc/security/nnp-missing.toml
+$PROBE" > "$T/static/$SVC"
+ln -s "$T/static/$SVC" /etc/pam.d/$SVC
+differential hole
+expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): control \"optional\""
+expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): config: /etc/security/nnp-missing.toml"
+case_end
+
+case_begin "symlinked stack control: required pam_nnp there (NNP 1), reported as ok"
+fresh
+printf '%s\n' "session required pam_permit.so
+session required $MODULE
+$PROBE" > "$T/static/$SVC"
+ln -s "$T/static/$SVC" /etc/pam.d/$SVC
+differential nnp
+expect_doctor_line "^ok: /etc/pam.d/$SVC:2 \(stack $SVC\): session required $MODULE"
+case_end
+
+# item 4: module files that do not exist
+case_begin "missing module, absolute path: Module is unknown, everyone locked out (hole)"
+fresh
+stack "session required pam_permit.so
+session required $T/nowhere/pam_nnp.so
+$PROBE"
+differential hole
+expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): module file $T/nowhere/pam_nnp.so does not exist: libpam answers \"Module is unknown\""
+case_end
+
+case_begin "missing module, relative name resolved in libpam's module dir (hole)"
+fresh
+stack "session required pam_permit.so
+session required pam_nnp.so
+$PROBE"
+if [ -e "$MODDIR/pam_nnp.so" ]; then
+  fail "this case needs a module dir without pam_nnp.so ($MODDIR has one)"
+fi
+differential hole
+expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): module file $MODDIR/pam_nnp.so does not exist"
+case_end
+
+case_begin "relative name control: pam_nnp.so present in libpam's module dir (NNP 1)"
+fresh
+# a private copy of the module dir with pam_nnp.so in it, mounted in this namespace only
+mkdir -p "$T/moddir"
+cp -a "$MODDIR/." "$T/moddir/"
+cp "$MODULE" "$T/moddir/pam_nnp.so"
+mount --bind "$T/moddir" "$MODDIR"
+stack "session required pam_permit.so
+session required pam_nnp.so
+$PROBE"
+differential nnp
+umount "$MODDIR"
+case_end
+
+case_begin "-session optional, module missing: libpam skips it silently (hole)"
+fresh
+stack "session required pam_permit.so
+-session optional $T/nowhere/pam_nnp.so
+$PROBE"
+differential hole
+expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): module file .* does not exist: libpam cannot load it and, with control \"optional\", lets the session go on"
+case_end
+
+case_begin "-session required, module missing: the dash only silences the log, locked out (hole)"
+fresh
+stack "session required pam_permit.so
+-session required $T/nowhere/pam_nnp.so
+$PROBE"
+differential hole
+case_end
+
+case_begin "another required module missing before pam_nnp locks the service out (hole)"
+fresh
+stack "session required pam_permit.so
+session required pam_nnp_test_no_such_module.so
+session required $MODULE
+$PROBE"
+differential hole
+expect_doctor_line "^problem: /etc/pam.d/$SVC:3 \(stack $SVC\): no outcome of the stack's modules lets a session of service $SVC succeed"
+case_end
+
+fresh
+finish
