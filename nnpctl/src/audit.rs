@@ -5,9 +5,21 @@
 //! recognised by the kernel's flag, never by pid numbers, so processes in every PID namespace
 //! visible in /proc are audited. A process the audit cannot decide for (a lookup error, an
 //! unreadable status, a failed worker) is listed as undecidable and never counted as ok.
+//!
+//! Processes that come and go: the first pass reads the pids listed at its start (spread
+//! over the CPUs); a process that forks and exits in a loop has a new pid by then. So /proc
+//! is listed again and every pid not seen before is read at once, as soon as the listing
+//! yields it, while any pid a pass listed vanished before it could be read (the sign of such
+//! churn), up to `MAX_RESCANS` passes or `RESCAN_BUDGET` of time. A pass costs one listing
+//! of /proc plus the new pids; on a quiet host one pass confirms nothing changed.
+//!
+//! The owner of a process is decided by its real uid's account; a uid without a passwd
+//! entry (a rootless container's subordinate ids) from the process's own kernel credentials
+//! (uid, gid, groups), as the exec guard decides.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use nnp_config::{Config, Nss, Resolver, Who};
 use serde::Serialize;
@@ -55,11 +67,31 @@ struct Scan {
     threads: usize,
 }
 
-/// The verdict for a real uid: `Ok(Some((user, rule)))` when restricted.
+impl Scan {
+    fn merge(&mut self, other: &mut Scan) {
+        self.findings.append(&mut other.findings);
+        self.undecided.append(&mut other.undecided);
+        self.processes += other.processes;
+        self.threads += other.threads;
+    }
+}
+
+/// The verdict for a process owner: `Ok(Some((user, rule)))` when restricted.
 type Verdict = Result<Option<(String, String)>, String>;
 
-fn verdict(config: &Config, res: &mut Resolver<'_>, uid: u32) -> Verdict {
-    match config.decide_any_service(res, Who::Uid(uid)) {
+/// Rescans of /proc after the first pass, at most (see the module's documentation).
+const MAX_RESCANS: usize = 64;
+/// Time the rescans may take, at most.
+const RESCAN_BUDGET: Duration = Duration::from_secs(1);
+
+fn verdict(config: &Config, res: &mut Resolver<'_>, p: &procfs::Proc) -> Verdict {
+    let uid = p.ruid;
+    let who = Who::Kernel {
+        uid,
+        gid: p.rgid,
+        groups: &p.groups,
+    };
+    match config.decide_any_service(res, who) {
         Ok(d) if d.sets_nnp() => {
             let user = d
                 .user
@@ -72,16 +104,17 @@ fn verdict(config: &Config, res: &mut Resolver<'_>, uid: u32) -> Verdict {
     }
 }
 
-/// Threads of `pid` without NoNewPrivs, as (tid, None) or the reason they cannot be read.
+/// Threads of `pid` without NoNewPrivs (`None`: the process exited meanwhile), or the reason
+/// they cannot be read.
 fn threads_without_nnp(
     root: &Path,
     main: &procfs::Proc,
     buf: &mut Vec<u8>,
     count: &mut usize,
-) -> Result<Vec<u32>, String> {
+) -> Result<Option<Vec<u32>>, String> {
     let tids = match procfs::tids(root, main.pid) {
         Ok(t) => t,
-        Err(ReadError::Vanished) => return Ok(Vec::new()),
+        Err(ReadError::Vanished) => return Ok(None),
         Err(ReadError::Other(e)) => return Err(e),
     };
     let mut out = Vec::new();
@@ -107,11 +140,12 @@ fn threads_without_nnp(
             None => return Err(format!("no NoNewPrivs line for thread {tid}")),
         }
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
-/// The loaded exec guard's tables, when it is loaded and current (its config is the one on
-/// disk); `None` otherwise, and then nothing counts as protected by it.
+/// The loaded exec guard's tables, when the guard is in force (loaded, live, current and
+/// complete: [`nnp_guard::GuardState`]); `None` otherwise, and then nothing counts as
+/// protected by it.
 fn current_guard() -> Option<nnp_config::guard::GuardTable> {
     if !nnp_guard::is_loaded() {
         return None;
@@ -130,77 +164,124 @@ fn guarded(guard: Option<&nnp_config::guard::GuardTable>, p: &procfs::Proc) -> b
         .is_some_and(|v| nnp_config::guard::decode(v).1 == nnp_config::guard::GuardVerdict::Enforce)
 }
 
-fn scan(
-    config: &Config,
-    guard: Option<&nnp_config::guard::GuardTable>,
-    root: &Path,
-    pids: &[u32],
+/// Did a process exist long enough to be read?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    Read,
+    Vanished,
+}
+
+/// One scanner: its own resolver (group names resolved once), one decision per set of
+/// kernel credentials, a reused read buffer.
+struct Worker<'a> {
+    config: &'a Config,
+    guard: Option<&'a nnp_config::guard::GuardTable>,
+    root: &'a Path,
     boot: u64,
     ticks: u64,
-) -> Scan {
-    let mut res = Resolver::new(&Nss); // group names resolved once per worker
-    let mut verdicts: HashMap<u32, Verdict> = HashMap::new(); // one decision per uid
-    let mut buf = Vec::with_capacity(4096);
-    let mut s = Scan::default();
-    for &pid in pids {
+    res: Resolver<'a>,
+    verdicts: HashMap<(u32, u32, Vec<u32>), Verdict>,
+    buf: Vec<u8>,
+    s: Scan,
+}
+
+impl<'a> Worker<'a> {
+    fn new(
+        config: &'a Config,
+        guard: Option<&'a nnp_config::guard::GuardTable>,
+        root: &'a Path,
+        boot: u64,
+        ticks: u64,
+    ) -> Self {
+        Worker {
+            config,
+            guard,
+            root,
+            boot,
+            ticks,
+            res: Resolver::new(&Nss),
+            verdicts: HashMap::new(),
+            buf: Vec::with_capacity(4096),
+            s: Scan::default(),
+        }
+    }
+
+    fn undecided(&mut self, pid: u32, p: Option<&procfs::Proc>, reason: String) {
+        let command = match p {
+            Some(p) => procfs::cmdline(self.root, pid, &p.name, &mut self.buf),
+            None => format!("[pid {pid}]"),
+        };
+        self.s.undecided.push(Undecided {
+            pid,
+            uid: p.map(|p| p.ruid),
+            command,
+            reason,
+        });
+    }
+
+    /// Read and judge one process.
+    fn visit(&mut self, pid: u32) -> Visit {
+        let root = self.root;
         let path = root.join(pid.to_string()).join("status");
-        let p = match procfs::read_status(&path, pid, &mut buf) {
+        let p = match procfs::read_status(&path, pid, &mut self.buf) {
             Ok(p) => p,
-            Err(ReadError::Vanished) => continue,
+            Err(ReadError::Vanished) => return Visit::Vanished,
             Err(ReadError::Other(reason)) => {
-                s.undecided.push(Undecided {
-                    pid,
-                    uid: None,
-                    command: format!("[pid {pid}]"),
-                    reason,
-                });
-                continue;
+                self.undecided(pid, None, reason);
+                return Visit::Read;
             }
         };
-        match procfs::is_kernel_thread(root, &p, &mut buf) {
-            Ok(true) => continue,
+        match procfs::is_kernel_thread(root, &p, &mut self.buf) {
+            Ok(true) => return Visit::Read,
             Ok(false) => {}
-            Err(ReadError::Vanished) => continue,
+            Err(ReadError::Vanished) => return Visit::Vanished,
             Err(ReadError::Other(reason)) => {
-                s.undecided.push(Undecided {
-                    pid,
-                    uid: Some(p.ruid),
-                    command: procfs::cmdline(root, pid, &p.name, &mut buf),
-                    reason,
-                });
-                continue;
+                self.undecided(pid, Some(&p), reason);
+                return Visit::Read;
             }
         }
-        s.processes += 1;
-        let lacking = match threads_without_nnp(root, &p, &mut buf, &mut s.threads) {
-            Ok(l) => l,
+        let lacking = match threads_without_nnp(root, &p, &mut self.buf, &mut self.s.threads) {
+            Ok(Some(l)) => l,
+            // Gone between its status and its task list: its main thread was still seen
+            // without NNP (a process that comes and goes is caught by that one read).
+            Ok(None) if p.nnp == Some(false) => {
+                self.s.threads += 1;
+                vec![pid]
+            }
+            Ok(None) => return Visit::Vanished,
             Err(reason) => {
-                s.undecided.push(Undecided {
-                    pid,
-                    uid: Some(p.ruid),
-                    command: procfs::cmdline(root, pid, &p.name, &mut buf),
-                    reason,
-                });
-                continue;
+                self.s.processes += 1;
+                self.undecided(pid, Some(&p), reason);
+                return Visit::Read;
             }
         };
+        self.s.processes += 1;
         if lacking.is_empty() {
-            continue; // every thread has NNP: fine whatever the rules say
+            return Visit::Read; // every thread has NNP: fine whatever the rules say
         }
-        let v = verdicts
-            .entry(p.ruid)
-            .or_insert_with(|| verdict(config, &mut res, p.ruid))
-            .clone();
+        let key = (p.ruid, p.rgid, p.groups.clone());
+        let v = match self.verdicts.get(&key) {
+            Some(v) => v.clone(),
+            None => {
+                let v = verdict(self.config, &mut self.res, &p);
+                self.verdicts.insert(key, v.clone());
+                v
+            }
+        };
         match v {
             Ok(None) => {}
             Ok(Some((user, rule))) => {
-                let start = procfs::start_time(root, pid, boot, ticks, &mut buf)
+                let start = procfs::start_time(root, pid, self.boot, self.ticks, &mut self.buf)
                     .map(procfs::iso8601)
                     .unwrap_or_else(|| "?".to_string());
-                let command = procfs::cmdline(root, pid, &p.name, &mut buf);
-                let protection = if guarded(guard, &p) { "guard" } else { "none" };
+                let command = procfs::cmdline(root, pid, &p.name, &mut self.buf);
+                let protection = if guarded(self.guard, &p) {
+                    "guard"
+                } else {
+                    "none"
+                };
                 for tid in lacking {
-                    s.findings.push(Finding {
+                    self.s.findings.push(Finding {
                         protection,
                         pid,
                         tid,
@@ -212,22 +293,52 @@ fn scan(
                     });
                 }
             }
-            Err(reason) => s.undecided.push(Undecided {
-                pid,
-                uid: Some(p.ruid),
-                command: procfs::cmdline(root, pid, &p.name, &mut buf),
-                reason,
-            }),
+            Err(reason) => self.undecided(pid, Some(&p), reason),
+        }
+        Visit::Read
+    }
+}
+
+/// The first pass over a share of the pids listed at the start.
+fn scan(mut w: Worker<'_>, pids: &[u32]) -> Scan {
+    for &pid in pids {
+        w.visit(pid);
+    }
+    w.s
+}
+
+/// Rescans: list /proc again and read every process not seen yet (by pid and the inode of
+/// its /proc entry: pids are reused quickly on a host that forks a lot) at once, while a
+/// pass had one vanish before it could be read (bounded). Returns what they found.
+fn rescan(mut w: Worker<'_>, seen: &mut HashSet<(u32, u64)>, mut churn: bool) -> Scan {
+    use std::os::unix::fs::DirEntryExt;
+    let start = Instant::now();
+    let mut passes = 0;
+    while churn && passes < MAX_RESCANS && start.elapsed() < RESCAN_BUDGET {
+        passes += 1;
+        churn = false;
+        let Ok(dir) = std::fs::read_dir(w.root) else {
+            break;
+        };
+        for entry in dir {
+            let Ok(entry) = entry else { continue };
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            if seen.insert((pid, entry.ino())) && w.visit(pid) == Visit::Vanished {
+                churn = true;
+            }
         }
     }
-    s
+    w.s
 }
 
 pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
     let config = crate::load_config(path)?;
     let root = Path::new("/proc");
-    let pids =
-        procfs::pids(root).map_err(|e| Failure::incomplete(format!("cannot read /proc: {e}")))?;
+    let listed = procfs::pids_with_ino(root)
+        .map_err(|e| Failure::incomplete(format!("cannot read /proc: {e}")))?;
+    let pids: Vec<u32> = listed.iter().map(|&(pid, _)| pid).collect();
     let boot = procfs::boot_time(root);
     let ticks = nnp_sys::clock_ticks();
     // Reading /proc is kernel time; spread it over the CPUs.
@@ -245,18 +356,13 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
                 let config = &config;
                 (
                     part,
-                    sc.spawn(move || scan(config, guard, root, part, boot, ticks)),
+                    sc.spawn(move || scan(Worker::new(config, guard, root, boot, ticks), part)),
                 )
             })
             .collect();
         for (part, h) in handles {
             match h.join() {
-                Ok(mut s) => {
-                    total.findings.append(&mut s.findings);
-                    total.undecided.append(&mut s.undecided);
-                    total.processes += s.processes;
-                    total.threads += s.threads;
-                }
+                Ok(mut s) => total.merge(&mut s),
                 // A worker that failed decided nothing for its share: say so.
                 Err(_) => total.undecided.push(Undecided {
                     pid: part.first().copied().unwrap_or(0),
@@ -272,7 +378,23 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
             }
         }
     });
-    total.findings.sort_by_key(|f| (f.pid, f.tid));
+    // Processes that came and went during the first pass may have left a successor with a
+    // pid it never listed: look again (always once, so a process born during the first
+    // pass is read too).
+    let mut seen: HashSet<(u32, u64)> = listed.into_iter().collect();
+    let mut again = rescan(
+        Worker::new(&config, guard, root, boot, ticks),
+        &mut seen,
+        true,
+    );
+    total.merge(&mut again);
+    total
+        .findings
+        .sort_by(|a, b| (a.pid, a.tid, &a.start).cmp(&(b.pid, b.tid, &b.start)));
+    // a process whose /proc entry was re-instantiated (dentry evicted) is read twice
+    total
+        .findings
+        .dedup_by(|a, b| (a.pid, a.tid, &a.start) == (b.pid, b.tid, &b.start));
     let (protected, findings): (Vec<Finding>, Vec<Finding>) = total
         .findings
         .drain(..)

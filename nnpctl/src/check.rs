@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use nnp_config::{escape, Config, Users};
-use nnp_sys::{getgr, getpw, GrKey, PwKey};
+use nnp_sys::{getgr, getpw, scan_users, GrKey, PwKey};
 
 use crate::{Failure, Outcome, Report};
 
@@ -49,16 +49,26 @@ pub fn findings(config: &Config) -> Findings {
                                 pw.uid
                             ));
                         }
-                        if let Ok(Some(by_uid)) = getpw(PwKey::Uid(pw.uid)) {
-                            if by_uid.name != pw.name {
-                                f.warnings.push(format!(
-                                    "{}: uid {} of user \"{shown}\" also has the passwd name \"{}\": a login under that name is not matched by `users`; use uids = [{}]",
-                                    rule.at,
-                                    pw.uid,
-                                    escape(&by_uid.name),
-                                    pw.uid
-                                ));
-                            }
+                        // Every other account of that uid, wherever it is listed (an
+                        // enumeration: nnpctl only, never a login process).
+                        let others: Vec<Vec<u8>> = scan_users(|uid| uid == pw.uid)
+                            .into_iter()
+                            .map(|e| e.name)
+                            .filter(|name| *name != pw.name)
+                            .collect();
+                        for other in others {
+                            let other = escape(&other);
+                            f.warnings.push(if rule.nnp {
+                                format!(
+                                    "{}: uid {} of user \"{shown}\" is also the account \"{other}\": this rule restricts both (a second name is the same identity to the kernel)",
+                                    rule.at, pw.uid
+                                )
+                            } else {
+                                format!(
+                                    "{}: uid {} of user \"{shown}\" is also the account \"{other}\": this exemption covers only \"{shown}\"; a login as \"{other}\" is decided by the later rules",
+                                    rule.at, pw.uid
+                                )
+                            });
                         }
                     }
                 }

@@ -197,13 +197,16 @@ pub fn boot_time(root: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Every numeric entry of /proc.
-pub fn pids(root: &Path) -> std::io::Result<Vec<u32>> {
+/// Every numeric entry of /proc with the inode number of its directory entry: a process that
+/// reuses the pid of one that exited has another inode (procfs instantiates a new one), so
+/// (pid, inode) tells a new process from one already seen without reading anything more.
+pub fn pids_with_ino(root: &Path) -> std::io::Result<Vec<(u32, u64)>> {
+    use std::os::unix::fs::DirEntryExt;
     let mut out = Vec::new();
     for entry in std::fs::read_dir(root)? {
         let Ok(entry) = entry else { continue };
         if let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) {
-            out.push(pid);
+            out.push((pid, entry.ino()));
         }
     }
     out.sort_unstable();

@@ -8,6 +8,7 @@ ns_setup
 standard_users
 A=$((UID_BASE + 1)); B=$((UID_BASE + 2))
 gcc -O1 -Wall -pthread -o "$T/bin/thread_nnp" "$NNP_ROOT/tests/c/thread_nnp.c" || exit 1
+gcc -O1 -Wall -o "$T/bin/forker" "$NNP_ROOT/tests/c/forker.c" || exit 1
 mkdir -p "$T/lib"
 gcc -O1 -Wall -shared -fPIC -o "$T/lib/libnss_nnpfail.so.2" "$NNP_ROOT/tests/c/libnss_nnpfail.c" || exit 1
 write_config "$EXEMPT_DAVE
@@ -166,6 +167,86 @@ printf 'session required pam_permit.so\n' > /etc/pam.d/nnp-missing-include
 run "$NNPCTL" doctor
 expect_rc 0
 rm -f /etc/pam.d/nnpsvc2 /etc/pam.d/nnp-missing-include
+case_end
+
+case_begin "audit: a restricted process that forks and exits in a loop is found in 20 of 20 runs"
+# Issue 20 item 5: a new pid every ~0.2 ms; audit read /proc once and skipped the pids that
+# had vanished: listed in 0 of 20 runs while it kept running setuid binaries as root.
+add_user fk $((UID_BASE + 40)) restricted
+FK=$((UID_BASE + 40))
+rm -f "$T/forker.stop"
+start_as $FK "$T/bin/forker" "$T/forker.stop"
+wait_ready || fail "forker did not start"
+wait_for grep -q "^reaped" "$T/bg.out" || fail "the chain must come and go (1,000 processes reaped)"
+found=0
+for i in $(seq 20); do
+  run "$NNPCTL" audit
+  # (a here-string, not a pipe: grep -q closing a pipe early fails the pipeline under pipefail)
+  if [ "$RC" = 1 ] && grep -qE "^ *[0-9]+ +[0-9]+ +fk .*forker" <<< "$OUT"; then found=$((found + 1)); fi
+done
+[ "$found" = 20 ] || fail "the forking process was found in $found of 20 runs"
+touch "$T/forker.stop"; wait_gone_uid $FK || pkill -KILL -U $FK
+wait $BG 2>/dev/null
+# control: the same forker with NNP is never a finding
+rm -f "$T/forker.stop"
+setpriv --reuid=$FK --regid=$FK --clear-groups --no-new-privs "$T/bin/forker" "$T/forker.stop" > "$T/bg.out" 2>&1 &
+wait_ready || fail "forker did not start"
+for i in $(seq 5); do
+  run "$NNPCTL" audit
+  expect_rc 0
+done
+touch "$T/forker.stop"; wait_gone_uid $FK || pkill -KILL -U $FK
+wait
+case_end
+
+case_begin "audit: a uid without a passwd entry is decided from its kernel credentials, never undecidable"
+# Issue 20: every process of a rootless container (subordinate ids, no passwd entry) made
+# audit exit 3 ("unknown user"). Now decided as the guard decides: by uid, gid and groups.
+SUB=165536
+TEST_UID[sub0]=$SUB; TEST_UID[sub1]=$((SUB + 1))
+setpriv --reuid=$SUB --regid=$SUB --clear-groups sleep 306 > /dev/null 2>&1 &
+S0=$!
+for i in $(seq 50); do tr '\0' ' ' < /proc/$S0/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+run "$NNPCTL" audit
+expect_rc 0
+printf '%s\n' "$OUT" | grep -q "^undecidable" && fail "a container process must not be undecidable"
+# in the restricted group by its kernel groups: a finding, shown by uid
+setpriv --reuid=$((SUB + 1)) --regid=$((SUB + 1)) --groups=$((UID_BASE + 100)) sleep 307 > /dev/null 2>&1 &
+S1=$!
+for i in $(seq 50); do tr '\0' ' ' < /proc/$S1/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+run "$NNPCTL" audit
+expect_rc 1
+printf '%s\n' "$OUT" | grep -qE "^ *$S1 +$S1 +#$((SUB + 1)) .*sleep 307$" || fail "the restricted-gid process must be listed"
+printf '%s\n' "$OUT" | grep -qE "^ *$S0 " && fail "the unrestricted container process must not be listed"
+# control: with NSS failing for groups, the group rule cannot be decided: exit 3 (doubt)
+sed -E 's/^group:.*/group: nnpfail/' /etc/nsswitch.conf > "$T/nsswitch.conf"
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+run env LD_LIBRARY_PATH="$T/lib" "$NNPCTL" audit
+expect_rc 3
+umount /etc/nsswitch.conf
+kill $S0 $S1; wait $S0 $S1 2>/dev/null
+case_end
+
+case_begin "audit: a command line with a right-to-left override or line separator is shown escaped"
+# Issue 20 item 9: U+202E and U+2028 from a user's command line reached the terminal raw.
+start_as $A bash -c "exec -a \"$(printf 'evil\342\200\256gnp.sh\342\200\250x')\" sleep 308"
+for i in $(seq 50); do grep -q '^Name:.*sleep' /proc/$BG/status 2>/dev/null && break; sleep 0.1; done
+sleep 0.2
+run "$NNPCTL" audit
+expect_rc 1
+printf '%s\n' "$OUT" | grep -qF 'evil\u{202e}gnp.sh\u{2028}x' || fail "the override must be escaped"
+RLO=$(printf '\342\200\256'); LSEP=$(printf '\342\200\250')
+printf '%s' "$OUT" | grep -qF -e "$RLO" -e "$LSEP" && fail "no raw override or separator may reach the terminal"
+run "$NNPCTL" audit --json
+printf '%s' "$OUT" | grep -qF 'evil\\u{202e}gnp.sh' || fail "json: the override must be escaped"
+printf '%s' "$OUT" | grep -qF -e "$RLO" -e "$LSEP" && fail "json: no raw override or separator"
+kill $BG; wait $BG 2>/dev/null
+# control: a plain command line is shown as is
+start_as $A sleep 309
+for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+run "$NNPCTL" audit
+printf '%s\n' "$OUT" | grep -qE "alice .*sleep 309$" || fail "control: the plain command"
+kill $BG; wait $BG 2>/dev/null
 case_end
 
 case_begin "explain with no rules: nothing looked up (as the module), even for an unknown user"

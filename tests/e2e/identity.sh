@@ -8,7 +8,7 @@ ns_setup
 standard_users
 ns_syslog
 mkdir -p "$T/lib"
-for m in nnpflag nnpci; do
+for m in nnpflag nnpci nnpcount; do
   gcc -O1 -Wall -shared -fPIC -o "$T/lib/libnss_$m.so.2" "$NNP_ROOT/tests/c/libnss_$m.c" || exit 1
 done
 
@@ -155,6 +155,78 @@ pam_as nnplog alice
 expect_session 1 $A
 wait_log 'pamtester(\[[0-9]+\])?: pam_nnp\(nnplog:session\): user alice \(uid [0-9]+\): no_new_privs set by rule /etc/security/nnp.toml:1$' || { OUT=$(tail -3 "$T/syslog.txt"); fail "log line format"; }
 grep -a 'pam_nnp(nnplog:session)' "$T/syslog.txt" | grep -q '^<85>' || fail "facility authpriv, priority notice (<85>)"
+case_end
+
+case_begin "a second passwd name for a restricted uid (alias after alice, then before): NNP 1; an exemption covers only the named account"
+# Issue 19: \`alias\` (alice's uid) logged in with NNP 0 and reached euid 0; nnpctl check warned
+# only when the alias came first.
+cp /etc/passwd "$T/passwd.orig"
+ALIAS_LINE="alias:x:$A:$A:second name of alice:$T/home/alice:/bin/bash"
+stack_probe nnpid
+for where in after before; do
+  if [ "$where" = after ]; then
+    { cat "$T/passwd.orig"; echo "$ALIAS_LINE"; } > "$T/p"
+  else
+    awk -v l="$ALIAS_LINE" '/^alice:/ { print l } { print }' "$T/passwd.orig" > "$T/p"
+  fi
+  cat "$T/p" > /etc/passwd
+  write_config '[[rule]]
+users = ["alice"]
+nnp = true'
+  pam_as nnpid alias; expect_session 1 $A
+  pam_as nnpid alice; expect_session 1 $A
+  pam_as nnpid bob;   expect_session 0 0    # control: not named, setuid still raises
+  run "$NNPCTL" explain alias --json
+  printf '%s' "$OUT" | grep -q '"verdict": "enforce"' || fail "explain must agree with the module ($where)"
+  run "$NNPCTL" check
+  printf '%s' "$OUT" | grep -q 'uid '$A' of user "alice" is also the account "alias"' || fail "check must name the alias ($where)"
+  # an exemption names one account: alice is exempt, her alias is not
+  write_config '[[rule]]
+users = ["alice"]
+nnp = false
+
+[[rule]]
+users = ["*"]
+nnp = true'
+  pam_as nnpid alice; expect_session 0 0
+  pam_as nnpid alias; expect_session 1 $A
+done
+cat "$T/passwd.orig" > /etc/passwd
+case_end
+
+case_begin "the module never enumerates the group database (8 group rules; group: files nnpcount, nnpcount files)"
+# Issue 20 item 10: after four single lookups the resolver enumerated every group with
+# setgrent/getgrent_r inside the login process (sshd's monitor): under nslcd the whole
+# directory at each login, and it reset the host process's own enumeration.
+conf=""
+for k in 1 2 3 4 5 6 7 8; do
+  add_group "nnpg$k" $((UID_BASE + 600 + k))
+  conf="$conf[[rule]]
+groups = [\"nnpg$k\"]
+nnp = true
+
+"
+done
+awk -F: -v OFS=: '$1=="nnpg8" { $4 = "alice" } 1' /etc/group > "$T/g"; cat "$T/g" > /etc/group
+write_config "$conf"
+stack_probe nnpid
+export LD_LIBRARY_PATH="$T/lib"
+for order in "files nnpcount" "nnpcount files"; do
+  sed -E "s/^group:.*/group: $order/" /etc/nsswitch.conf > "$T/nsswitch.conf"
+  mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+  rm -f /run/nnp-enum.log /run/nnp-byname.log
+  pam_as nnpid alice; expect_session 1 $A
+  pam_as nnpid bob;   expect_session 0 0
+  [ -s /run/nnp-enum.log ] && fail "enumeration in a login with group: $order: $(sort /run/nnp-enum.log | uniq -c | tr '\n' ' ')"
+  # control: the counting source does see an enumeration, and name lookups reach it
+  getent group > /dev/null
+  grep -q setgrent /run/nnp-enum.log 2>/dev/null || fail "control: getent group must reach the counting source ($order)"
+  if [ "$order" = "nnpcount files" ]; then
+    grep -qx nnpg8 /run/nnp-byname.log || fail "with nnpcount first, names are asked by name"
+  fi
+  umount /etc/nsswitch.conf
+done
+unset LD_LIBRARY_PATH
 case_end
 
 [ -n "${KEEP:-}" ] && cp "$T/syslog.txt" /tmp/id-syslog.txt
