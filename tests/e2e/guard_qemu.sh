@@ -30,7 +30,7 @@ for c in runas marker userns_exec setfcap; do
 done
 cp "$NNPCTL" "$R/usr/sbin/nnpctl"
 for lib in $(ldd "$NNPCTL" | grep -oE '/[^ ]+'); do mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"; done
-printf 'root:x:0:0:root:/:/bin/sh\nalice:x:1001:1001::/:/bin/sh\nbob:x:1002:1002::/:/bin/sh\ndave:x:1004:1004::/:/bin/sh\n' > "$R/etc/passwd"
+printf 'root:x:0:0:root:/:/bin/sh\nalice:x:1001:1001::/:/bin/sh\nbob:x:1002:1002::/:/bin/sh\ncarol:x:1003:1003::/:/bin/sh\ndave:x:1004:1004::/:/bin/sh\n' > "$R/etc/passwd"
 printf 'root:x:0:\nrestricted:x:1100:alice,dave\n' > "$R/etc/group"
 printf 'passwd: files\ngroup: files\n' > "$R/etc/nsswitch.conf"
 cat > "$R/etc/security/nnp.toml" <<'EOF2'
@@ -42,6 +42,10 @@ nnp = false
 
 [[rule]]
 groups = ["restricted"]
+nnp = true
+
+[[rule]]
+uids = ["1003"]
 nnp = true
 EOF2
 cat > "$R/init" <<'EOF2'
@@ -70,22 +74,50 @@ allowed() {  # expect euid
   out=$("$@" 2>&1); rc=$?
   if [ $rc = 0 ] && [ "$(echo "$out" | head -n1 | cut -d' ' -f1)" = "$want" ]; then res "$name" ok; else res "$name" "FAIL(rc=$rc out=$out)"; fi
 }
-out=$(nnpctl guard load 2>&1); echo "$out"
-echo "$out" | grep -q "mode lsm" && res load-lsm ok || res load-lsm "FAIL($out)"
-refused setuid-supplementary /bin/runas 1001 1001 1100 -- /t/suid-marker
-refused setgid /bin/runas 1001 1001 1100 -- /t/sgid-marker
-refused filecap /bin/runas 1001 1001 1100 -- /t/cap-marker
-refused primary-gid /bin/runas 1002 1100 - -- /t/suid-marker
-allowed exempt-first-rule 0 /bin/runas 1004 1004 1100 -- /t/suid-marker /t/pub/x
-allowed control-uid 0 /bin/runas 1002 1002 - -- /t/suid-marker /t/pub/x
-allowed root 0 /t/suid-marker /t/pub/x
-allowed plain-exec 1001 /bin/runas 1001 1001 1100 -- /bin/marker
-allowed guard-allow 0 /bin/runas 1001 1001 1100 -- /t/allowed-marker
-allowed userns 1 /bin/userns_exec 1001 /t/ns-marker
-out=$(nnpctl guard status 2>&1)
-echo "$out" | grep -q "mode lsm" && res status ok || res status "FAIL($out)"
-nnpctl guard unload >/dev/null 2>&1
-allowed unloaded 0 /bin/runas 1001 1001 1100 -- /t/suid-marker /t/pub/x
+if grep -q nnp_case=nobpf /proc/cmdline; then
+  # Booted without bpf in lsm=: an LSM program would attach and never run (issue 19).
+  out=$(nnpctl guard load 2>&1); rc=$?; echo "$out"
+  if [ $rc = 3 ] && echo "$out" | grep -q "lsm=.*,bpf" && [ ! -e /sys/fs/bpf/nnp/link ]; then res nobpf-load-fails ok; else res nobpf-load-fails "FAIL(rc=$rc $out)"; fi
+  out=$(nnpctl guard load --mode lsm 2>&1); rc=$?
+  [ $rc = 3 ] && [ ! -e /sys/fs/bpf/nnp/link ] && res nobpf-lsm-fails ok || res nobpf-lsm-fails "FAIL(rc=$rc $out)"
+  # without securityfs the loader cannot read the LSM list: only its exec counter tells
+  umount /sys/kernel/security
+  out=$(nnpctl guard load --mode lsm 2>&1); rc=$?
+  if [ $rc = 3 ] && echo "$out" | grep -q "attached but never ran" && [ ! -e /sys/fs/bpf/nnp/link ]; then res nobpf-counter ok; else res nobpf-counter "FAIL(rc=$rc $out)"; fi
+  mount -t securityfs securityfs /sys/kernel/security
+  out=$(nnpctl guard status 2>&1); rc=$?
+  [ $rc = 1 ] && res nobpf-status ok || res nobpf-status "FAIL(rc=$rc $out)"
+  out=$(nnpctl doctor 2>&1)
+  if echo "$out" | grep -q "LSM programs load but the kernel does not run them" && ! echo "$out" | grep -q "exec guard: in force"; then res nobpf-doctor ok; else res nobpf-doctor "FAIL($out)"; fi
+  /bin/runas 1001 1001 1100 -- /bin/sleep 60 & S=$!
+  sleep 0.2
+  out=$(nnpctl audit 2>&1); rc=$?
+  if [ $rc = 1 ] && ! echo "$out" | grep -q "protected by the guard"; then res nobpf-audit ok; else res nobpf-audit "FAIL(rc=$rc $out)"; fi
+  kill $S
+  /bin/runas 1001 1001 1100 -- /t/suid-marker /t/pub/x > /t/o 2>&1
+  [ "$(cat /t/o)" = 0 ] && res nobpf-control-raises ok || res nobpf-control-raises "FAIL($(cat /t/o))"
+else
+  out=$(nnpctl guard load 2>&1); echo "$out"
+  echo "$out" | grep -q "mode lsm" && res load-lsm ok || res load-lsm "FAIL($out)"
+  refused setuid-supplementary /bin/runas 1001 1001 1100 -- /t/suid-marker
+  refused setgid /bin/runas 1001 1001 1100 -- /t/sgid-marker
+  refused filecap /bin/runas 1001 1001 1100 -- /t/cap-marker
+  refused primary-gid /bin/runas 1002 1100 - -- /t/suid-marker
+  allowed exempt-first-rule 0 /bin/runas 1004 1004 1100 -- /t/suid-marker /t/pub/x
+  allowed control-uid 0 /bin/runas 1002 1002 - -- /t/suid-marker /t/pub/x
+  allowed root 0 /t/suid-marker /t/pub/x
+  allowed plain-exec 1001 /bin/runas 1001 1001 1100 -- /bin/marker
+  allowed guard-allow 0 /bin/runas 1001 1001 1100 -- /t/allowed-marker
+  allowed userns 1 /bin/userns_exec 1001 /t/ns-marker
+  # a namespace mapping host ids onto themselves is guarded (carol: by uid)
+  out=$(cd /t/pub && /bin/userns_exec 1003 /t/suid-marker identity 2>&1); rc=$?
+  if [ $rc = 127 ] && echo "$out" | grep -q "Operation not permitted"; then res identity-userns-refused ok; else res identity-userns-refused "FAIL(rc=$rc $out)"; fi
+  allowed identity-userns-control 0 /bin/userns_exec 1002 /t/suid-marker identity
+  out=$(nnpctl guard status 2>&1); rc=$?
+  if [ $rc = 0 ] && echo "$out" | grep -q "guard: in force, mode lsm"; then res status ok; else res status "FAIL(rc=$rc $out)"; fi
+  nnpctl guard unload >/dev/null 2>&1
+  allowed unloaded 0 /bin/runas 1001 1001 1100 -- /t/suid-marker /t/pub/x
+fi
 echo "QEMU-DONE"
 poweroff -f
 EOF2
@@ -93,22 +125,34 @@ chmod 755 "$R/init"
 chmod -R go-w "$R"
 (cd "$R" && find . | cpio -o -H newc -R 0:0 2>/dev/null | gzip -1 > "$T/initrd.gz")
 
-LAST=$(date +%s)
-timeout 300 qemu-system-x86_64 -accel tcg -nographic -no-reboot -m 512 -smp 2 \
-  -kernel "$VMLINUZ" -initrd "$T/initrd.gz" \
-  -append "console=ttyS0 lsm=lockdown,capability,landlock,yama,apparmor,bpf panic=-1 quiet" \
-  < /dev/null > "$T/console.log" 2>&1
-echo "# qemu: $(( $(date +%s) - LAST )) s"
-tr -d '\r' < "$T/console.log" > "$T/console.txt"
-if ! grep -q "^QEMU-DONE" "$T/console.txt"; then
-  echo "Bail out! the guest did not finish; console:"; tail -n 40 "$T/console.txt" | sed 's/^/#   /'; exit 1
-fi
-grep "^LSM " "$T/console.txt" | sed 's/^/# /'
-for name in load-lsm setuid-supplementary setgid filecap primary-gid exempt-first-rule control-uid root plain-exec guard-allow userns status unloaded; do
-  COUNT=$((COUNT + 1))
-  line=$(grep "^RESULT $name " "$T/console.txt" | head -n1)
-  if [ "$line" = "RESULT $name ok" ]; then echo "ok $COUNT - LSM mode on Debian's kernel: $name"
-  else echo "not ok $COUNT - LSM mode on Debian's kernel: $name"; echo "# ${line:-no result}"; FAILS=$((FAILS + 1)); fi
-done
+# boot NAME LSMLIST: boot the guest once; the result lines land in $T/console-NAME.txt
+boot() {
+  local name=$1 lsm=$2 extra=${3:-} t0; t0=$(date +%s)
+  timeout 300 qemu-system-x86_64 -accel tcg -nographic -no-reboot -m 512 -smp 2 \
+    -kernel "$VMLINUZ" -initrd "$T/initrd.gz" \
+    -append "console=ttyS0 lsm=$lsm panic=-1 quiet $extra" \
+    < /dev/null > "$T/console-$name.log" 2>&1
+  echo "# qemu ($name): $(( $(date +%s) - t0 )) s"
+  tr -d '\r' < "$T/console-$name.log" > "$T/console-$name.txt"
+  if ! grep -q "^QEMU-DONE" "$T/console-$name.txt"; then
+    echo "Bail out! the guest ($name) did not finish; console:"; tail -n 40 "$T/console-$name.txt" | sed 's/^/#   /'; exit 1
+  fi
+  grep "^LSM " "$T/console-$name.txt" | sed 's/^/# /'
+}
+check() {  # check NAME WHAT CASE...
+  local name=$1 what=$2 c line; shift 2
+  for c in "$@"; do
+    COUNT=$((COUNT + 1))
+    line=$(grep "^RESULT $c " "$T/console-$name.txt" | head -n1)
+    if [ "$line" = "RESULT $c ok" ]; then echo "ok $COUNT - $what: $c"
+    else echo "not ok $COUNT - $what: $c"; echo "# ${line:-no result}"; FAILS=$((FAILS + 1)); fi
+  done
+}
+boot bpf lockdown,capability,landlock,yama,apparmor,bpf
+check bpf "LSM mode on Debian's kernel" load-lsm setuid-supplementary setgid filecap primary-gid exempt-first-rule control-uid root plain-exec guard-allow userns identity-userns-refused identity-userns-control status unloaded
+# Issue 19: the same kernel booted without bpf in lsm= (Ubuntu's default): the LSM program
+# attached, never ran, and every tool called the guard in force.
+boot nobpf lockdown,capability,landlock,yama,apparmor nnp_case=nobpf
+check nobpf "Debian's kernel without bpf in lsm=" nobpf-load-fails nobpf-lsm-fails nobpf-counter nobpf-status nobpf-doctor nobpf-audit nobpf-control-raises
 echo "1..$COUNT"
 [ "$FAILS" = 0 ]
