@@ -15,7 +15,7 @@ LAST_CMD=""
 case_begin "package contents: module, shell, tool, config, pam-configs profile, gzip'd man pages"
 run dpkg-deb -c "$DEB"
 for f in ./usr/lib/x86_64-linux-gnu/security/pam_nnp.so ./usr/bin/nnp-shell ./usr/sbin/nnpctl \
-         ./etc/security/nnp.toml ./etc/security/nnp.d/ ./usr/share/pam-configs/nnp \
+         ./usr/lib/nnp/nnp-shell-helper ./etc/security/nnp.toml ./etc/security/nnp.d/ ./usr/share/pam-configs/nnp \
          ./usr/share/man/man8/pam_nnp.8.gz ./usr/share/man/man8/nnp-shell.8.gz \
          ./usr/share/man/man8/nnpctl.8.gz ./usr/share/man/man5/nnp.toml.5.gz \
          ./usr/share/doc/nnp/copyright ./usr/lib/systemd/system/nnp-guard.service \
@@ -50,6 +50,22 @@ expect_rc 0
 grep -qx /usr/bin/nnp-shell /etc/shells || fail "/etc/shells lacks nnp-shell"
 grep -q pam_nnp /etc/pam.d/common-session && fail "installation alone must not change common-session"
 [ "$(dpkg-query -W -f='${Status}' nnp)" = "install ok installed" ] || fail "dpkg status"
+case_end
+
+case_begin "dpkg -i: the packaged nnp-shell is static and picks a rule's shell through the packaged helper (control: no rule)"
+readelf -lW /usr/bin/nnp-shell | grep -q INTERP && fail "the packaged nnp-shell has a program interpreter"
+install_probe
+add_group restricted $((UID_BASE + 100)) 2>/dev/null
+grep -q "^alice:" /etc/passwd || add_user alice $((UID_BASE + 1)) restricted
+printf '%s\n' "$GROUP_RULE" 'shell = "/bin/bash"' > /etc/security/nnp.d/10-test.toml
+run setpriv --reuid=$((UID_BASE + 1)) --regid=$((UID_BASE + 1)) --clear-groups /usr/bin/nnp-shell -c "readlink /proc/\$\$/exe; $T/bin/probe"
+expect_rc 0
+expect_line /usr/bin/bash
+expect_line "NNP=1 EUID=$((UID_BASE + 1))"
+[ -z "$ERR" ] || fail "no warning expected"
+rm /etc/security/nnp.d/10-test.toml
+run setpriv --reuid=$((UID_BASE + 1)) --regid=$((UID_BASE + 1)) --clear-groups /usr/bin/nnp-shell -c "readlink /proc/\$\$/exe; true"
+expect_line /usr/bin/dash
 case_end
 
 case_begin "nnpctl check passes on the shipped config"
@@ -108,7 +124,7 @@ case_begin "dpkg --purge removes everything"
 run dpkg --purge nnp
 expect_rc 0
 for f in /usr/lib/x86_64-linux-gnu/security/pam_nnp.so /usr/bin/nnp-shell /usr/sbin/nnpctl \
-         /etc/security/nnp.toml /etc/security/nnp.d /usr/share/pam-configs/nnp /usr/share/man/man8/nnpctl.8.gz; do
+         /usr/lib/nnp/nnp-shell-helper /etc/security/nnp.toml /etc/security/nnp.d /usr/share/pam-configs/nnp /usr/share/man/man8/nnpctl.8.gz; do
   [ -e "$f" ] && fail "$f is still there"
 done
 grep -q nnp-shell /etc/shells && fail "/etc/shells still lists nnp-shell"

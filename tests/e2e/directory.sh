@@ -194,6 +194,24 @@ for variant in ${VARIANTS:-sssd nslcd}; do
   kill $P; wait $P 2>/dev/null
   case_end
 
+  case_begin "$variant: nnp-shell: a directory group member gets the rule's shell, NNP 1 (control: outside, the top-level shell)"
+  # nnp-shell itself never calls NSS; its helper does, with a cleared environment
+  ensure_slapd
+  install_nnp_shell
+  write_config "shell = \"/bin/dash\"
+$RULES
+shell = \"/bin/bash\""
+  run setpriv --reuid=$LA --regid=$LA --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; $T/bin/probe"
+  expect_rc 0; expect_line /usr/bin/bash; expect_line "NNP=1 EUID=$LA"
+  [ -z "$ERR" ] || fail "no warning expected"
+  run setpriv --reuid=$A --regid=$A --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; true"
+  expect_line /usr/bin/bash
+  run setpriv --reuid=$LB --regid=$LB --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; true"
+  expect_line /usr/bin/dash
+  [ -z "$ERR" ] || fail "control: no warning expected"
+  write_config "$RULES"
+  case_end
+
   if [ $variant = sssd ]; then
     case_begin "sssd: directory down, cache warm: the local member still gets NNP 1"
   ensure_slapd
@@ -239,6 +257,15 @@ for variant in ${VARIANTS:-sssd nslcd}; do
     pam_session dave 0 0
     run "$NNPCTL" explain alice --json
     expect_rc 3
+    # nnp-shell: the rule's shell cannot be decided: /bin/sh with a warning, NNP still set
+    install_nnp_shell
+    write_config "shell = \"/bin/bash\"
+$RULES
+shell = \"/bin/bash\""
+    run setpriv --reuid=$A --regid=$A --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; $T/bin/probe"
+    expect_rc 0; expect_line /usr/bin/dash; expect_line "NNP=1 EUID=$A"
+    printf '%s\n' "$ERR" | grep -q '^nnp-shell: warning: .*ldaprestricted.*; using /bin/sh$' || fail "nnp-shell must warn about the group"
+    write_config "$RULES"
     start_slapd
     case_end
   fi

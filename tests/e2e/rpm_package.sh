@@ -7,7 +7,7 @@ T=$(mktemp -d /tmp/nnp-rpm.XXXXXX); trap cleanup EXIT
 
 case_begin "rpm file list"
 run rpm -qlp "$RPM"
-for f in /usr/lib64/security/pam_nnp.so /usr/bin/nnp-shell /usr/sbin/nnpctl /etc/security/nnp.toml \
+for f in /usr/lib64/security/pam_nnp.so /usr/bin/nnp-shell /usr/lib/nnp/nnp-shell-helper /usr/sbin/nnpctl /etc/security/nnp.toml \
          /etc/security/nnp.d /usr/share/man/man8/pam_nnp.8 /usr/share/man/man5/nnp.toml.5; do
   printf '%s\n' "$OUT" | grep -qE "^$f(\.gz)?$" || fail "missing $f"
 done
