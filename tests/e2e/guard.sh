@@ -310,19 +310,32 @@ for i in $(seq 8); do
 done
 case_end
 
-case_begin "two reloaders at once never let a guarded setuid exec through"
-# Issue 19: 322 of 21,300 execs went through while two reloads raced.
-fresh_guard
+case_begin "three reloaders at once never let a guarded setuid exec through"
+# Issue 19: two reloads filled the same table set and one flipped it active while the other
+# was still clearing it: 322 of 21,300 execs went through. 1,000 named users make each
+# clearing and filling take long enough to overlap (uids 40001-41000: no test user's).
+"$NNPCTL" guard unload > /dev/null 2>&1
+names=""
+for i in $(seq 1000); do
+  grep -q "^nnpbulk$i:" /etc/passwd || echo "nnpbulk$i:x:$((40000 + i)):$((40000 + i))::/:/bin/false" >> /etc/passwd
+  names="$names\"nnpbulk$i\", "
+done
+# alice's uid sorts after the bulk ones: her key is the last one written back
+write_config "[[rule]]
+users = [${names}\"alice\"]
+nnp = true"
+"$NNPCTL" guard load > /dev/null || fail "load"
 rm -f "$T/pub/race"
-( for i in $(seq 40); do "$NNPCTL" guard reload > /dev/null 2>&1; done ) & R1=$!
-( for i in $(seq 40); do "$NNPCTL" guard reload > /dev/null 2>&1; done ) & R2=$!
+RL=()
+for r in 1 2 3; do ( for i in $(seq 30); do "$NNPCTL" guard reload > /dev/null 2>&1; done ) & RL+=($!); done
 n=0
-while kill -0 $R1 2>/dev/null || kill -0 $R2 2>/dev/null; do
+while kill -0 "${RL[@]}" 2>/dev/null; do
   "$T/bin/runas" $A $A $R -- "$T/bin/suid-marker" "$T/pub/race" > /dev/null 2>&1
   n=$((n + 1))
-done
-wait $R1; wait $R2
-echo "# $n guarded setuid execs during 80 concurrent reloads"
+  [ -e "$T/pub/race" ] && break
+done 2>/dev/null
+wait "${RL[@]}"
+echo "# $n guarded setuid execs during 90 concurrent reloads"
 [ -e "$T/pub/race" ] && fail "a guarded setuid exec ran during concurrent reloads"
 [ "$n" -gt 20 ] || fail "too few execs during the reloads ($n): the test proves nothing"
 run "$NNPCTL" guard status
