@@ -887,7 +887,7 @@ pub fn refine_once(force_names: bool) -> Result<Option<Refined>, GuardError> {
         return Ok(None);
     };
     let allow_changed = m.allow_changed();
-    if !(force_names && !m.unresolved.is_empty()) && allow_changed.is_empty() {
+    if (!force_names || m.unresolved.is_empty()) && allow_changed.is_empty() {
         return Ok(None);
     }
     let _lock = Lock::acquire()?;

@@ -457,10 +457,10 @@ fn check_lsm(r: &mut Report) {
     }
 }
 
-/// What the kernel offers the exec guard, and whether it is loaded and current.
+/// What the kernel offers the exec guard, and whether it is in force (the one answer:
+/// [`nnp_guard::GuardState`]).
 fn check_guard(r: &mut Report) {
     let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
-    let lsms = std::fs::read_to_string("/sys/kernel/security/lsm").ok();
     if !btf {
         r.say(
             Level::Info,
@@ -469,54 +469,65 @@ fn check_guard(r: &mut Report) {
         return;
     }
     r.say(Level::Ok, "exec guard: kernel BTF present");
-    match lsms.as_deref().map(str::trim) {
-        Some(list) if list.split(',').any(|l| l == "bpf") => {
+    let active = nnp_guard::bpf_lsm_active();
+    match (active, nnp_guard::lsm_list()) {
+        (Some(true), Some(list)) => {
             r.say(Level::Ok, format!("exec guard: bpf is in the active LSM list ({list})"))
         }
-        Some(list) => r.say(
+        (_, Some(list)) => r.say(
             Level::Info,
-            format!("exec guard: bpf is not in the active LSM list ({list}): LSM mode needs lsm={list},bpf on the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub and reboot)"),
+            format!("exec guard: bpf is not in the active LSM list ({list}): BPF LSM programs attach but never run here; {}", nnp_guard::lsm_hint()),
         ),
-        None => r.say(
+        _ => r.say(
             Level::Info,
             "exec guard: cannot read /sys/kernel/security/lsm (securityfs not mounted?)",
         ),
     }
     let lsm = nnp_guard::probe(nnp_guard::Mode::Lsm);
     let kill = nnp_guard::probe(nnp_guard::Mode::Kill);
-    match (&lsm, &kill) {
-        (Ok(()), _) => r.say(Level::Ok, "exec guard: LSM programs load here: mode lsm (exec fails with EPERM)"),
-        (Err(e), Ok(())) => r.say(
+    match (&lsm, active, &kill) {
+        (Ok(()), Some(true), _) => r.say(Level::Ok, "exec guard: LSM programs load and run here: mode lsm (exec fails with EPERM)"),
+        (Ok(()), _, Ok(())) => r.say(
+            Level::Ok,
+            "exec guard: LSM programs load but the kernel does not run them (bpf not active); the sched_prepare_exec tracepoint does: mode kill (refused execs are killed)",
+        ),
+        (Err(e), _, Ok(())) => r.say(
             Level::Ok,
             format!("exec guard: LSM programs do not load here ({e}); the sched_prepare_exec tracepoint does: mode kill (refused execs are killed)"),
         ),
-        (Err(e1), Err(e2)) => r.say(
+        (Ok(()), _, Err(e2)) => r.say(
+            Level::Info,
+            format!("exec guard: cannot run here: LSM programs load but the kernel does not run them ({}); kill (sched_prepare_exec, Linux 6.10+): {e2}", nnp_guard::lsm_hint()),
+        ),
+        (Err(e1), _, Err(e2)) => r.say(
             Level::Info,
             format!("exec guard: cannot run here: lsm: {e1}; kill (sched_prepare_exec, Linux 6.10+): {e2}"),
         ),
     }
-    if !nnp_guard::is_loaded() {
-        r.say(Level::Info, "exec guard: not loaded (nnpctl guard load, or systemctl enable --now nnp-guard.service)");
-        return;
-    }
-    match nnp_guard::Meta::read() {
-        None => r.say(
-            Level::Unchecked,
-            "exec guard: pinned, but /run/nnp/guard.meta is missing: cannot tell which config it holds",
+    let state = nnp_guard::GuardState::read();
+    let mode = state.mode.map_or("?", nnp_guard::Mode::as_str);
+    let config = state
+        .meta
+        .as_ref()
+        .map(|m| m.config.display().to_string())
+        .unwrap_or_default();
+    match state.protection() {
+        nnp_guard::Protection::NotLoaded => r.say(
+            Level::Info,
+            "exec guard: not loaded (nnpctl guard load, or systemctl enable --now nnp-guard.service)",
         ),
-        Some(m) => {
-            let now = nnp_config::load(&m.config).map(|c| c.files).unwrap_or_default();
-            let stale = m.stale(&now);
-            if stale.is_empty() {
-                r.say(
-                    Level::Ok,
-                    format!("exec guard: loaded, mode {}, config {} is current", m.mode.as_str(), m.config.display()),
-                );
-            } else {
-                r.say(
-                    Level::Problem,
-                    format!("exec guard: loaded with an older config ({}): run nnpctl guard reload", stale.join(", ")),
-                );
+        nnp_guard::Protection::InForce => r.say(
+            Level::Ok,
+            format!("exec guard: in force: loaded, mode {mode}, live, config {config} is current, complete"),
+        ),
+        nnp_guard::Protection::NotInForce(why) => {
+            for w in why {
+                r.say(Level::Problem, format!("exec guard: loaded (mode {mode}) but not in force: {w}"));
+            }
+        }
+        nnp_guard::Protection::CannotTell(why) => {
+            for w in why {
+                r.say(Level::Unchecked, format!("exec guard: cannot tell whether it is in force: {w}"));
             }
         }
     }

@@ -147,7 +147,10 @@ fn status_model(s: &GuardState) -> (StatusModel, Outcome) {
         Protection::InForce => ("in force", Vec::new(), Outcome::Fine),
         Protection::NotLoaded => (
             "not loaded",
-            vec!["not loaded (nnpctl guard load, or systemctl enable --now nnp-guard.service)".to_string()],
+            vec![
+                "not loaded (nnpctl guard load, or systemctl enable --now nnp-guard.service)"
+                    .to_string(),
+            ],
             Outcome::Problem,
         ),
         Protection::NotInForce(why) => ("not in force", why, Outcome::Problem),
@@ -251,7 +254,7 @@ struct WatchEvent<'a> {
     action: &'a str,
 }
 
-pub fn watch(json: bool) -> Result<Outcome, Failure> {
+pub fn watch(json: bool, retry: u64) -> Result<Outcome, Failure> {
     let meta = nnp_guard::Meta::read();
     let rule_name = |i: usize| -> String {
         if i == 0 {
@@ -263,7 +266,7 @@ pub fn watch(json: bool) -> Result<Outcome, Failure> {
     };
     let mut out = std::io::stdout();
     let refine = nnp_guard::Refine {
-        retry: Duration::from_secs(30),
+        retry: Duration::from_secs(retry),
         allow_check: Duration::from_secs(5),
     };
     nnp_guard::watch(

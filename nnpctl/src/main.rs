@@ -80,22 +80,29 @@ enum Command {
 enum GuardCommand {
     /// Compile the config, load and attach the guard, pin it under /sys/fs/bpf/nnp
     Load {
-        /// auto (LSM where the kernel allows it, else kill), lsm or kill
-        #[arg(long, default_value = "auto", value_name = "MODE")]
-        mode: String,
+        /// auto (the first live mode: LSM, else kill), lsm or kill
+        #[arg(long, value_enum, default_value_t = guard::LoadMode::Auto, value_name = "MODE")]
+        mode: guard::LoadMode,
     },
     /// Swap in the current config's rules atomically (a config error keeps the old guard)
     Reload,
     /// Unpin and detach the guard
     Unload,
-    /// Loaded or not, mode, tables, counters, config files; exit 1 if the config changed since
+    /// In force or not (loaded, live, current, complete), mode, tables, counters; exit 0 only when in force
     Status {
         /// Print JSON
         #[arg(long)]
         json: bool,
     },
-    /// Stream refusals to stdout and syslog (authpriv)
-    Watch,
+    /// Stream refusals to stdout and syslog (authpriv); narrow a degraded guard once names resolve
+    Watch {
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+        /// Seconds between retries of names a degraded guard could not resolve
+        #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+        retry: u64,
+    },
 }
 
 /// What a command found: its exit status.
@@ -213,15 +220,17 @@ fn try_main(cli: Cli) -> Result<Report, Failure> {
         Command::Status { pids } => Ok(status::run(&pids)),
         Command::Doctor { json } => doctor::run(config, json),
         Command::Guard { command } => match command {
-            GuardCommand::Load { mode } => guard::load(config, &mode),
+            GuardCommand::Load { mode } => guard::load(config, mode),
             GuardCommand::Reload => guard::reload(config),
-            GuardCommand::Unload => Ok(guard::unload()),
+            GuardCommand::Unload => guard::unload(),
             GuardCommand::Status { json } => guard::status(json),
-            GuardCommand::Watch => guard::watch().map(|outcome| Report {
-                out: String::new(),
-                err: String::new(),
-                outcome,
-            }),
+            GuardCommand::Watch { json, retry } => {
+                guard::watch(json, retry).map(|outcome| Report {
+                    out: String::new(),
+                    err: String::new(),
+                    outcome,
+                })
+            }
         },
     }
 }

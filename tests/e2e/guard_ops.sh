@@ -56,18 +56,36 @@ run "$NNPCTL" guard reload
 expect_rc 0
 run "$NNPCTL" audit
 expect_rc 0
+# Issue 19: a degraded guard (a name it could not resolve) is not "in force": a finding
+write_config "$EXEMPT_DAVE
+
+$GROUP_RULE
+
+[[rule]]
+users = [\"nobody-known-here\"]
+nnp = true"
+run "$NNPCTL" guard reload
+expect_rc 0
+run "$NNPCTL" audit
+expect_rc 1
+printf '%s\n' "$OUT" | grep -qE "^ *$P +$P +alice " || fail "degraded guard: the process must be a finding"
 kill $P; wait $P 2>/dev/null
 case_end
 
 case_begin "doctor: what the kernel offers (kill mode here), loaded and current; stale is a problem"
+write_config "$EXEMPT_DAVE
+
+$GROUP_RULE"
+"$NNPCTL" guard unload > /dev/null 2>&1
+"$NNPCTL" guard load > /dev/null || fail "load"
 run "$NNPCTL" doctor
 printf '%s\n' "$OUT" | grep -q "^ok: exec guard: kernel BTF present" || fail "BTF"
 printf '%s\n' "$OUT" | grep -q "^ok: exec guard: LSM programs do not load here .* mode kill" || fail "the mode the kernel allows"
-printf '%s\n' "$OUT" | grep -q "^ok: exec guard: loaded, mode kill, config /etc/security/nnp.toml is current" || fail "loaded and current"
+printf '%s\n' "$OUT" | grep -q "^ok: exec guard: in force: loaded, mode kill, live, config /etc/security/nnp.toml is current, complete" || fail "in force"
 echo '# edited again' >> /etc/security/nnp.toml
 run "$NNPCTL" doctor
 expect_rc 1
-printf '%s\n' "$OUT" | grep -q "^problem: exec guard: loaded with an older config" || fail "stale guard must be a problem"
+printf '%s\n' "$OUT" | grep -q "^problem: exec guard: loaded (mode kill) but not in force: stale: /etc/security/nnp.toml changed" || fail "stale guard must be a problem"
 "$NNPCTL" guard reload >/dev/null
 run "$NNPCTL" guard unload
 run "$NNPCTL" doctor

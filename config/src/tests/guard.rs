@@ -122,14 +122,13 @@ fn cast() -> Dir {
 
 /// The module's verdict (services ignored, as nnp-shell and the guard decide) and the
 /// guard's compiled answer, for every account of the cast.
-fn differential(
-    c: &Config,
-    d: &Dir,
-) -> Vec<(
+type Row = (
     String,
     Option<(usize, Verdict)>,
     Option<(usize, GuardVerdict)>,
-)> {
+);
+
+fn differential(c: &Config, d: &Dir) -> Vec<Row> {
     let t = c.guard_table(d);
     d.users
         .iter()
