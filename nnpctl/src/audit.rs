@@ -147,12 +147,7 @@ fn threads_without_nnp(
 /// complete: [`nnp_guard::GuardState`]); `None` otherwise, and then nothing counts as
 /// protected by it.
 fn current_guard() -> Option<nnp_config::guard::GuardTable> {
-    if !nnp_guard::is_loaded() {
-        return None;
-    }
-    let meta = nnp_guard::Meta::read()?;
-    let now = nnp_config::load(&meta.config).ok()?.files;
-    if !meta.stale(&now).is_empty() {
+    if !nnp_guard::GuardState::read().in_force() {
         return None;
     }
     nnp_guard::loaded_table().ok()
