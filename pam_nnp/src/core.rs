@@ -99,6 +99,13 @@ pub fn error_report(on_error: OnError, user: &str, cause: &str) -> Report {
     }
 }
 
+/// The PAM service of systemd's user manager (`user@UID.service`). pam_systemd starts one
+/// manager per user for the first session of any service (and for a lingering user with no
+/// session at all); `systemd-run --user`, user timers and sockets run under it. It is decided
+/// across all services: it never gets less restriction than a session that could have
+/// started it, so `services = ["sshd"]` cannot leave an sshd user a manager without NNP.
+pub const USER_MANAGER_SERVICE: &str = "systemd-user";
+
 /// The whole of `pam_sm_open_session` after PAM's items and the arguments have been read.
 pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service: &str) -> Report {
     let shown = user.map_or_else(|| "(none)".to_string(), nnp_config::escape);
@@ -112,7 +119,13 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
         }
     };
     let mut res = Resolver::new(sys.directory());
-    let decision = match config.decide(&mut res, Who::Name(user), Service::Named(service)) {
+    let manager = service.eq_ignore_ascii_case(USER_MANAGER_SERVICE);
+    let decided = if manager {
+        config.decide_any_service(&mut res, Who::Name(user))
+    } else {
+        config.decide(&mut res, Who::Name(user), Service::Named(service))
+    };
+    let decision = match decided {
         Ok(d) => d,
         Err(e) => return error_report(args.on_error, &shown, &e.to_string()),
     };
@@ -121,12 +134,17 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
         None => format!("user {shown}"),
     };
     let mut logs = Vec::new();
+    let scope = if manager {
+        " (user manager: the rules of every service apply)"
+    } else {
+        ""
+    };
     match (decision.verdict, decision.rule) {
         (Verdict::Enforce, Some(rule)) => match sys.set_nnp() {
             Ok(()) => {
                 logs.push((
                     Level::Notice,
-                    format!("{who}: no_new_privs set by rule {}", rule.at),
+                    format!("{who}: no_new_privs set by rule {}{scope}", rule.at),
                 ));
                 Report {
                     code: Code::Success,
@@ -359,6 +377,51 @@ mod tests {
         assert!(r.logs[0].1.contains("evil\\nJan 1 pam_nnp: forged\\xff"));
         let (args, _) = crate::args::parse(&[]);
         assert_eq!(open_session(&f, &args, None, "sshd").code, Code::SessionErr);
+    }
+
+    /// Regression (issue 21): with `services = ["sshd"]` a restricted user's ssh session had
+    /// NNP but the user manager it started (service systemd-user) had not, and
+    /// `systemd-run --user` from that session ran setuid programs with euid 0.
+    #[test]
+    fn user_manager_is_decided_across_all_services() {
+        let text = "[[rule]]\ngroups = [\"restricted\"]\nservices = [\"sshd\"]\nnnp = true\n";
+        let (args, _) = crate::args::parse(&[]);
+        let f = Fake::new(text);
+        let r = open_session(&f, &args, Some(b"alice"), "systemd-user");
+        assert_eq!(r.code, Code::Success);
+        assert!(f.set.get());
+        assert_eq!(
+            r.logs[0].1,
+            "user alice (uid 2001): no_new_privs set by rule /etc/security/nnp.toml:1 (user manager: the rules of every service apply)"
+        );
+        // Linux-PAM lowercases service names; the comparison does not depend on it.
+        let f = Fake::new(text);
+        assert_eq!(
+            open_session(&f, &args, Some(b"alice"), "Systemd-User").code,
+            Code::Success
+        );
+        // another service the rule does not name: nothing, as before
+        let f = Fake::new(text);
+        assert_eq!(
+            open_session(&f, &args, Some(b"alice"), "login").code,
+            Code::Ignore
+        );
+        assert!(!f.set.get());
+        // an exemption for systemd-user cannot lift what a session would get
+        let f = Fake::new(
+            "[[rule]]\nusers = [\"alice\"]\nservices = [\"systemd-user\"]\nnnp = false\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n",
+        );
+        assert_eq!(
+            open_session(&f, &args, Some(b"alice"), "systemd-user").code,
+            Code::Success
+        );
+        // control: a user whom no service restricts gets nothing
+        let f = Fake::new(text);
+        assert_eq!(
+            open_session(&f, &args, Some(b"bob"), "systemd-user").code,
+            Code::Ignore
+        );
+        assert!(!f.set.get());
     }
 
     #[test]

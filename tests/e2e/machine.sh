@@ -1,0 +1,410 @@
+#!/bin/bash
+# A real machine: Debian 12 booted under qemu (TCG) with systemd as PID 1, journald, sshd,
+# cron, at, slapd + SSSD, Debian's own kernel — nnp installed from the project's .deb as an
+# administrator installs it, through boots, upgrades and removal (issue 21).
+#
+# The image is built once with mmdebstrap and cached under target/machine/ (see
+# tests/machine/image.sh); every run boots a copy-on-write overlay of it, installs the .deb
+# (NNP_DEB, else the newest nnp_*.deb in the repo root, else `make deb`) and keeps the one
+# machine for all cases: a case brings the machine into the state it needs (installed,
+# configured, booted with or without bpf in lsm=) and reboots only when it is about boot, so
+# every case also runs alone: tests/run.sh machine CASE (see docs/TESTING.md).
+#
+# The guest's only network is qemu's user stack with restrict=on and one forward from
+# 127.0.0.1; qemu is killed by its pid on exit; nothing on the host changes.
+. "$(dirname "$0")/../lib.sh"
+. "$NNP_ROOT/tests/machine/vm.sh"
+set -uo pipefail
+START=$SECONDS
+
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v qemu-img >/dev/null || ! command -v mmdebstrap >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then "$NNP_ROOT/scripts/install-deps.sh" >/dev/null || { echo "Bail out! install-deps failed"; exit 1; }
+  else echo "1..0 # SKIP needs qemu-system-x86_64, qemu-img and mmdebstrap (make deps as root)"; exit 0; fi
+fi
+
+DEB=${NNP_DEB:-}
+if [ -z "$DEB" ]; then
+  DEB=$(ls -t "$NNP_ROOT"/nnp_*_amd64.deb 2>/dev/null | head -n1)
+  if [ -z "$DEB" ]; then make -C "$NNP_ROOT" deb >/dev/null || { echo "Bail out! make deb failed"; exit 1; }
+    DEB=$(ls -t "$NNP_ROOT"/nnp_*_amd64.deb | head -n1); fi
+fi
+echo "# package: $DEB"
+vm_init
+echo "# image: $VM_IMG ($(tail -n1 "$VM_IMG/inputs"))"
+
+SUID=/usr/local/bin/suid-id          # a setuid-root copy of id in the guest
+CONFIG_GROUP='[[rule]]
+groups = ["restricted"]
+nnp = true'
+CONFIG_SSHD='[[rule]]
+groups = ["restricted"]
+services = ["sshd"]
+nnp = true'
+
+# ---- the machine's states; each ensure_* is idempotent ----
+
+# prepare_guest — users (alice, carol: group restricted; bob: the control), their ssh keys,
+# sudo for all three, the setuid probe. Once per run (the overlay keeps it across boots).
+PREPARED=0
+prepare_guest() {
+  [ "$PREPARED" = 1 ] && return 0
+  gq 'set -e
+    getent group restricted >/dev/null || groupadd -g 1100 restricted
+    for u in alice:1001:restricted bob:1002: carol:1003:restricted; do
+      IFS=: read -r n uid grp <<< "$u"
+      id "$n" >/dev/null 2>&1 || useradd -m -u "$uid" -s /bin/bash ${grp:+-G "$grp"} "$n"
+      install -d -o "$n" -g "$n" -m 700 "/home/$n/.ssh"
+      install -o "$n" -g "$n" -m 600 /root/.ssh/authorized_keys "/home/$n/.ssh/authorized_keys"
+    done
+    printf "alice ALL=(ALL) NOPASSWD: ALL\nbob ALL=(ALL) NOPASSWD: ALL\ncarol ALL=(ALL) NOPASSWD: ALL\n" > /etc/sudoers.d/nnp-test
+    chmod 440 /etc/sudoers.d/nnp-test
+    cp /usr/bin/id '"$SUID"'; chmod 4755 '"$SUID"'' || return 1
+  PREPARED=1
+}
+
+# ensure_installed — the .deb installed (dpkg -i, as the README says)
+ensure_installed() {
+  vm_ensure "${1:-$LSM_BPF}" || return 1
+  prepare_guest || return 1
+  g 'dpkg-query -W -f "\${Status}" nnp 2>/dev/null | grep -q "install ok installed"' && return 0
+  gput "$DEB" /root/nnp.deb || return 1
+  gq 'dpkg -i /root/nnp.deb'
+}
+
+# set_config TEXT — /etc/security/nnp.toml (root's, 0644), checked by nnpctl check
+set_config() {
+  printf '%s\n' "$1" > "$T/nnp.toml"
+  gput "$T/nnp.toml" /etc/security/nnp.toml && gq 'chown root:root /etc/security/nnp.toml; chmod 644 /etc/security/nnp.toml; nnpctl check'
+}
+
+# ensure_pam — the module in the stacks through the package's pam-auth-update profile
+ensure_pam() {
+  g 'grep -q pam_nnp.so /etc/pam.d/common-session' || gq 'pam-auth-update --enable nnp'
+}
+
+# guard_off — no guard loaded and none at boot (the cases about the module alone)
+guard_off() {
+  g 'systemctl disable --now nnp-guard-watch.service nnp-guard-reload.path nnp-guard.service 2>/dev/null; [ -d /sys/fs/bpf/nnp ] && nnpctl guard unload; true'
+}
+
+# guard_enable — the units enabled as the README says, the guard loaded now
+guard_enable() {
+  gq 'systemctl enable nnp-guard.service nnp-guard-watch.service nnp-guard-reload.path && systemctl start nnp-guard.service nnp-guard-watch.service nnp-guard-reload.path'
+}
+
+# probe_as USER — a fresh ssh login as USER: prints "NNP=<bit> EUID=<euid of the setuid probe>"
+probe_as() {
+  gssh "$1" "echo NNP=\$(awk '/^NoNewPrivs:/{print \$2}' /proc/self/status) EUID=\$($SUID -u 2>&1)"
+}
+
+# unit_as USER CMD — CMD run by systemd as USER with no PAM session (systemd-run --uid=)
+unit_as() { g "systemd-run --quiet --uid=$1 --wait --pipe --collect /bin/sh -c $(printf %q "$2")"; }
+
+# uid_of USER
+uid_of() { g "id -u $1" && echo "$OUT"; }
+
+# ---------------------------------------------------------------------------------------
+case_begin "scenario 1 (install): dpkg -i, a group rule, pam-auth-update --enable nnp; ssh, sudo and their control; the journal line; doctor on the real system and on injected misconfigurations"
+ensure_installed || fail "the machine or the package did not come up"
+guard_off
+set_config "$CONFIG_GROUP" || fail "nnpctl check refused the config"
+expect_out_match '^ok: 1 rules? from 1 file'
+ensure_pam || fail "pam-auth-update --enable nnp failed"
+g 'grep -H pam_nnp.so /etc/pam.d/common-session /etc/pam.d/common-session-noninteractive'
+[ "$(printf '%s\n' "$OUT" | grep -c pam_nnp.so)" = 2 ] || fail "pam-auth-update did not add pam_nnp to both common-session stacks"
+probe_as alice; expect_out_line "NNP=1 EUID=1001"
+gssh alice 'sudo -n id -u'
+[ "$RC" = 1 ] || fail "sudo under NNP should exit 1"
+expect_out_match 'The "no new privileges" flag is set'
+probe_as bob; expect_out_line "NNP=0 EUID=0"           # control: setuid works for bob
+gssh bob 'sudo -n id -u'; expect_out_line 0
+# The module's line, through pam_syslog into the journal (facility authpriv = 10).
+g_wait 10 "journalctl -q -t sshd SYSLOG_FACILITY=10 -o cat | grep -E '^pam_nnp\\(sshd:session\\): user alice \\(uid 1001\\): no_new_privs set by rule /etc/security/nnp.toml:1\$'" ||
+  fail "no pam_nnp line for alice in the journal (journalctl -t sshd SYSLOG_FACILITY=10)"
+g 'journalctl -q -t sshd -o cat | grep -c "pam_nnp(sshd:session): user bob"'
+[ "$OUT" = 0 ] || fail "the control user bob should have no pam_nnp line (no rule matches, no debug)"
+g 'nnpctl doctor'
+[ "$RC" = 0 ] || fail "nnpctl doctor should exit 0 on this installation"
+# Injected misconfigurations, each undone before the next: doctor exits 1 and names it.
+g 'cp /etc/security/nnp.toml /root/nnp.toml.good; printf "[[rule]]\ngrups = [\"restricted\"]\nnnp = true\n" > /etc/security/nnp.toml; nnpctl doctor; rc=$?; cp /root/nnp.toml.good /etc/security/nnp.toml; exit $rc'
+expect_rc 1; expect_out_match '/etc/security/nnp.toml:2:1: unknown key "grups"'
+g 'chmod 666 /etc/security/nnp.toml; nnpctl doctor; rc=$?; chmod 644 /etc/security/nnp.toml; exit $rc'
+expect_rc 1; expect_out_match 'nnp.toml.*(writable|untrusted)'
+g 'echo "UsePAM no" > /etc/ssh/sshd_config.d/00-nopam.conf; nnpctl doctor; rc=$?; rm /etc/ssh/sshd_config.d/00-nopam.conf; exit $rc'
+expect_rc 1; expect_out_match 'UsePAM'
+g 'cp /etc/pam.d/common-session /root/cs.good; sed -i "/pam_nnp.so/i session sufficient pam_permit.so" /etc/pam.d/common-session; nnpctl doctor; rc=$?; cp /root/cs.good /etc/pam.d/common-session; exit $rc'
+expect_rc 1; expect_out_match 'sufficient'
+g 'nnpctl doctor'; [ "$RC" = 0 ] || fail "doctor should be back to exit 0 once the injections are undone"
+case_end
+
+# ---------------------------------------------------------------------------------------
+case_begin "scenario 5 (user-manager): services = [\"sshd\"]: the user manager of a restricted ssh login, and of a lingering restricted user, has NNP; the control's systemd-run --user reaches euid 0"
+ensure_installed || fail "no machine"
+guard_off
+ensure_pam
+set_config "$CONFIG_SSHD" || fail "nnpctl check refused the config"
+# Fresh user managers: they must be started under this config.
+g 'loginctl disable-linger alice bob carol; systemctl stop user@1001.service user@1002.service user@1003.service; true'
+gssh alice "systemd-run --user --quiet --wait --pipe /bin/sh -c 'grep NoNewPrivs /proc/self/status; $SUID -u'"
+expect_out_match '^NoNewPrivs:[[:space:]]+1$'; expect_out_line 1001
+g 'grep NoNewPrivs /proc/$(pgrep -u alice -x systemd)/status'
+expect_out_match '^NoNewPrivs:[[:space:]]+1$'
+g_wait 10 "journalctl -q -o cat | grep -F 'pam_nnp(systemd-user:session): user alice (uid 1001): no_new_privs set by rule /etc/security/nnp.toml:1'" ||
+  fail "no pam_nnp line for alice's user manager (service systemd-user) in the journal"
+# a lingering user's manager starts at once, with no login at all
+g 'loginctl enable-linger carol'
+g_wait 30 'systemctl is-active user@1003.service' || fail "carol's lingering user manager did not start"
+g "systemd-run --user --machine=carol@.host --quiet --wait --pipe /bin/sh -c 'grep NoNewPrivs /proc/self/status; $SUID -u'"
+expect_out_match '^NoNewPrivs:[[:space:]]+1$'; expect_out_line 1003
+# control: bob's user manager, by ssh and lingering, runs setuid with euid 0
+gssh bob "systemd-run --user --quiet --wait --pipe /bin/sh -c 'grep NoNewPrivs /proc/self/status; $SUID -u'"
+expect_out_match '^NoNewPrivs:[[:space:]]+0$'; expect_out_line 0
+g 'loginctl enable-linger bob'
+g_wait 30 'systemctl is-active user@1002.service' || fail "bob's lingering user manager did not start"
+g "systemd-run --user --machine=bob@.host --quiet --wait --pipe $SUID -u"; expect_out_line 0
+g 'loginctl disable-linger carol bob'
+case_end
+
+# ---------------------------------------------------------------------------------------
+# Jobs armed before the boot that scenario 2 checks: an @reboot cron job, an at job, a unit
+# with User=, for a restricted user and for the control. Each writes what a setuid exec gave.
+arm_boot_jobs() {
+  local u
+  for u in alice bob; do
+    gq "rm -f /home/$u/boot-*.txt
+      echo '@reboot $SUID -u > /home/$u/boot-cron.txt 2>&1; echo rc=\$? >> /home/$u/boot-cron.txt' | crontab -u $u -
+      printf '[Unit]\nDescription=nnp test: a setuid exec at boot as $u\n[Service]\nType=oneshot\nUser=$u\nExecStart=/bin/sh -c \"$SUID -u > /home/$u/boot-unit.txt 2>&1; echo rc=\$\$? >> /home/$u/boot-unit.txt\"\n[Install]\nWantedBy=multi-user.target\n' > /etc/systemd/system/nnp-boot-probe-$u.service
+      systemctl enable nnp-boot-probe-$u.service 2>/dev/null
+      systemctl stop atd
+      echo '$SUID -u > /home/$u/boot-at.txt 2>&1; echo rc=\$? >> /home/$u/boot-at.txt' | su -s /bin/sh $u -c 'at now + 1 minute' 2>/dev/null" || return 1
+  done
+}
+# boot_job USER KIND — the result file of that job (waits up to 90 s: the at job may be due
+# only a minute after it was queued)
+boot_job() { g_wait 90 "cat /home/$1/boot-$2.txt | grep -q rc=" ; g "cat /home/$1/boot-$2.txt"; }
+# started_after_guard UNIT — UNIT's start came after nnp-guard.service was up (monotonic clock)
+started_after_guard() {
+  g "g=\$(systemctl show -P ActiveEnterTimestampMonotonic nnp-guard.service); u=\$(systemctl show -P InactiveExitTimestampMonotonic $1); echo guard=\$g $1=\$u; [ \"\$g\" -gt 0 ] && [ \"\$u\" -ge \"\$g\" ]"
+}
+
+GUARD_BOOT=0   # the boot that started with the guard enabled and the jobs armed
+case_begin "scenario 2 (guard-at-boot): nnp-guard.service enabled, lsm= with bpf: in force (mode lsm) before cron, at, systemd units and sshd; each one's setuid exec refused, the control's not; watch logs the refusals"
+ensure_installed "$LSM_BPF" || fail "no machine"
+ensure_pam
+set_config "$CONFIG_GROUP"
+guard_enable || fail "could not enable the guard units"
+arm_boot_jobs || fail "could not arm the boot jobs"
+vm_reboot "$LSM_BPF" || fail "the machine did not come back"
+GUARD_BOOT=$VM_BOOTS
+g 'systemctl is-active nnp-guard.service'; expect_out_line active
+g 'nnpctl guard status'; expect_rc 0; expect_out_match 'mode lsm'
+for unit in systemd-user-sessions.service ssh.service cron.service atd.service nnp-boot-probe-alice.service; do
+  started_after_guard "$unit" || fail "$unit started before the guard was in force"
+done
+boot_job alice cron; expect_out_match 'Operation not permitted'; expect_no_out_match '^0$'
+boot_job alice unit; expect_out_match 'Operation not permitted'; expect_no_out_match '^0$'
+boot_job alice at; expect_out_match 'Operation not permitted'; expect_no_out_match '^0$'
+boot_job bob cron; expect_out_line 0
+boot_job bob unit; expect_out_line 0
+boot_job bob at; expect_out_line 0
+unit_as alice "$SUID -u"; expect_out_match 'Operation not permitted'; expect_no_out_match '^0$'
+unit_as bob "$SUID -u"; expect_out_line 0
+probe_as alice; expect_out_line "NNP=1 EUID=1001"
+probe_as bob; expect_out_line "NNP=0 EUID=0"
+# the refusals of the boot (cron, at, unit) and of systemd-run, in the journal through watch
+g_wait 20 "[ \$(journalctl -q -u nnp-guard-watch.service -o cat | grep -c suid-id) -ge 4 ]" ||
+  { g 'journalctl -q -u nnp-guard-watch.service -o cat | tail -n 20'; fail "nnp-guard-watch did not log the four refusals"; }
+g 'systemctl disable nnp-boot-probe-alice.service nnp-boot-probe-bob.service; crontab -u alice -r; crontab -u bob -r; true'
+case_end
+
+# ---------------------------------------------------------------------------------------
+case_begin "scenario 8 (reboot): config, stacks and the guard survive a reboot with nothing run by hand"
+ensure_installed "$LSM_BPF" || fail "no machine"
+if [ "$GUARD_BOOT" = 0 ] || [ "$GUARD_BOOT" != "$VM_BOOTS" ]; then
+  ensure_pam; set_config "$CONFIG_GROUP"; guard_enable
+  vm_reboot "$LSM_BPF" || fail "the machine did not come back"
+fi
+g 'nnpctl check'; expect_rc 0
+g 'grep -c pam_nnp.so /etc/pam.d/common-session /etc/pam.d/common-session-noninteractive'
+expect_out_line /etc/pam.d/common-session:1; expect_out_line /etc/pam.d/common-session-noninteractive:1
+g 'systemctl is-active nnp-guard.service nnp-guard-watch.service nnp-guard-reload.path'
+[ "$(printf '%s\n' "$OUT" | grep -c '^active$')" = 3 ] || fail "the guard units should all be active after the reboot"
+g 'nnpctl guard status'; expect_rc 0
+probe_as alice; expect_out_line "NNP=1 EUID=1001"
+unit_as alice "$SUID -u"; expect_out_match 'Operation not permitted'
+probe_as bob; expect_out_line "NNP=0 EUID=0"
+g 'nnpctl doctor'; expect_rc 0
+case_end
+
+# ---------------------------------------------------------------------------------------
+# upgrade_loop USER N — N setuid execs as USER (no PAM session), counted: "raised=R ran=N"
+LOOP='n=0; r=0; for i in $(seq N); do o=$(SUID -u 2>/dev/null); n=$((n+1)); [ "$o" = 0 ] && r=$((r+1)); done; echo raised=$r ran=$n'
+case_begin "scenario 6 (upgrade): nnp upgraded under a loaded guard: no setuid exec gets through meanwhile and the guard is current after; a guard_allow file follows its package's upgrade and no other file inherits it"
+ensure_installed "$LSM_BPF" || fail "no machine"
+ensure_pam; set_config "$CONFIG_GROUP"
+g 'systemctl is-active nnp-guard.service' || guard_enable
+g 'nnpctl guard status'; expect_rc 0
+# A rebuilt package with a higher version: the same files, version +machine1.
+gq 'set -e; rm -rf /root/up; dpkg-deb -R /root/nnp.deb /root/up
+  v=$(sed -n "s/^Version: //p" /root/up/DEBIAN/control); sed -i "s/^Version: .*/Version: ${v}+machine1/" /root/up/DEBIAN/control
+  dpkg-deb -b /root/up /root/nnp-up.deb >/dev/null' || fail "could not rebuild the package"
+loop=${LOOP//SUID/$SUID}
+# alice's loop runs (no PAM session, so no NNP: only the guard stands) while dpkg upgrades
+g "systemd-run --quiet --uid=alice --unit=nnp-upgrade-loop --collect -p StandardOutput=file:/root/loop-alice.txt /bin/sh -c '${loop//N/100000}'"
+sleep 2
+g 'dpkg -i /root/nnp-up.deb'; expect_rc 0
+g 'systemctl stop nnp-upgrade-loop.service; sleep 1; cat /root/loop-alice.txt; dpkg-query -W nnp'
+echo "# alice's loop during the upgrade: $OUT" | tr '\n' ' '; echo
+expect_out_match 'raised=0 ran=[1-9]'
+g 'nnpctl guard status'; expect_rc 0
+unit_as bob "${loop//N/20}"; expect_out_line "raised=20 ran=20"   # control
+# guard_allow: /usr/bin/nnp-allowed from a local package, upgraded to a new file (new inode)
+gq 'set -e; mk() { rm -rf /root/pa; mkdir -p /root/pa/DEBIAN /root/pa/usr/bin; cp /usr/bin/id /root/pa/usr/bin/nnp-allowed
+    echo "# $1" >> /root/pa/usr/bin/nnp-allowed; chmod 4755 /root/pa/usr/bin/nnp-allowed
+    printf "Package: nnp-allowtest\nVersion: $1\nArchitecture: amd64\nMaintainer: nnp tests <t@example.invalid>\nDescription: a guard_allow test package\n" > /root/pa/DEBIAN/control
+    dpkg-deb --root-owner-group -b /root/pa /root/nnp-allowtest_$1.deb >/dev/null; }
+  mk 1; mk 2; dpkg -i /root/nnp-allowtest_1.deb >/dev/null'
+set_config "guard_allow = [\"/usr/bin/nnp-allowed\"]
+$CONFIG_GROUP"
+g_wait 20 'nnpctl guard status >/dev/null' || fail "the guard did not become current after the config change (nnp-guard-reload.path)"
+g 'stat -c %i /usr/bin/nnp-allowed'; old_ino=$OUT
+unit_as alice '/usr/bin/nnp-allowed -u'; expect_out_line 0
+unit_as alice "$SUID -u"; expect_out_match 'Operation not permitted'
+g 'dpkg -i /root/nnp-allowtest_2.deb >/dev/null; stat -c %i /usr/bin/nnp-allowed'; new_ino=$OUT
+[ "$old_ino" != "$new_ino" ] || fail "the upgrade should have replaced the file (inode $old_ino)"
+unit_as alice '/usr/bin/nnp-allowed -u'; expect_out_line 0
+# files made after the upgrade, one of which may reuse the old inode: none is allowed
+g "for i in \$(seq 20); do cp $SUID /usr/local/bin/reuse-\$i; chmod 4755 /usr/local/bin/reuse-\$i; done; stat -c '%i %n' /usr/local/bin/reuse-* | awk '\$1 == $old_ino {print \$2}'"
+reused=$OUT
+echo "# a file reusing the old inode $old_ino: ${reused:-none}"
+unit_as alice "for f in /usr/local/bin/reuse-*; do \$f -u; done 2>&1 | grep -c '^0\$'"; expect_out_line 0
+g 'nnpctl guard status'; expect_rc 0
+g 'rm -f /usr/local/bin/reuse-*; dpkg -P nnp-allowtest >/dev/null'
+set_config "$CONFIG_GROUP"
+case_end
+
+# ---------------------------------------------------------------------------------------
+case_begin "scenario 3 (no-bpf-lsm): booted without bpf in lsm=: nnp-guard.service failed, doctor names the lsm= parameter, guard status non-zero, audit calls nobody protected by the guard"
+ensure_installed "$LSM_NO_BPF" || fail "no machine"
+ensure_pam; set_config "$CONFIG_GROUP"
+g 'systemctl is-enabled nnp-guard.service' || guard_enable
+vm_ensure "$LSM_NO_BPF" || fail "the machine did not come back"
+g 'cat /sys/kernel/security/lsm'; expect_no_out_match 'bpf'
+g 'systemctl is-failed nnp-guard.service'; expect_out_line failed
+g 'journalctl -q -b -u nnp-guard.service -o cat'; expect_out_match 'lsm='
+g 'nnpctl guard status'; [ "$RC" != 0 ] || fail "guard status must not exit 0 when no mode is live"
+g 'nnpctl doctor'; expect_rc 1; expect_out_match 'lsm=[^ ]*bpf'
+# a process of alice without NNP (no PAM session): a finding, not "protected by the guard"
+g 'systemd-run --quiet --uid=alice --unit=nnp-audit-probe --collect sleep 300'
+g 'nnpctl audit'; expect_rc 1; expect_out_match 'sleep'; expect_no_out_match 'protected by the guard'
+g 'systemctl stop nnp-audit-probe.service'
+case_end
+
+# ---------------------------------------------------------------------------------------
+# The directory in the guest: slapd on 127.0.0.1 (dc=nnp,dc=test) with ldapalice (in the
+# directory group ldaprestricted) and ldapbob, SSSD as the NSS source, both enabled at boot.
+# SSSD retries an offline directory every few seconds (offline_timeout), not every minute.
+setup_directory() {
+  g 'test -f /root/directory.done' && return 0
+  gq 'set -e
+    systemctl stop slapd sssd 2>/dev/null || true
+    cat > /etc/ldap/slapd.conf <<EOF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/nis.schema
+include /etc/ldap/schema/inetorgperson.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile /run/slapd/slapd.pid
+database mdb
+maxsize 10485760
+suffix "dc=nnp,dc=test"
+rootdn "cn=admin,dc=nnp,dc=test"
+rootpw secret
+directory /var/lib/ldap
+EOF
+    u() { printf "dn: uid=%s,ou=people,dc=nnp,dc=test\nobjectClass: posixAccount\nobjectClass: account\nuid: %s\ncn: %s\nuidNumber: %s\ngidNumber: %s\nhomeDirectory: /home/%s\nloginShell: /bin/bash\n\n" $1 $1 $1 $2 $2 $1
+          printf "dn: cn=%s,ou=groups,dc=nnp,dc=test\nobjectClass: posixGroup\ncn: %s\ngidNumber: %s\n\n" $1 $1 $2; }
+    { printf "dn: dc=nnp,dc=test\nobjectClass: dcObject\nobjectClass: organization\ndc: nnp\no: nnp test\n\n"
+      printf "dn: ou=people,dc=nnp,dc=test\nobjectClass: organizationalUnit\nou: people\n\n"
+      printf "dn: ou=groups,dc=nnp,dc=test\nobjectClass: organizationalUnit\nou: groups\n\n"
+      u ldapalice 62001; u ldapbob 62002
+      printf "dn: cn=ldaprestricted,ou=groups,dc=nnp,dc=test\nobjectClass: posixGroup\ncn: ldaprestricted\ngidNumber: 62100\nmemberUid: ldapalice\n\n"
+    } > /root/directory.ldif
+    rm -rf /etc/ldap/slapd.d /var/lib/ldap; install -d -o openldap -g openldap -m 700 /var/lib/ldap
+    slapadd -f /etc/ldap/slapd.conf -l /root/directory.ldif
+    chown -R openldap:openldap /var/lib/ldap; chmod 644 /etc/ldap/slapd.conf
+    printf "SLAPD_CONF=/etc/ldap/slapd.conf\nSLAPD_USER=openldap\nSLAPD_GROUP=openldap\nSLAPD_SERVICES=\"ldap://127.0.0.1/\"\nSLAPD_OPTIONS=\"\"\n" > /etc/default/slapd
+    install -d -m 711 /etc/sssd
+    printf "[sssd]\nservices = nss\ndomains = LDAP\n[nss]\n[domain/LDAP]\nid_provider = ldap\nauth_provider = none\nldap_uri = ldap://127.0.0.1\nldap_search_base = dc=nnp,dc=test\nldap_schema = rfc2307\nldap_id_use_start_tls = false\nenumerate = false\ncache_credentials = false\nldap_network_timeout = 2\nldap_opt_timeout = 2\noffline_timeout = 2\noffline_timeout_max = 4\noffline_timeout_random_offset = 0\n" > /etc/sssd/sssd.conf
+    chmod 600 /etc/sssd/sssd.conf
+    grep -q "^passwd:.*sss" /etc/nsswitch.conf || sed -i -E "s/^(passwd|group):(.*)/\1:\2 sss/" /etc/nsswitch.conf
+    systemctl enable slapd sssd 2>/dev/null; systemctl start slapd sssd
+    for i in $(seq 30); do getent passwd ldapalice >/dev/null && break; sleep 1; done
+    id ldapalice
+    touch /root/directory.done' || return 1
+}
+CONFIG_LDAP='[[rule]]
+groups = ["ldaprestricted"]
+nnp = true'
+
+case_begin "scenario 4 (directory-at-boot): a rule by LDAP group (slapd + SSSD in the guest): in force at boot with the directory up and with it down (degraded, wider), narrowed by watch once slapd starts; ldapalice never gets a raising exec, the control ldapbob does once narrowed"
+ensure_installed "$LSM_BPF" || fail "no machine"
+setup_directory || fail "the directory did not come up"
+set_config "$CONFIG_LDAP" || fail "nnpctl check refused the LDAP rule"
+g 'systemctl is-enabled nnp-guard.service' || guard_enable
+# boot 1: directory enabled; the guard loads before SSSD runs, so the name may be unknown
+# at first: the guard must be in force either way and current once watch resolved it
+vm_reboot "$LSM_BPF" || fail "the machine did not come back"
+g 'journalctl -q -b -u nnp-guard.service -o cat | tail -n 5'; echo "# nnp-guard at boot (directory up): $(printf '%s' "$OUT" | tr '\n' ' ')"
+g_wait 120 'nnpctl guard status >/dev/null' || { g 'nnpctl guard status'; fail "the guard did not become complete and current with the directory up"; }
+unit_as ldapalice "$SUID -u"; expect_out_match 'Operation not permitted'
+unit_as ldapbob "$SUID -u"; expect_out_line 0      # control
+unit_as bob "$SUID -u"; expect_out_line 0          # control (local)
+# boot 2: slapd disabled and SSSD's cache cold: the group name is unknown at boot
+g 'systemctl disable slapd 2>/dev/null; systemctl stop sssd; rm -rf /var/lib/sss/db/* /var/lib/sss/mc/*'
+vm_reboot "$LSM_BPF" || fail "the machine did not come back"
+g 'getent group ldaprestricted'; [ "$RC" != 0 ] || fail "ldaprestricted should be unknown with slapd down and a cold cache"
+g 'nnpctl guard status'
+[ "$RC" = 1 ] || fail "guard status should exit 1 (degraded) while the group is unknown"
+expect_out_match 'degraded'
+unit_as bob "$SUID -u"; expect_out_match 'Operation not permitted'   # wider: every non-root user
+g "$SUID -u"; expect_out_line 0                                        # root is never guarded
+g 'systemctl start slapd'                      # the directory comes up; nobody touches nnp
+g_wait 120 'nnpctl guard status >/dev/null' || { g 'nnpctl guard status; journalctl -q -b -u nnp-guard-watch.service -o cat | tail -n 10'; fail "watch did not narrow the guard once the directory was up"; }
+unit_as ldapalice "$SUID -u"; expect_out_match 'Operation not permitted'
+unit_as ldapbob "$SUID -u"; expect_out_line 0
+unit_as bob "$SUID -u"; expect_out_line 0
+g 'systemctl enable slapd 2>/dev/null'
+set_config "$CONFIG_GROUP"
+case_end
+
+# ---------------------------------------------------------------------------------------
+case_begin "scenario 7 (removal): dpkg -r under a loaded guard restores every PAM stack, unloads the guard, leaves no pin and no lock-out; dpkg -P removes the config"
+ensure_installed "$LSM_BPF" || fail "no machine"
+vm_ensure "$LSM_BPF" || fail "no machine"
+ensure_pam; set_config "$CONFIG_GROUP"
+g 'systemctl is-active nnp-guard.service' || guard_enable
+# control: before removal the guard is in force and pinned, the stacks load the module
+g 'ls /sys/fs/bpf/nnp'; [ -n "$OUT" ] || fail "the guard should be pinned before removal"
+unit_as alice "$SUID -u"; expect_out_match 'Operation not permitted'
+g 'dpkg -r nnp'; expect_rc 0
+g 'grep -rl pam_nnp /etc/pam.d; ls /usr/share/pam-configs/; ls -A /sys/fs/bpf/nnp 2>&1'
+expect_no_out_match 'pam_nnp|/etc/pam.d|^nnp$'
+expect_out_match 'No such file or directory'
+g 'systemctl is-active nnp-guard.service nnp-guard-watch.service'; expect_no_out_match '^active$'
+unit_as alice "$SUID -u"; expect_out_line 0           # the guard is gone
+probe_as alice; expect_out_line "NNP=0 EUID=0"        # logins work, the module is gone
+probe_as bob; expect_out_line "NNP=0 EUID=0"
+gssh alice 'sudo -n id -u'; expect_out_line 0
+g 'test -f /etc/security/nnp.toml'; expect_rc 0       # remove keeps the conffile
+g 'dpkg -P nnp'; expect_rc 0
+g 'ls -d /etc/security/nnp.toml /etc/security/nnp.d 2>&1; grep -c nnp-shell /etc/shells'
+expect_out_match 'nnp.toml.*No such file'; expect_out_match 'nnp.d.*No such file'; expect_out_line 0
+g 'systemctl list-unit-files "nnp*" --no-legend | wc -l; ls /etc/systemd/system/*.wants/ | grep -c "^nnp-guard"'
+expect_out_line "0"
+case_end
+
+vm_halt
+echo "# machine: $VM_BOOTS boots, $((SECONDS - START)) s"
+finish
