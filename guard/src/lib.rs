@@ -45,6 +45,7 @@ mod allow_skel {
 }
 
 mod meta;
+mod report;
 mod state;
 
 use std::collections::BTreeMap;
@@ -62,6 +63,7 @@ use nnp_config::guard::{Entry, GuardTable, Range};
 use nnp_config::{Config, Nss};
 
 pub use meta::{AllowFile, Meta};
+pub use report::{parse_report_entry, read_report, ReportEntry};
 pub use state::{GuardState, Protection};
 
 /// Where the link, the maps and the metadata are pinned.
@@ -73,7 +75,7 @@ const SET_MAPS: [[&str; 5]; 2] = [
     ["uids_a", "gids_a", "ranges_a", "combo_a", "allow_a"],
     ["uids_b", "gids_b", "ranges_b", "combo_b", "allow_b"],
 ];
-const OTHER_MAPS: [&str; 3] = ["state", "counters", "events"];
+const OTHER_MAPS: [&str; 4] = ["state", "counters", "events", "report"];
 
 use skel::types::{nnp_counter, nnp_entry, nnp_event, nnp_file_key, nnp_range, nnp_state_slot};
 
@@ -614,6 +616,7 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
             ("state", &mut m.state),
             ("counters", &mut m.counters),
             ("events", &mut m.events),
+            ("report", &mut m.report_map),
         ] {
             map.pin(pin_path(name))
                 .map_err(|e| sys(&format!("pinning {name}"), e))?;
@@ -714,7 +717,9 @@ fn reload_locked(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
             MapFlags::ANY,
         )
         .map_err(|e| sys("switching to the new tables", e))?;
-    Meta::new(mode, &c).write()?;
+    let meta = Meta::new(mode, &c);
+    report::forget_if_rules_changed(Meta::read().as_ref(), &meta.rules);
+    meta.write()?;
     Ok(c)
 }
 

@@ -62,9 +62,17 @@ struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, NNP_C_COUN
 	 __type(key, __u32); __type(value, __u64); } counters SEC(".maps");
 /* events: struct nnp_event records for `nnpctl guard watch`. */
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 256 * 1024); } events SEC(".maps");
+/* report: (rule, uid, file) -> count, last time, last action, path (guard.h). */
+struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, NNP_MAX_REPORT);
+	 __type(key, struct nnp_report_key); __type(value, struct nnp_report_value); } report_map SEC(".maps");
+/* report_new: a per-CPU scratch value for a new report entry (too big for the stack). */
+struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1);
+	 __type(key, __u32); __type(value, struct nnp_report_value); } report_new SEC(".maps");
 
 /* Make the contract's types part of the BTF, so the skeleton has their Rust types. */
 struct nnp_event nnp_event_type = {};
+struct nnp_report_key nnp_report_key_type = {};
+struct nnp_report_value nnp_report_value_type = {};
 enum nnp_state_slot nnp_state_slot_type = NNP_S_ACTIVE;
 enum nnp_counter nnp_counter_type = NNP_C_EXECS;
 enum nnp_action nnp_action_type = NNP_A_REFUSED;
@@ -375,9 +383,41 @@ static __always_inline int decide(struct linux_binprm *bprm, struct file *file, 
 	return (best & 3) == NNP_V_AUDIT ? NNP_A_AUDIT : NNP_A_REFUSED;
 }
 
-static __always_inline void report(struct linux_binprm *bprm, __u32 value, __u32 action)
+/* Count the exec in report_map under (rule, uid, file). */
+static __always_inline void tally(struct linux_binprm *bprm, struct file *file, __u32 value,
+				  __u32 action)
+{
+	struct nnp_report_key k = {};
+	__u64 now = bpf_ktime_get_boot_ns();
+	k.value = value;
+	k.uid = (__u32)bpf_get_current_uid_gid();
+	if (file)
+		nnp_file_key(file, &k.file);
+	struct nnp_report_value *v = bpf_map_lookup_elem(&report_map, &k);
+	if (!v) {
+		__u32 zero = 0;
+		struct nnp_report_value *n = bpf_map_lookup_elem(&report_new, &zero);
+		if (!n)
+			return;
+		n->count = 0;
+		n->last_ns = now;
+		n->action = action;
+		bpf_probe_read_kernel_str(n->file, sizeof(n->file), BPF_CORE_READ(bprm, filename));
+		bpf_map_update_elem(&report_map, &k, n, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&report_map, &k);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(&v->count, 1);
+	v->last_ns = now;
+	v->action = action;
+}
+
+static __always_inline void report(struct linux_binprm *bprm, struct file *file, __u32 value,
+				   __u32 action)
 {
 	count(action == NNP_A_AUDIT ? NNP_C_AUDITED : NNP_C_REFUSED);
+	tally(bprm, file, value, action);
 	struct nnp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		return;
@@ -403,7 +443,7 @@ int BPF_PROG(nnp_lsm, struct linux_binprm *bprm, struct file *file, int ret)
 	int action = decide(bprm, file, &value);
 	if (!action)
 		return 0;
-	report(bprm, value, action);
+	report(bprm, file, value, action);
 	return action == NNP_A_REFUSED ? -EPERM : 0;
 }
 
@@ -420,6 +460,6 @@ int BPF_PROG(nnp_kill, struct task_struct *task, struct linux_binprm *bprm)
 		bpf_send_signal(SIGKILL);
 		action = NNP_A_KILLED;
 	}
-	report(bprm, value, action);
+	report(bprm, file, value, action);
 	return 0;
 }

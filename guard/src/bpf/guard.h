@@ -95,6 +95,23 @@ struct nnp_event {
 	char file[128];  /* bprm->filename, truncated */
 };
 
+/* report: one entry per (rule, real uid, file) that a refused, killed or audited exec named,
+ * for `nnpctl guard report` and `nnpctl metrics` (an LRU hash: the least recently seen
+ * entries make room when it is full). */
+#define NNP_MAX_REPORT 8192
+struct nnp_report_key {
+	nnp_value value;          /* the deciding rule, as in nnp_event (0: unread groups) */
+	__u32 uid;                /* real uid */
+	struct nnp_file_key file; /* the file exec'd, as the kernel identifies it */
+};
+struct nnp_report_value {
+	__u64 count;     /* execs counted (refused, killed or would refuse) */
+	__u64 last_ns;   /* CLOCK_BOOTTIME of the last one */
+	__u32 action;    /* enum nnp_action of the last one */
+	__u32 pad;
+	char file[128];  /* bprm->filename of the first one, truncated */
+};
+
 /* allow_key.bpf.c output: one record per open descriptor of the loader. */
 struct nnp_fd_key {
 	__u32 fd;
