@@ -83,3 +83,4 @@ clean:
 
 bench: deps build
 	./scripts/bench.sh
+	./scripts/bench_directory.sh
