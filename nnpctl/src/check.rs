@@ -107,12 +107,12 @@ pub fn findings(config: &Config) -> Findings {
                 f.warnings.push(format!(
                     "{}: service \"{}\" is compared as \"{}\" (Linux-PAM names services in lowercase)",
                     rule.at,
-                    svc.escape_debug(),
-                    lower.escape_debug()
+                    escape(svc.as_bytes()),
+                    escape(lower.as_bytes())
                 ));
             }
             if lower.contains('/') || !Path::new("/etc/pam.d").join(&lower).is_file() {
-                let lower = lower.escape_debug();
+                let lower = escape(lower.as_bytes());
                 f.warnings.push(format!(
                     "{}: service \"{lower}\" has no PAM stack /etc/pam.d/{lower} (a typo? no login program uses it here)",
                     rule.at
