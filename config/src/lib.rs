@@ -64,6 +64,28 @@ impl Mode {
     }
 }
 
+/// `guard_action`: what the exec guard does with a privilege-raising exec it catches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GuardAction {
+    /// Run it with the caller's privileges (no_new_privs semantics for that exec), where the
+    /// kernel has the `bprm_no_new_privs` hook (kernel/ in the source tree); elsewhere the
+    /// guard refuses (or kills) instead. The default.
+    #[default]
+    Degrade,
+    /// Refuse it (LSM mode: EPERM) or kill the task (kill mode).
+    Refuse,
+}
+
+impl GuardAction {
+    /// The spelling used in the config file, status and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardAction::Degrade => "degrade",
+            GuardAction::Refuse => "refuse",
+        }
+    }
+}
+
 impl fmt::Display for Mode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -160,6 +182,8 @@ pub struct Config {
     pub notice: Option<String>,
     /// `guard_allow`: files the exec guard lets guarded users run with raised privileges.
     pub guard_allow: Vec<String>,
+    /// `guard_action` (default degrade).
+    pub guard_action: GuardAction,
     /// All rules: main file first, then drop-ins in byte order of name.
     pub rules: Vec<Rule>,
     /// The files that were read, in order.
@@ -277,6 +301,7 @@ fn assemble(
     let mut shell: Option<parse::Setting<String>> = None;
     let mut notice: Option<parse::Setting<String>> = None;
     let mut guard_allow: Option<parse::Setting<Vec<String>>> = None;
+    let mut guard_action: Option<parse::Setting<GuardAction>> = None;
     for (path, text) in &files {
         let (parsed, mut file_diags) = parse::parse_file(path, text, config.rules.len() + 1);
         diags.append(&mut file_diags);
@@ -289,6 +314,12 @@ fn assemble(
             "guard_allow",
             &mut diags,
         );
+        merge(
+            &mut guard_action,
+            parsed.guard_action,
+            "guard_action",
+            &mut diags,
+        );
         config.rules.extend(parsed.rules);
         config.files.push(path.clone());
     }
@@ -299,6 +330,7 @@ fn assemble(
     config.shell = shell.map(|s| s.value);
     config.notice = notice.map(|s| s.value);
     config.guard_allow = guard_allow.map(|s| s.value).unwrap_or_default();
+    config.guard_action = guard_action.map(|s| s.value).unwrap_or_default();
     Ok(config)
 }
 

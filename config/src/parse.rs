@@ -8,9 +8,9 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::error::Diagnostic;
-use crate::{Mode, Rule, RuleRef, Users};
+use crate::{GuardAction, Mode, Rule, RuleRef, Users};
 
-pub(crate) const TOP_KEYS: &str = "mode, shell, notice, guard_allow, rule";
+pub(crate) const TOP_KEYS: &str = "mode, shell, notice, guard_allow, guard_action, rule";
 pub(crate) const RULE_KEYS: &str = "users, groups, uids, services, nnp, mode, shell";
 
 /// A top-level setting and where it was given.
@@ -28,6 +28,7 @@ pub(crate) struct ParsedFile {
     pub shell: Option<Setting<String>>,
     pub notice: Option<Setting<String>>,
     pub guard_allow: Option<Setting<Vec<String>>>,
+    pub guard_action: Option<Setting<GuardAction>>,
     pub rules: Vec<Rule>,
 }
 
@@ -195,6 +196,11 @@ pub(crate) fn parse_file(
                     }
                 }
             }
+            "guard_action" => {
+                if let Some(a) = guard_action_value(&mut ctx, value) {
+                    out.guard_action = Some(setting(&ctx, key.span(), a));
+                }
+            }
             "rule" => match value.get_ref() {
                 DeValue::Array(items) => {
                     for item in items.iter() {
@@ -231,7 +237,14 @@ pub(crate) fn parse_file(
                 key.span(),
                 format!("unknown key \"{}\" (expected one of {TOP_KEYS})", escape(k)),
                 k,
-                &["mode", "shell", "notice", "guard_allow", "rule"],
+                &[
+                    "mode",
+                    "shell",
+                    "notice",
+                    "guard_allow",
+                    "guard_action",
+                    "rule",
+                ],
             ),
         }
     }
@@ -279,6 +292,36 @@ fn mode_value(ctx: &mut Ctx<'_>, key: &str, value: &Spanned<DeValue<'_>>) -> Opt
             ctx.err(
                 value.span(),
                 format!("\"{key}\" must be a string, found {t}"),
+            );
+            None
+        }
+    }
+}
+
+/// `guard_action`: what the exec guard does with an exec it catches.
+fn guard_action_value(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Option<GuardAction> {
+    match value.get_ref() {
+        DeValue::String(s) => match s.as_ref() {
+            "degrade" => Some(GuardAction::Degrade),
+            "refuse" => Some(GuardAction::Refuse),
+            other => {
+                ctx.err_suggest(
+                    value.span(),
+                    format!(
+                        "unknown guard_action \"{}\" (expected \"degrade\" or \"refuse\")",
+                        escape(other)
+                    ),
+                    other,
+                    &["degrade", "refuse"],
+                );
+                None
+            }
+        },
+        other => {
+            let t = type_name(other);
+            ctx.err(
+                value.span(),
+                format!("\"guard_action\" must be a string, found {t}"),
             );
             None
         }

@@ -211,7 +211,7 @@ fn unknown_top_level_key() {
     let fx = Fx::new();
     assert_eq!(
         fx.error("mdoe = \"audit\"\n"),
-        "D/nnp.toml:1:1: unknown key \"mdoe\" (expected one of mode, shell, notice, guard_allow, rule)"
+        "D/nnp.toml:1:1: unknown key \"mdoe\" (expected one of mode, shell, notice, guard_allow, guard_action, rule)"
     );
 }
 
@@ -386,7 +386,7 @@ fn syntax_error_and_escaped_names() {
     assert!(e.contains("TOML syntax error"), "{e}");
     assert_eq!(
         fx.error("\"a\\nb\" = 1\n"),
-        "D/nnp.toml:1:1: unknown key \"a\\nb\" (expected one of mode, shell, notice, guard_allow, rule)"
+        "D/nnp.toml:1:1: unknown key \"a\\nb\" (expected one of mode, shell, notice, guard_allow, guard_action, rule)"
     );
 }
 
@@ -794,7 +794,7 @@ fn parse_text_needs_no_files() {
     let e = parse_text(Path::new("/x.toml"), "nope = 1\n").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "/x.toml:1:1: unknown key \"nope\" (expected one of mode, shell, notice, guard_allow, rule)"
+        "/x.toml:1:1: unknown key \"nope\" (expected one of mode, shell, notice, guard_allow, guard_action, rule)"
     );
 }
 
@@ -812,5 +812,43 @@ fn guard_allow_takes_absolute_paths() {
     assert_eq!(
         e,
         "/x.toml:1:16: guard_allow entry \"newuidmap\" is not an absolute path"
+    );
+}
+
+#[test]
+fn guard_action_degrade_or_refuse() {
+    let c = parse_text(Path::new("/x.toml"), "").unwrap();
+    assert_eq!(c.guard_action, crate::GuardAction::Degrade);
+    let c = parse_text(Path::new("/x.toml"), "guard_action = \"refuse\"\n").unwrap();
+    assert_eq!(c.guard_action, crate::GuardAction::Refuse);
+    let c = parse_text(Path::new("/x.toml"), "guard_action = \"degrade\"\n").unwrap();
+    assert_eq!(c.guard_action, crate::GuardAction::Degrade);
+    let e = parse_text(Path::new("/x.toml"), "guard_action = \"refuze\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(
+            "/x.toml:1:16: unknown guard_action \"refuze\" (expected \"degrade\" or \"refuse\")"
+        ),
+        "{e}"
+    );
+    assert!(e.contains("refuse"), "{e}");
+    let e = parse_text(Path::new("/x.toml"), "guard_action = 1\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "/x.toml:1:16: \"guard_action\" must be a string, found an integer"
+    );
+}
+
+#[test]
+fn guard_action_once_across_files() {
+    let fx = Fx::new();
+    fx.write("nnp.toml", "guard_action = \"refuse\"\n");
+    fx.write("nnp.d/10.toml", "\nguard_action = \"degrade\"\n");
+    assert_eq!(
+        fx.errors(),
+        ["D/nnp.d/10.toml:2:1: duplicate top-level key \"guard_action\": already set at D/nnp.toml:1:1"]
     );
 }
