@@ -51,6 +51,7 @@ struct Undecided {
 
 #[derive(Serialize)]
 struct AuditJson<'a> {
+    schema: &'static str,
     status: &'static str,
     checked_processes: usize,
     checked_threads: usize,
@@ -146,8 +147,8 @@ fn threads_without_nnp(
 /// The loaded exec guard's tables, when the guard is in force (loaded, live, current and
 /// complete: [`nnp_guard::GuardState`]); `None` otherwise, and then nothing counts as
 /// protected by it.
-fn current_guard() -> Option<nnp_config::guard::GuardTable> {
-    if !nnp_guard::GuardState::read().in_force() {
+fn current_guard(state: &nnp_guard::GuardState) -> Option<nnp_config::guard::GuardTable> {
+    if !state.in_force() {
         return None;
     }
     nnp_guard::loaded_table().ok()
@@ -328,8 +329,50 @@ fn rescan(mut w: Worker<'_>, seen: &mut HashSet<(u32, u64)>, mut churn: bool) ->
     w.s
 }
 
+/// What a scan found: findings, the processes the guard protects instead, undecidable ones.
+struct Collected {
+    findings: Vec<Finding>,
+    protected: Vec<Finding>,
+    undecided: Vec<Undecided>,
+    processes: usize,
+    threads: usize,
+}
+
+/// The counts of a scan, for `nnpctl metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Threads of restricted users without NNP, not protected by the guard.
+    pub findings: usize,
+    /// Such threads the guard in force protects.
+    pub protected: usize,
+    /// Processes that could not be decided.
+    pub undecidable: usize,
+    /// Processes checked.
+    pub processes: usize,
+    /// Threads checked.
+    pub threads: usize,
+}
+
+/// Scan every process, as `nnpctl audit` does, and count; `state` is the guard's state
+/// (read once by the caller).
+pub fn summary(config: &Config, state: &nnp_guard::GuardState) -> Result<Summary, Failure> {
+    let c = collect(config, state)?;
+    Ok(Summary {
+        findings: c.findings.len(),
+        protected: c.protected.len(),
+        undecidable: c.undecided.len(),
+        processes: c.processes,
+        threads: c.threads,
+    })
+}
+
 pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
     let config = crate::load_config(path)?;
+    let c = collect(&config, &nnp_guard::GuardState::read())?;
+    render(c, json)
+}
+
+fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, Failure> {
     let root = Path::new("/proc");
     let listed = procfs::pids_with_ino(root)
         .map_err(|e| Failure::incomplete(format!("cannot read /proc: {e}")))?;
@@ -341,14 +384,13 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let chunk = pids.len().div_ceil(workers).max(1);
-    let guard = current_guard();
+    let guard = current_guard(state);
     let guard = guard.as_ref();
     let mut total = Scan::default();
     std::thread::scope(|sc| {
         let handles: Vec<_> = pids
             .chunks(chunk)
             .map(|part| {
-                let config = &config;
                 (
                     part,
                     sc.spawn(move || scan(Worker::new(config, guard, root, boot, ticks), part)),
@@ -378,7 +420,7 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
     // pass is read too).
     let mut seen: HashSet<(u32, u64)> = listed.into_iter().collect();
     let mut again = rescan(
-        Worker::new(&config, guard, root, boot, ticks),
+        Worker::new(config, guard, root, boot, ticks),
         &mut seen,
         true,
     );
@@ -394,8 +436,30 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
         .findings
         .drain(..)
         .partition(|f| f.protection == "guard");
-    total.findings = findings;
     total.undecided.sort_by_key(|u| u.pid);
+    Ok(Collected {
+        findings,
+        protected,
+        undecided: total.undecided,
+        processes: total.processes,
+        threads: total.threads,
+    })
+}
+
+fn render(c: Collected, json: bool) -> Result<Report, Failure> {
+    let Collected {
+        findings,
+        protected,
+        undecided,
+        processes,
+        threads,
+    } = c;
+    let total = Scan {
+        findings,
+        undecided,
+        processes,
+        threads,
+    };
     let outcome = if !total.findings.is_empty() {
         Outcome::Problem
     } else if !total.undecided.is_empty() {
@@ -407,6 +471,7 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
     r.outcome = outcome;
     if json {
         let doc = AuditJson {
+            schema: "nnp.audit/1",
             status: match outcome {
                 Outcome::Fine => "ok",
                 Outcome::Problem => "problem",

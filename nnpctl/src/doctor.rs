@@ -580,10 +580,12 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Failure> {
     if json {
         #[derive(Serialize)]
         struct Doc<'a> {
+            schema: &'static str,
             status: &'static str,
             findings: &'a [Finding],
         }
         let doc = Doc {
+            schema: "nnp.doctor/1",
             status: match outcome {
                 Outcome::Fine => "ok",
                 Outcome::Problem => "problem",

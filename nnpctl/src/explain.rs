@@ -40,6 +40,7 @@ struct EnforcementJson {
 
 #[derive(Serialize)]
 struct ExplainJson {
+    schema: &'static str,
     user: String,
     uid: Option<u32>,
     service: Option<String>,
@@ -156,6 +157,7 @@ pub fn run(
         };
         let rule = d.and_then(|d| d.rule);
         let out = ExplainJson {
+            schema: "nnp.explain/1",
             user: shown.clone(),
             uid: d.and_then(|d| d.user.as_ref()).map(|u| u.uid),
             service: service.clone(),

@@ -1,5 +1,6 @@
-//! `nnpctl guard load|reload|unload|status|watch`: the exec guard's front end. Every
-//! answer about whether the guard is in force comes from [`nnp_guard::GuardState`].
+//! `nnpctl guard load|reload|unload|status|watch` (and `report`, in report.rs): the exec
+//! guard's front end. Every answer about whether the guard is in force comes from
+//! [`nnp_guard::GuardState`].
 
 use std::io::Write;
 use std::path::Path;
@@ -265,6 +266,8 @@ pub fn watch(json: bool, retry: u64) -> Result<Outcome, Failure> {
             .unwrap_or_else(|| format!("rule #{i}"))
     };
     let mut out = std::io::stdout();
+    // journald's native protocol where journald runs (fields a query can select), else syslog
+    let log = crate::journal::Logger::detect();
     let refine = nnp_guard::Refine {
         retry: Duration::from_secs(retry),
         allow_check: Duration::from_secs(5),
@@ -282,7 +285,28 @@ pub fn watch(json: bool, retry: u64) -> Result<Outcome, Failure> {
                 "{}: pid {} uid {} ({user}) {} {} by rule {rule} ({})",
                 e.action, e.pid, e.uid, e.comm, e.file, e.time_ns
             );
-            nnp_sys::syslog_authpriv(c"nnp-guard", e.action != "audit: would refuse", &line);
+            let (kind, action) = match e.action {
+                "refused" => (crate::journal::Kind::Refused, "refused"),
+                "killed" => (crate::journal::Kind::Killed, "killed"),
+                _ => (crate::journal::Kind::WouldRefuse, "would-refuse"),
+            };
+            let (pid, uid) = (e.pid.to_string(), e.uid.to_string());
+            log.log(
+                kind,
+                &line,
+                &[
+                    ("NNP_USER", &user),
+                    ("NNP_UID", &uid),
+                    ("NNP_RULE", &rule),
+                    ("NNP_FILE", &e.file),
+                    ("NNP_ACTION", action),
+                    ("NNP_PID", &pid),
+                    ("NNP_COMM", &e.comm),
+                ],
+            );
+            if log.stdout_is_journal && !json {
+                return true; // the journal entry above is this line
+            }
             let text = if json {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -298,11 +322,7 @@ pub fn watch(json: bool, retry: u64) -> Result<Outcome, Failure> {
                     comm: &e.comm,
                     file: &e.file,
                     rule,
-                    action: match e.action {
-                        "refused" => "refused",
-                        "killed" => "killed",
-                        _ => "would-refuse",
-                    },
+                    action,
                 };
                 match serde_json::to_string(&ev) {
                     Ok(s) => s,
@@ -314,6 +334,11 @@ pub fn watch(json: bool, retry: u64) -> Result<Outcome, Failure> {
             writeln!(out, "{text}").and_then(|()| out.flush()).is_ok()
         },
         |r| {
+            let kind = if r.is_ok() {
+                crate::journal::Kind::Refined
+            } else {
+                crate::journal::Kind::RefineFailed
+            };
             let msg = match r {
                 Ok(r) => format!(
                     "guard refined: {}{}",
@@ -326,7 +351,7 @@ pub fn watch(json: bool, retry: u64) -> Result<Outcome, Failure> {
                 ),
                 Err(e) => format!("guard refinement failed: {e}"),
             };
-            nnp_sys::syslog_authpriv(c"nnp-guard", false, &msg);
+            log.log(kind, &msg, &[]);
             let _ = writeln!(std::io::stderr(), "nnpctl: {msg}");
         },
     )

@@ -12,8 +12,11 @@ mod check;
 mod doctor;
 mod explain;
 mod guard;
+mod journal;
+mod metrics;
 mod pamstack;
 mod procfs;
+mod report;
 mod status;
 
 use std::io::Write;
@@ -74,6 +77,13 @@ enum Command {
         #[command(subcommand)]
         command: GuardCommand,
     },
+    /// Config, exec guard, refusals by rule and audit findings in Prometheus text format
+    Metrics {
+        /// Write to FILE atomically (a temporary file renamed over it), e.g.
+        /// /var/lib/prometheus/node-exporter/nnp.prom; default: standard output
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -102,6 +112,12 @@ enum GuardCommand {
         /// Seconds between retries of names a degraded guard could not resolve
         #[arg(long, default_value_t = 30, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=86400))]
         retry: u64,
+    },
+    /// Who ran which privilege-raising file under which rule, refused or (audit mode) would be
+    Report {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -219,11 +235,13 @@ fn try_main(cli: Cli) -> Result<Report, Failure> {
         Command::Audit { json } => audit::run(config, json),
         Command::Status { pids } => Ok(status::run(&pids)),
         Command::Doctor { json } => doctor::run(config, json),
+        Command::Metrics { output } => metrics::run(config, output.as_deref()),
         Command::Guard { command } => match command {
             GuardCommand::Load { mode } => guard::load(config, mode),
             GuardCommand::Reload => guard::reload(config),
             GuardCommand::Unload => guard::unload(),
             GuardCommand::Status { json } => guard::status(json),
+            GuardCommand::Report { json } => report::run(json),
             GuardCommand::Watch { json, retry } => {
                 guard::watch(json, retry).map(|outcome| Report {
                     out: String::new(),

@@ -1,0 +1,565 @@
+//! `nnpctl metrics [--output FILE]`: the state of nnp on this host in Prometheus' text
+//! exposition format, for node_exporter's textfile collector: the config, the exec guard
+//! (from [`nnp_guard::GuardState`], the one answer to "is it in force"), refusals and
+//! would-refusals by rule (from the guard's report), the audit's findings (the scan of
+//! `nnpctl audit`) and when this ran. With `--output`, written to a temporary file in the
+//! same directory and renamed over FILE, so the collector never reads half a file.
+//!
+//! Problems are reported as values (`nnp_config_valid 0`, `nnp_guard_live 0`...), not as
+//! the exit status: the timer's service fails only when the file cannot be written.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::{Failure, Outcome, Report};
+
+/// The guard's part of the metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GuardMetrics {
+    /// A guard is pinned.
+    pub loaded: bool,
+    /// Its program runs.
+    pub live: bool,
+    /// Its rules are those of the files on disk.
+    pub current: bool,
+    /// Wider than the rules until names resolve.
+    pub degraded: bool,
+    /// Loaded, live, current and complete.
+    pub in_force: bool,
+    /// "lsm" or "kill".
+    pub mode: Option<&'static str>,
+    /// The program's counters (execs seen, raising, refused, audited), when loaded.
+    pub counters: Option<[u64; 4]>,
+}
+
+/// Refusals and would-refusals counted for one rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleCounts {
+    /// Refused or killed execs.
+    pub refusals: u64,
+    /// Execs that would be refused (audit mode).
+    pub would_refusals: u64,
+}
+
+/// Everything `nnpctl metrics` exports: built once, rendered by [`Metrics::render`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metrics {
+    /// nnp's version.
+    pub version: &'static str,
+    /// The config loads (parse, validation, trust).
+    pub config_valid: bool,
+    /// Rules in it (0 when it does not load).
+    pub rules: usize,
+    /// Files it was read from.
+    pub config_files: usize,
+    /// The exec guard.
+    pub guard: GuardMetrics,
+    /// By rule (`FILE:LINE`), from the guard's report; `None`: the report could not be read.
+    pub by_rule: Option<BTreeMap<String, RuleCounts>>,
+    /// The audit's counts; `None`: it could not run (the config does not load, /proc
+    /// cannot be read).
+    pub audit: Option<crate::audit::Summary>,
+    /// When this ran, seconds since the epoch.
+    pub time: f64,
+    /// How long it took, seconds.
+    pub duration: f64,
+}
+
+/// A label value, escaped as the exposition format wants (backslash, quote, newline).
+fn label(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+struct Out(String);
+
+impl Out {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}");
+        let _ = writeln!(self.0, "# TYPE {name} {kind}");
+    }
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            let l: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+                .collect();
+            let _ = write!(self.0, "{{{}}}", l.join(","));
+        }
+        let _ = writeln!(self.0, " {value}");
+    }
+    fn gauge(&mut self, name: &str, help: &str, value: impl std::fmt::Display) {
+        self.family(name, "gauge", help);
+        self.sample(name, &[], value);
+    }
+    fn counter(&mut self, name: &str, help: &str, value: u64) {
+        self.family(name, "counter", help);
+        self.sample(name, &[], value);
+    }
+}
+
+fn b(x: bool) -> u8 {
+    u8::from(x)
+}
+
+impl Metrics {
+    /// The Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut o = Out(String::new());
+        o.family(
+            "nnp_build_info",
+            "gauge",
+            "The nnp version that wrote these metrics (always 1).",
+        );
+        o.sample("nnp_build_info", &[("version", self.version)], 1);
+        o.gauge(
+            "nnp_config_valid",
+            "Whether the nnp configuration loads: parses, validates and passes the trust checks (1) or not (0).",
+            b(self.config_valid),
+        );
+        o.gauge(
+            "nnp_config_rules",
+            "Rules in the nnp configuration (0 when it does not load).",
+            self.rules,
+        );
+        o.gauge(
+            "nnp_config_files",
+            "Files the nnp configuration was read from (main file and drop-ins).",
+            self.config_files,
+        );
+        let g = &self.guard;
+        o.gauge(
+            "nnp_guard_loaded",
+            "Whether the exec guard is loaded (pinned).",
+            b(g.loaded),
+        );
+        o.gauge(
+            "nnp_guard_live",
+            "Whether the loaded exec guard's program runs (it saw an exec made now).",
+            b(g.live),
+        );
+        o.gauge(
+            "nnp_guard_current",
+            "Whether the loaded exec guard holds the rules of the config files on disk now.",
+            b(g.current),
+        );
+        o.gauge(
+            "nnp_guard_degraded",
+            "Whether the loaded exec guard is wider than the rules (degraded) because names could not be resolved.",
+            b(g.degraded),
+        );
+        o.gauge(
+            "nnp_guard_in_force",
+            "Whether the exec guard is in force: loaded, live, current and complete.",
+            b(g.in_force),
+        );
+        if let Some(mode) = g.mode {
+            o.family(
+                "nnp_guard_info",
+                "gauge",
+                "The loaded exec guard's attach mode: lsm (refused execs fail with EPERM) or kill (always 1).",
+            );
+            o.sample("nnp_guard_info", &[("mode", mode)], 1);
+        }
+        if let Some(c) = g.counters {
+            o.counter(
+                "nnp_guard_execs_total",
+                "Execs the loaded exec guard's program saw.",
+                c[0],
+            );
+            o.counter(
+                "nnp_guard_raising_execs_total",
+                "Execs that raise privileges (setuid, setgid, file capabilities), guarded or not.",
+                c[1],
+            );
+            o.counter(
+                "nnp_guard_refused_execs_total",
+                "Privilege-raising execs the exec guard refused or killed.",
+                c[2],
+            );
+            o.counter(
+                "nnp_guard_audited_execs_total",
+                "Privilege-raising execs an audit-mode rule would have refused.",
+                c[3],
+            );
+        }
+        if let Some(by_rule) = self.by_rule.as_ref().filter(|m| !m.is_empty()) {
+            o.family(
+                "nnp_guard_refusals_total",
+                "counter",
+                "Privilege-raising execs refused or killed, by deciding rule (FILE:LINE), since the guard was loaded or its rules changed.",
+            );
+            for (rule, c) in by_rule {
+                o.sample("nnp_guard_refusals_total", &[("rule", rule)], c.refusals);
+            }
+            o.family(
+                "nnp_guard_would_refusals_total",
+                "counter",
+                "Privilege-raising execs an audit-mode rule would have refused, by rule (FILE:LINE), since the guard was loaded or its rules changed.",
+            );
+            for (rule, c) in by_rule {
+                o.sample(
+                    "nnp_guard_would_refusals_total",
+                    &[("rule", rule)],
+                    c.would_refusals,
+                );
+            }
+        }
+        o.gauge(
+            "nnp_audit_success",
+            "Whether the audit of running processes could run (1) or not (0: the config does not load, /proc cannot be read).",
+            b(self.audit.is_some()),
+        );
+        if let Some(a) = &self.audit {
+            o.gauge(
+                "nnp_audit_findings",
+                "Threads of restricted users running without no_new_privs and not protected by the exec guard (nnpctl audit's findings).",
+                a.findings,
+            );
+            o.gauge(
+                "nnp_audit_protected_threads",
+                "Threads of restricted users without no_new_privs that the exec guard in force protects.",
+                a.protected,
+            );
+            o.gauge(
+                "nnp_audit_undecidable_processes",
+                "Processes the audit could not decide for (a lookup error, an unreadable status).",
+                a.undecidable,
+            );
+            o.gauge(
+                "nnp_audit_checked_processes",
+                "Processes the audit checked.",
+                a.processes,
+            );
+        }
+        o.gauge(
+            "nnp_metrics_last_run_timestamp_seconds",
+            "When nnpctl metrics last ran, seconds since the epoch.",
+            format!("{:.3}", self.time),
+        );
+        o.gauge(
+            "nnp_metrics_duration_seconds",
+            "How long nnpctl metrics took to collect these metrics.",
+            format!("{:.3}", self.duration),
+        );
+        o.0
+    }
+}
+
+/// Counts by rule from the guard's report: every rule of the loaded guard, then whatever
+/// the report names.
+pub fn by_rule(
+    meta: Option<&nnp_guard::Meta>,
+    entries: &[nnp_guard::ReportEntry],
+) -> BTreeMap<String, RuleCounts> {
+    let mut out: BTreeMap<String, RuleCounts> = BTreeMap::new();
+    for r in meta.map(|m| m.rules.as_slice()).unwrap_or_default() {
+        out.entry(r.clone()).or_default();
+    }
+    for e in entries {
+        let c = out
+            .entry(crate::report::rule_name(meta, e.rule))
+            .or_default();
+        if e.action == "would-refuse" {
+            c.would_refusals += e.count;
+        } else {
+            c.refusals += e.count;
+        }
+    }
+    out
+}
+
+/// Collect everything now.
+pub fn collect(path: Option<&Path>) -> Metrics {
+    let start = Instant::now();
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let config = crate::load_config(path);
+    let state = nnp_guard::GuardState::read();
+    let guard = GuardMetrics {
+        loaded: state.loaded,
+        live: state.live,
+        current: state.loaded && state.meta.is_some() && state.stale.is_empty(),
+        degraded: !state.unresolved.is_empty(),
+        in_force: state.in_force(),
+        mode: state.mode.map(nnp_guard::Mode::as_str),
+        counters: (state.loaded && state.cannot_tell.is_empty()).then_some(state.counters),
+    };
+    let by_rule = if state.loaded {
+        nnp_guard::read_report()
+            .ok()
+            .map(|entries| by_rule(state.meta.as_ref(), &entries))
+    } else {
+        Some(BTreeMap::new())
+    };
+    let audit = config
+        .as_ref()
+        .ok()
+        .and_then(|c| crate::audit::summary(c, &state).ok());
+    Metrics {
+        version: env!("CARGO_PKG_VERSION"),
+        config_valid: config.is_ok(),
+        rules: config.as_ref().map_or(0, |c| c.rules.len()),
+        config_files: config.as_ref().map_or(0, |c| c.files.len()),
+        guard,
+        by_rule,
+        audit,
+        time,
+        duration: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// Write `text` to `path` atomically: a temporary file in the same directory (a name the
+/// textfile collector ignores: it reads `*.prom` only), flushed, mode 0644, renamed.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("the output names no file"))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+pub fn run(path: Option<&Path>, output: Option<&Path>) -> Result<Report, Failure> {
+    let text = collect(path).render();
+    let mut r = Report::new();
+    match output {
+        None => r.out = text,
+        Some(o) => write_atomically(o, &text).map_err(|e| Failure {
+            msg: format!("writing {}: {e}", o.display()),
+            outcome: Outcome::Incomplete,
+        })?,
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn sample() -> Metrics {
+        let mut by_rule = BTreeMap::new();
+        by_rule.insert(
+            "/etc/security/nnp.toml:3".to_string(),
+            RuleCounts {
+                refusals: 2,
+                would_refusals: 0,
+            },
+        );
+        by_rule.insert(
+            "/etc/security/we\"ird\\dir\n/x.toml:1".to_string(),
+            RuleCounts {
+                refusals: 0,
+                would_refusals: 7,
+            },
+        );
+        Metrics {
+            version: "0.1.0",
+            config_valid: true,
+            rules: 2,
+            config_files: 2,
+            guard: GuardMetrics {
+                loaded: true,
+                live: true,
+                current: true,
+                degraded: false,
+                in_force: true,
+                mode: Some("kill"),
+                counters: Some([100, 9, 2, 7]),
+            },
+            by_rule: Some(by_rule),
+            audit: Some(crate::audit::Summary {
+                findings: 1,
+                protected: 3,
+                undecidable: 0,
+                processes: 40,
+                threads: 55,
+            }),
+            time: 1_800_000_000.25,
+            duration: 0.0421,
+        }
+    }
+
+    fn value(text: &str, series: &str) -> Option<String> {
+        text.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')
+                .map(str::to_string)
+        })
+    }
+
+    #[test]
+    fn every_family_has_help_and_type_and_counters_end_in_total() {
+        let text = sample().render();
+        let mut declared = Vec::new();
+        for l in text.lines() {
+            if let Some(rest) = l.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').unwrap();
+                assert!(
+                    text.contains(&format!("# HELP {name} ")),
+                    "{name} has no HELP"
+                );
+                assert_eq!(kind == "counter", name.ends_with("_total"), "{name}");
+                assert!(name.starts_with("nnp_"), "{name}");
+                declared.push(name.to_string());
+            } else if !l.starts_with('#') {
+                let name = l.split(['{', ' ']).next().unwrap();
+                assert!(
+                    declared.iter().any(|d| d == name),
+                    "{name} sampled before its TYPE"
+                );
+            }
+        }
+        let mut unique = declared.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), declared.len(), "a family declared twice");
+    }
+
+    #[test]
+    fn values_and_labels() {
+        let text = sample().render();
+        assert_eq!(value(&text, "nnp_config_valid").as_deref(), Some("1"));
+        assert_eq!(value(&text, "nnp_guard_live").as_deref(), Some("1"));
+        assert_eq!(
+            value(&text, "nnp_guard_info{mode=\"kill\"}").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            value(
+                &text,
+                "nnp_guard_refusals_total{rule=\"/etc/security/nnp.toml:3\"}"
+            )
+            .as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            value(
+                &text,
+                "nnp_guard_would_refusals_total{rule=\"/etc/security/we\\\"ird\\\\dir\\n/x.toml:1\"}"
+            )
+            .as_deref(),
+            Some("7")
+        );
+        assert_eq!(value(&text, "nnp_audit_findings").as_deref(), Some("1"));
+        assert_eq!(
+            value(&text, "nnp_metrics_last_run_timestamp_seconds").as_deref(),
+            Some("1800000000.250")
+        );
+        assert_eq!(
+            value(&text, "nnp_guard_audited_execs_total").as_deref(),
+            Some("7")
+        );
+    }
+
+    #[test]
+    fn what_is_unknown_is_left_out_not_zeroed() {
+        let mut m = sample();
+        m.guard = GuardMetrics::default();
+        m.by_rule = None;
+        m.audit = None;
+        m.config_valid = false;
+        let text = m.render();
+        assert_eq!(value(&text, "nnp_guard_loaded").as_deref(), Some("0"));
+        assert_eq!(value(&text, "nnp_audit_success").as_deref(), Some("0"));
+        assert_eq!(value(&text, "nnp_config_valid").as_deref(), Some("0"));
+        for absent in [
+            "nnp_guard_info",
+            "nnp_guard_execs_total",
+            "nnp_guard_refusals_total",
+            "nnp_audit_findings",
+        ] {
+            assert!(!text.contains(absent), "{absent}");
+        }
+    }
+
+    #[test]
+    fn by_rule_lists_every_loaded_rule_and_sums_the_report() {
+        let meta = nnp_guard::Meta::parse(
+            "mode kill\nconfig /c\nexplicit 0\nloaded_at 0\ncounts 2 0 0 0 0 0 0\nrule /c:1\nrule /c:5\n",
+        )
+        .unwrap();
+        let e = |rule, action, count| nnp_guard::ReportEntry {
+            rule,
+            uid: 1,
+            file_key: nnp_guard::FileKey {
+                dev: 0,
+                ino: 0,
+                ctime_sec: 0,
+                ctime_nsec: 0,
+                generation: 0,
+            },
+            file: "/f".into(),
+            count,
+            last_ns: 0,
+            action,
+        };
+        let m = by_rule(
+            Some(&meta),
+            &[
+                e(2, "killed", 2),
+                e(2, "refused", 1),
+                e(2, "would-refuse", 4),
+            ],
+        );
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["/c:1"], RuleCounts::default());
+        assert_eq!(
+            m["/c:5"],
+            RuleCounts {
+                refusals: 3,
+                would_refusals: 4
+            }
+        );
+    }
+
+    #[test]
+    fn written_atomically_with_a_temporary_name_the_collector_ignores() {
+        let dir = std::env::temp_dir().join(format!("nnp-metrics-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("nnp.prom");
+        write_atomically(&out, "a 1\n").unwrap();
+        write_atomically(&out, "a 2\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "a 2\n");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("nnp.prom")]);
+        assert!(write_atomically(&dir.join("no/such/dir/nnp.prom"), "x").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
