@@ -2,6 +2,7 @@
 //! use. A group that an `nnp = true` rule names and NSS does not know is a problem: the
 //! module refuses every user that reaches that rule.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use nnp_config::{escape, Config, Users};
@@ -23,6 +24,9 @@ pub struct Findings {
 /// What NSS says about the names of the rules, shadowed rules, services without a stack.
 pub fn findings(config: &Config) -> Findings {
     let mut f = Findings::default();
+    // Every passwd account by uid, enumerated once and only if a rule names a user that
+    // exists (nnpctl only: no login process enumerates a database).
+    let mut accounts: Option<HashMap<u32, Vec<Vec<u8>>>> = None;
     for s in config.shadowed() {
         f.warnings.push(format!(
             "{}: rule {} can never match: rule {} at {} already matches everyone it would",
@@ -51,10 +55,19 @@ pub fn findings(config: &Config) -> Findings {
                         }
                         // Every other account of that uid, wherever it is listed (an
                         // enumeration: nnpctl only, never a login process).
-                        let others: Vec<Vec<u8>> = scan_users(|uid| uid == pw.uid)
+                        let by_uid = accounts.get_or_insert_with(|| {
+                            let mut m: HashMap<u32, Vec<Vec<u8>>> = HashMap::new();
+                            for e in scan_users(|_| true) {
+                                m.entry(e.uid).or_default().push(e.name);
+                            }
+                            m
+                        });
+                        let others: Vec<Vec<u8>> = by_uid
+                            .get(&pw.uid)
                             .into_iter()
-                            .map(|e| e.name)
-                            .filter(|name| *name != pw.name)
+                            .flatten()
+                            .filter(|name| **name != pw.name)
+                            .cloned()
                             .collect();
                         for other in others {
                             let other = escape(&other);
