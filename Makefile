@@ -8,6 +8,7 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+CATALOGDIR ?= $(PREFIX)/lib/systemd/catalog
 # Where libpam looks for modules: Debian multiarch by default; RPM distributions pass
 # PAMDIR=/usr/lib64/security.
 PAMDIR  ?= $(PREFIX)/lib/$(MULTIARCH)/security
@@ -69,8 +70,10 @@ install-files:
 	install -D -m 0644 packaging/man/nnp-shell.8 $(DESTDIR)$(MANDIR)/man8/nnp-shell.8
 	install -D -m 0644 packaging/man/nnpctl.8 $(DESTDIR)$(MANDIR)/man8/nnpctl.8
 	install -D -m 0644 packaging/man/nnp.toml.5 $(DESTDIR)$(MANDIR)/man5/nnp.toml.5
-	for u in nnp-guard.service nnp-guard-watch.service nnp-guard-reload.service nnp-guard-reload.path; do \
+	for u in nnp-guard.service nnp-guard-watch.service nnp-guard-reload.service nnp-guard-reload.path \
+	         nnp-metrics.service nnp-metrics.timer; do \
 	  install -D -m 0644 packaging/systemd/$$u $(DESTDIR)$(UNITDIR)/$$u; done
+	install -D -m 0644 packaging/systemd/nnp.catalog $(DESTDIR)$(CATALOGDIR)/nnp.catalog
 
 deb: build
 	./packaging/build-deb.sh

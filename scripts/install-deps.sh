@@ -8,7 +8,8 @@ PKGS=(gcc make libpam0g-dev libpam-modules libpam-runtime pamtester openssh-serv
       debhelper dpkg-dev fakeroot lintian rpm
       clang libelf-dev zlib1g-dev pkg-config bpftool libcap2-bin
       qemu-system-x86 qemu-utils busybox-static cpio mmdebstrap
-      btrfs-progs xfsprogs e2fsprogs)
+      btrfs-progs xfsprogs e2fsprogs
+      python3-jsonschema)
 PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do
@@ -24,4 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# promtool (checks `nnpctl metrics`): on PATH, or extracted from Debian's prometheus package
+# into target/tools without installing it (see scripts/promtool.sh)
+"$(dirname "$0")/promtool.sh" >/dev/null || echo "install-deps: warning: no promtool: the metrics tests will fail" >&2
 command -v cargo >/dev/null || { echo "install-deps: cargo not found (install Rust with rustup)" >&2; exit 1; }

@@ -343,12 +343,37 @@ ssh_opts() {
 }
 
 OUT=""; ERR=""; RC=0; LAST_CMD=""
-# run CMD... — capture stdout, stderr, exit code (30 s limit)
+# run CMD... — capture stdout, stderr, exit code (30 s limit). The JSON of an nnpctl
+# command run with --json is validated against its schema in docs/schema/ (a mismatch fails
+# the case).
 run() {
   LAST_CMD="$*"
   timeout 30 "$@" > "$T/out" 2> "$T/err" < /dev/null
   RC=$?
   OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
+  local a nnpctl=0 json=0
+  for a in "$@"; do
+    case "$a" in */nnpctl|nnpctl) nnpctl=1 ;; --json) json=1 ;; esac
+  done
+  if [ "$nnpctl" = 1 ] && [ "$json" = 1 ] && [ -s "$T/out" ]; then
+    expect_valid_json "$T/out"
+  fi
+}
+
+# expect_valid_json FILE — FILE holds nnpctl JSON (one document, or one per line) that
+# names its schema and matches it (tests/validate_json.py; needs python3-jsonschema)
+JSON_PY=""
+expect_valid_json() {
+  if [ -z "$JSON_PY" ]; then
+    local p
+    for p in python3 /usr/bin/python3; do
+      if "$p" -c 'import jsonschema' 2>/dev/null; then JSON_PY=$p; break; fi
+    done
+  fi
+  if [ -z "$JSON_PY" ]; then fail "cannot validate JSON: no python3 with jsonschema (make deps installs python3-jsonschema)"; return; fi
+  local why
+  why=$("$JSON_PY" "$NNP_ROOT/tests/validate_json.py" "$1" 2>&1) ||
+    fail "JSON does not match its schema (docs/schema/): $why"
 }
 
 # ssh_as USER [SSH OPTIONS...] -- REMOTE COMMAND

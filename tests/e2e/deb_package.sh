@@ -20,7 +20,9 @@ for f in ./usr/lib/x86_64-linux-gnu/security/pam_nnp.so ./usr/bin/nnp-shell ./us
          ./usr/share/man/man8/nnpctl.8.gz ./usr/share/man/man5/nnp.toml.5.gz \
          ./usr/share/doc/nnp/copyright ./usr/lib/systemd/system/nnp-guard.service \
          ./usr/lib/systemd/system/nnp-guard-watch.service ./usr/lib/systemd/system/nnp-guard-reload.path \
-         ./usr/lib/systemd/system/nnp-guard-reload.service; do
+         ./usr/lib/systemd/system/nnp-guard-reload.service ./usr/lib/systemd/system/nnp-metrics.service \
+         ./usr/lib/systemd/system/nnp-metrics.timer ./usr/lib/systemd/catalog/nnp.catalog \
+         ./var/lib/prometheus/node-exporter/; do
   printf '%s\n' "$OUT" | awk '{print $6}' | grep -qxF "$f" || fail "missing $f"
 done
 case_end
@@ -101,7 +103,7 @@ case_end
 
 case_begin "the packaged nnpctl loads the guard (kill mode here) and it refuses; units not enabled; nnp-shell static"
 file /usr/bin/nnp-shell | grep -q "static" || fail "the packaged nnp-shell must be statically linked"
-ls /etc/systemd/system/*.wants/nnp-guard* >/dev/null 2>&1 && fail "the units must be disabled by default"
+ls /etc/systemd/system/*.wants/nnp-* >/dev/null 2>&1 && fail "the units must be disabled by default"
 install_probe
 add_group restricted $((UID_BASE + 100)) 2>/dev/null
 grep -q "^alice:" /etc/passwd || add_user alice $((UID_BASE + 1)) restricted

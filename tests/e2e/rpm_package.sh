@@ -8,7 +8,9 @@ T=$(mktemp -d /tmp/nnp-rpm.XXXXXX); trap cleanup EXIT
 case_begin "rpm file list"
 run rpm -qlp "$RPM"
 for f in /usr/lib64/security/pam_nnp.so /usr/bin/nnp-shell /usr/lib/nnp/nnp-shell-helper /usr/sbin/nnpctl /etc/security/nnp.toml \
-         /etc/security/nnp.d /usr/share/man/man8/pam_nnp.8 /usr/share/man/man5/nnp.toml.5; do
+         /etc/security/nnp.d /usr/share/man/man8/pam_nnp.8 /usr/share/man/man5/nnp.toml.5 \
+         /usr/lib/systemd/system/nnp-metrics.service /usr/lib/systemd/system/nnp-metrics.timer \
+         /usr/lib/systemd/catalog/nnp.catalog; do
   printf '%s\n' "$OUT" | grep -qE "^$f(\.gz)?$" || fail "missing $f"
 done
 printf '%s\n' "$OUT" | grep -q pam-configs && fail "the Debian pam-configs profile must not be in the RPM"
