@@ -362,15 +362,18 @@ run() {
 
 # expect_valid_json FILE — FILE holds nnpctl JSON (one document, or one per line) that
 # names its schema and matches it (tests/validate_json.py; needs python3-jsonschema)
+# json_py — set JSON_PY to a python3 that has jsonschema (false if none)
 JSON_PY=""
+json_py() {
+  [ -n "$JSON_PY" ] && return 0
+  local p
+  for p in python3 /usr/bin/python3; do
+    if "$p" -c 'import jsonschema' 2>/dev/null; then JSON_PY=$p; return 0; fi
+  done
+  return 1
+}
 expect_valid_json() {
-  if [ -z "$JSON_PY" ]; then
-    local p
-    for p in python3 /usr/bin/python3; do
-      if "$p" -c 'import jsonschema' 2>/dev/null; then JSON_PY=$p; break; fi
-    done
-  fi
-  if [ -z "$JSON_PY" ]; then fail "cannot validate JSON: no python3 with jsonschema (make deps installs python3-jsonschema)"; return; fi
+  if ! json_py; then fail "cannot validate JSON: no python3 with jsonschema (make deps installs python3-jsonschema)"; return; fi
   local why
   why=$("$JSON_PY" "$NNP_ROOT/tests/validate_json.py" "$1" 2>&1) ||
     fail "JSON does not match its schema (docs/schema/): $why"
