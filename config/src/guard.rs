@@ -315,6 +315,16 @@ impl Config {
                 gids = Some(set);
             }
             if rule.nnp && !widen.is_empty() {
+                if GuardVerdict::of(rule, self.mode) == GuardVerdict::Audit {
+                    // An audit rule only reports, so widening it would let it shadow later
+                    // enforcing rules (narrower): it is left out, and later rules decide.
+                    for w in &widen {
+                        t.unresolved.push(format!(
+                            "{w}: the audit rule is left out until it resolves (later rules decide)"
+                        ));
+                    }
+                    continue;
+                }
                 // never narrower: every task that reaches this rule is guarded by it
                 t.star = Some(t.star.map_or(value, |s| s.min(value)));
                 for w in &widen {
@@ -371,7 +381,7 @@ impl GuardTable {
             return; // matches nobody
         }
         if self.combo.len() >= MAX_COMBO {
-            if rule.nnp {
+            if value & 3 == GuardVerdict::Enforce as u32 {
                 // wider: the group side alone
                 self.notes.push(format!(
                     "{}: more than {MAX_COMBO} rules combine a user or uid selector with groups: this one is enforced for the whole groups",
@@ -382,8 +392,9 @@ impl GuardTable {
                 }
             } else {
                 self.notes.push(format!(
-                    "{}: more than {MAX_COMBO} rules combine a user or uid selector with groups: this exemption is not applied by the guard",
-                    rule.at
+                    "{}: more than {MAX_COMBO} rules combine a user or uid selector with groups: this {} is not applied by the guard",
+                    rule.at,
+                    if rule.nnp { "audit rule" } else { "exemption" }
                 ));
             }
             return;
@@ -426,17 +437,20 @@ impl GuardTable {
     pub fn fit(&mut self) {
         if self.ranges.len() > MAX_RANGES {
             let extra = self.ranges.split_off(MAX_RANGES - 1);
-            // Only what restricts is kept, merged into one range over all of them: the
-            // earliest restricting value, and the combined rules that restrict.
-            let restricting_bits = self
+            // Only what enforces is kept, merged into one range over all of them: the
+            // earliest enforcing value, and the combined rules that enforce. Audit values
+            // are dropped (they only report; widening one could shadow a later enforcing
+            // rule), exemptions too.
+            let enforcing = |v: u32| v & 3 == GuardVerdict::Enforce as u32;
+            let enforcing_bits = self
                 .combo
                 .iter()
                 .enumerate()
-                .filter(|(_, v)| *v & 3 != 0)
+                .filter(|(_, v)| enforcing(**v))
                 .fold(0u64, |m, (k, _)| m | (1u64 << k));
             let kept: Vec<&Range> = extra
                 .iter()
-                .filter(|r| r.value & 3 != 0 || r.combo & restricting_bits != 0)
+                .filter(|r| enforcing(r.value) || r.combo & enforcing_bits != 0)
                 .collect();
             if !kept.is_empty() {
                 self.ranges.push(Range {
@@ -445,10 +459,10 @@ impl GuardTable {
                     value: kept
                         .iter()
                         .map(|r| r.value)
-                        .filter(|v| v & 3 != 0)
+                        .filter(|v| enforcing(*v))
                         .min()
                         .unwrap_or(0),
-                    combo: kept.iter().fold(0, |m, r| m | r.combo) & restricting_bits,
+                    combo: kept.iter().fold(0, |m, r| m | r.combo) & enforcing_bits,
                 });
             }
             self.notes.push(format!(

@@ -414,3 +414,36 @@ fn passwd_file_reading() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn widening_never_lets_an_audit_rule_shadow_a_later_enforcing_one() {
+    // Review of issue 19: an audit rule with an unknown group was widened to everyone (star
+    // = audit) and shadowed a later enforcing rule; the same through merged ranges.
+    let mut d = cast();
+    d.down_names = vec![b"ghosts".to_vec()];
+    let c = cfg("[[rule]]\ngroups = [\"ghosts\"]\nnnp = true\nmode = \"audit\"\n[[rule]]\nusers = [\"bob\"]\nnnp = true\n");
+    let t = c.guard_table(&d);
+    assert!(t.degraded());
+    assert_eq!(
+        t.lookup(2002, 2002, &[]).map(decode),
+        Some((2, GuardVerdict::Enforce))
+    );
+    // control: an enforcing rule with an unknown name is widened
+    let c = cfg("[[rule]]\ngroups = [\"ghosts\"]\nnnp = true\n[[rule]]\nusers = [\"bob\"]\nnnp = false\n");
+    assert_eq!(
+        c.guard_table(&d).lookup(2002, 2002, &[]).map(decode),
+        Some((1, GuardVerdict::Enforce))
+    );
+    // ranges: an exemption of 256 ranges, then an audit uid, then an enforcing uid
+    let mut text = String::from("[[rule]]\nuids = [");
+    for i in 0..256 {
+        text.push_str(&format!("\"{}\", ", 100_000 + 2 * i));
+    }
+    text.push_str("]\nnnp = false\n[[rule]]\nuids = [\"1009\"]\nnnp = true\nmode = \"audit\"\n[[rule]]\nuids = [\"1010\"]\nnnp = true\n");
+    let mut t = cfg(&text).guard_table(&cast());
+    t.fit();
+    assert_eq!(
+        t.lookup(1010, 1010, &[]).map(decode),
+        Some((3, GuardVerdict::Enforce))
+    );
+}
