@@ -9,7 +9,8 @@ PKGS=(gcc make libpam0g-dev libpam-modules libpam-runtime pamtester openssh-serv
       clang libelf-dev zlib1g-dev pkg-config bpftool libcap2-bin
       qemu-system-x86 qemu-utils busybox-static cpio mmdebstrap
       btrfs-progs xfsprogs e2fsprogs
-      python3-jsonschema)
+      python3-jsonschema
+      dwarves bc flex bison libssl-dev)
 PKGS+=("$@")
 missing=()
 for p in "${PKGS[@]}"; do
