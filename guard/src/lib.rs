@@ -66,6 +66,8 @@ pub use meta::{AllowFile, Meta};
 pub use report::{parse_report_entry, read_report, ReportEntry};
 pub use state::{GuardState, Protection};
 
+pub use nnp_config::GuardAction;
+
 /// Where the link, the maps and the metadata are pinned.
 pub const PIN_DIR: &str = "/sys/fs/bpf/nnp";
 /// Where the metadata and the lock live (gone at reboot, like the pins).
@@ -76,8 +78,13 @@ const SET_MAPS: [[&str; 5]; 2] = [
     ["uids_b", "gids_b", "ranges_b", "combo_b", "allow_b"],
 ];
 const OTHER_MAPS: [&str; 4] = ["state", "counters", "events", "report"];
+/// The links: `link` (refuse or kill; once pinned the guard is in force) and, with the
+/// `bprm_no_new_privs` hook, `link_degrade`.
+const LINKS: [&str; 2] = ["link", "link_degrade"];
 
-use skel::types::{nnp_counter, nnp_entry, nnp_event, nnp_file_key, nnp_range, nnp_state_slot};
+use skel::types::{
+    nnp_counter, nnp_entry, nnp_event, nnp_file_key, nnp_guard_action, nnp_range, nnp_state_slot,
+};
 
 /// How the guard is attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +110,76 @@ impl Mode {
             "kill" => Some(Mode::Kill),
             _ => None,
         }
+    }
+}
+
+/// What the loaded guard does with an exec it catches: `guard_action` as this kernel and
+/// mode allow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The exec runs with the caller's privileges (no_new_privs semantics for that exec):
+    /// LSM mode on a kernel with the `bprm_no_new_privs` hook.
+    Degrade,
+    /// The exec fails with EPERM (LSM mode).
+    Refuse,
+    /// The task is killed before the new image runs (kill mode).
+    Kill,
+}
+
+impl Action {
+    /// The spelling in status, doctor, explain and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Degrade => "degrade",
+            Action::Refuse => "refuse",
+            Action::Kill => "kill",
+        }
+    }
+    /// Parse [`Action::as_str`].
+    pub fn parse(s: &str) -> Option<Action> {
+        match s {
+            "degrade" => Some(Action::Degrade),
+            "refuse" => Some(Action::Refuse),
+            "kill" => Some(Action::Kill),
+            _ => None,
+        }
+    }
+    /// What it means for a guarded user's privilege-raising exec, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Degrade => "runs with the caller's privileges (no_new_privs for that exec)",
+            Action::Refuse => "fails with EPERM",
+            Action::Kill => "is killed before the new image runs",
+        }
+    }
+}
+
+/// The kernel function a BPF LSM program attaches to for `guard_action = "degrade"`: present
+/// in the kernel's BTF only with nnp's patch series (kernel/ in the source tree).
+pub const DEGRADE_HOOK: &str = "bpf_lsm_bprm_no_new_privs";
+
+/// Does the running kernel have the `bprm_no_new_privs` hook (its BPF LSM attach point in
+/// the kernel's BTF)?
+pub fn degrade_hook() -> bool {
+    libbpf_rs::btf::Btf::from_vmlinux()
+        .ok()
+        .and_then(|b| {
+            b.type_by_name::<libbpf_rs::btf::types::Func<'_>>(DEGRADE_HOOK)
+                .map(|_| ())
+        })
+        .is_some()
+}
+
+/// Why `requested` is not the action in force (`None` when it is).
+pub fn action_fallback(requested: GuardAction, action: Action) -> Option<String> {
+    match (requested, action) {
+        (GuardAction::Degrade, Action::Refuse) => Some(format!(
+            "guard_action = \"degrade\" falls back to refuse: this kernel lacks the bprm_no_new_privs hook ({DEGRADE_HOOK} is not in its BTF; nnp's kernel/ patch series adds it)"
+        )),
+        (GuardAction::Degrade, Action::Kill) => Some(
+            "guard_action = \"degrade\" falls back to kill: degrade needs LSM mode and the bprm_no_new_privs hook".to_string(),
+        ),
+        _ => None,
     }
 }
 
@@ -531,8 +608,8 @@ pub fn load(
     let mut why = Vec::new();
     for mode in order {
         match try_load(&c, mode) {
-            Ok(()) => {
-                Meta::new(mode, &c).write()?;
+            Ok(action) => {
+                Meta::new(mode, action, &c).write()?;
                 return Ok((mode, c));
             }
             Err(e) => why.push(format!("{} mode: {e}", mode.as_str())),
@@ -556,10 +633,24 @@ fn open_load(
         .map_err(|e| sys("opening the BPF object", e))?;
     open.progs.nnp_lsm.set_autoload(mode == Mode::Lsm);
     open.progs.nnp_kill.set_autoload(mode == Mode::Kill);
+    // attached beside nnp_lsm wherever the kernel has the hook; state[NNP_S_ACTION] says
+    // whether it asks for anything, so reload can switch guard_action
+    open.progs
+        .nnp_degrade
+        .set_autoload(mode == Mode::Lsm && degrade_hook());
     open.load().map_err(|e| sys("loading the program", e))
 }
 
-fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
+/// state[NNP_S_ACTION] for a config: degrade only where the degrade program is attached.
+fn action_slot(c: &Compiled, degrade_attached: bool) -> (Action, u32) {
+    if degrade_attached && c.config.guard_action == GuardAction::Degrade {
+        (Action::Degrade, nnp_guard_action::NNP_ACTION_DEGRADE.0)
+    } else {
+        (Action::Refuse, nnp_guard_action::NNP_ACTION_REFUSE.0)
+    }
+}
+
+fn try_load(c: &Compiled, mode: Mode) -> Result<Action, GuardError> {
     if mode == Mode::Lsm && bpf_lsm_active() == Some(false) {
         return Err(GuardError::System(format!(
             "bpf is not in the kernel's active LSM list ({}): an LSM program would attach and never run; {}",
@@ -590,6 +681,30 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
         Mode::Kill => &skel.progs.nnp_kill,
     };
     let mut link = prog.attach().map_err(|e| sys("attaching", e))?;
+    let mut degrade_link = match mode {
+        Mode::Lsm if degrade_hook() => Some(
+            skel.progs
+                .nnp_degrade
+                .attach()
+                .map_err(|e| sys("attaching the degrade program", e))?,
+        ),
+        _ => None,
+    };
+    let action = match mode {
+        Mode::Kill => Action::Kill,
+        Mode::Lsm => {
+            let (action, v) = action_slot(c, degrade_link.is_some());
+            skel.maps
+                .state
+                .update(
+                    &u32b(slot(nnp_state_slot::NNP_S_ACTION)),
+                    &u32b(v),
+                    MapFlags::ANY,
+                )
+                .map_err(|e| sys("writing the state", e))?;
+            action
+        }
+    };
     if !exec_seen(&skel.maps.counters)? {
         return Err(GuardError::System(match mode {
             Mode::Lsm => format!(
@@ -629,12 +744,18 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<(), GuardError> {
         remove_pins();
         return Err(e);
     }
+    if let Some(l) = degrade_link.as_mut() {
+        l.pin(pin_path("link_degrade")).map_err(|e| {
+            remove_pins();
+            sys("pinning the degrade link", e)
+        })?;
+    }
     // The link last: once it is pinned the guard is in force.
     link.pin(pin_path("link")).map_err(|e| {
         remove_pins();
         sys("pinning the link", e)
     })?;
-    Ok(())
+    Ok(action)
 }
 
 /// Can this kernel load the program of `mode`? Loads it (nothing attached, nothing pinned)
@@ -645,7 +766,7 @@ pub fn probe(mode: Mode) -> Result<(), GuardError> {
 }
 
 fn remove_pins() {
-    for name in ["link"]
+    for name in LINKS
         .iter()
         .chain(SET_MAPS.iter().flatten())
         .chain(OTHER_MAPS.iter())
@@ -717,7 +838,21 @@ fn reload_locked(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
             MapFlags::ANY,
         )
         .map_err(|e| sys("switching to the new tables", e))?;
-    let meta = Meta::new(mode, &c);
+    let action = match mode {
+        Mode::Kill => Action::Kill,
+        Mode::Lsm => {
+            let (action, v) = action_slot(&c, pin_path("link_degrade").exists());
+            state
+                .update(
+                    &u32b(slot(nnp_state_slot::NNP_S_ACTION)),
+                    &u32b(v),
+                    MapFlags::ANY,
+                )
+                .map_err(|e| sys("writing the state", e))?;
+            action
+        }
+    };
+    let meta = Meta::new(mode, action, &c);
     report::forget_if_rules_changed(Meta::read().as_ref(), &meta.rules);
     meta.write()?;
     Ok(c)
@@ -730,6 +865,23 @@ pub fn unload() -> Result<bool, GuardError> {
     remove_pins();
     meta::remove();
     Ok(was)
+}
+
+/// The action in force, as the kernel holds it: kill mode kills; LSM mode degrades only while
+/// the degrade program is attached and state[NNP_S_ACTION] asks it to.
+pub fn attached_action(mode: Mode) -> Result<Action, GuardError> {
+    if mode == Mode::Kill {
+        return Ok(Action::Kill);
+    }
+    if !pin_path("link_degrade").exists() {
+        return Ok(Action::Refuse);
+    }
+    let v = state_get(&pinned("state")?, nnp_state_slot::NNP_S_ACTION)?;
+    Ok(if v == nnp_guard_action::NNP_ACTION_DEGRADE.0 {
+        Action::Degrade
+    } else {
+        Action::Refuse
+    })
 }
 
 /// Counters: execs seen, privilege-raising execs, refused, audited ("would refuse").

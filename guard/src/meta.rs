@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::{Compiled, FileKey, GuardError, Mode, RUN_DIR};
+use crate::{Action, Compiled, FileKey, GuardAction, GuardError, Mode, RUN_DIR};
 
 fn meta_path() -> PathBuf {
     Path::new(RUN_DIR).join("guard.meta")
@@ -54,6 +54,11 @@ pub struct AllowFile {
 pub struct Meta {
     /// Attach mode when loaded (the kernel's answer is [`crate::attached_mode`]).
     pub mode: Mode,
+    /// The action in force when loaded or reloaded (the kernel's answer is
+    /// [`crate::attached_action`]).
+    pub action: Action,
+    /// `guard_action` in the config.
+    pub requested: GuardAction,
     /// Main config file.
     pub config: PathBuf,
     /// Was it named explicitly (must exist)?
@@ -88,9 +93,11 @@ fn one_line(s: &str) -> String {
 }
 
 impl Meta {
-    pub(crate) fn new(mode: Mode, c: &Compiled) -> Meta {
+    pub(crate) fn new(mode: Mode, action: Action, c: &Compiled) -> Meta {
         Meta {
             mode,
+            action,
+            requested: c.config.guard_action,
             config: c.path.clone(),
             explicit: c.explicit,
             files: c
@@ -134,8 +141,10 @@ impl Meta {
 
     pub(crate) fn render(&self) -> String {
         let mut s = format!(
-            "mode {}\nconfig {}\nexplicit {}\nloaded_at {}\ncounts {}\n",
+            "mode {}\naction {}\nrequested {}\nconfig {}\nexplicit {}\nloaded_at {}\ncounts {}\n",
             self.mode.as_str(),
+            self.action.as_str(),
+            self.requested.as_str(),
             one_line(&self.config.display().to_string()),
             u8::from(self.explicit),
             self.loaded_at,
@@ -193,6 +202,8 @@ impl Meta {
     pub fn parse(text: &str) -> Option<Meta> {
         let mut m = Meta {
             mode: Mode::Kill,
+            action: Action::Refuse,
+            requested: GuardAction::Refuse,
             config: PathBuf::new(),
             explicit: false,
             files: Vec::new(),
@@ -208,6 +219,13 @@ impl Meta {
             let (k, v) = line.split_once(' ')?;
             match k {
                 "mode" => m.mode = Mode::parse(v)?,
+                "action" => m.action = Action::parse(v)?,
+                "requested" => {
+                    m.requested = match v {
+                        "degrade" => GuardAction::Degrade,
+                        _ => GuardAction::Refuse,
+                    }
+                }
                 "config" => m.config = PathBuf::from(v),
                 "explicit" => m.explicit = v == "1",
                 "loaded_at" => m.loaded_at = v.parse().ok()?,
@@ -320,6 +338,8 @@ mod tests {
     fn meta_round_trips() {
         let m = Meta {
             mode: Mode::Lsm,
+            action: Action::Degrade,
+            requested: GuardAction::Degrade,
             config: PathBuf::from("/etc/security/my nnp.toml"),
             explicit: true,
             files: vec![(PathBuf::from("/etc/security/my nnp.toml"), "ab".into())],

@@ -3,7 +3,7 @@
 //! current (its rules are those of the files on disk now) and complete (not degraded).
 //! `guard status`, `doctor`, `audit` and `explain` all ask [`GuardState::read`].
 
-use crate::{Meta, Mode};
+use crate::{Action, GuardAction, Meta, Mode};
 
 /// The guard's state, read from the kernel and the metadata.
 #[derive(Debug, Clone, Default)]
@@ -12,6 +12,12 @@ pub struct GuardState {
     pub loaded: bool,
     /// The attached mode, as the kernel reports the link.
     pub mode: Option<Mode>,
+    /// What a caught exec gets, as the kernel holds it (degrade, refuse, kill).
+    pub action: Option<Action>,
+    /// `guard_action` in the loaded config.
+    pub requested: Option<GuardAction>,
+    /// The kernel has the `bprm_no_new_privs` hook (degrade is possible).
+    pub hook: bool,
     /// The attached program ran for an exec made now.
     pub live: bool,
     /// Why it is not live (when loaded).
@@ -46,13 +52,20 @@ impl GuardState {
     pub fn read() -> GuardState {
         let mut s = GuardState {
             loaded: crate::is_loaded(),
+            hook: crate::degrade_hook(),
             ..GuardState::default()
         };
         if !s.loaded {
             return s;
         }
         match crate::attached_mode() {
-            Ok(m) => s.mode = Some(m),
+            Ok(m) => {
+                s.mode = Some(m);
+                match crate::attached_action(m) {
+                    Ok(a) => s.action = Some(a),
+                    Err(e) => s.cannot_tell.push(e.to_string()),
+                }
+            }
             Err(e) => s.cannot_tell.push(e.to_string()),
         }
         match crate::counters() {
@@ -80,6 +93,7 @@ impl GuardState {
         s.meta = Meta::read();
         match &s.meta {
             Some(m) => {
+                s.requested = Some(m.requested);
                 s.stale = m.stale();
                 s.unresolved = m.unresolved.clone();
             }
@@ -115,6 +129,12 @@ impl GuardState {
             return Protection::CannotTell(self.cannot_tell.clone());
         }
         Protection::InForce
+    }
+
+    /// Why the action in force is not the one the config asks for (`guard_action =
+    /// "degrade"` on a kernel without the hook, or in kill mode); `None` when it is.
+    pub fn action_fallback(&self) -> Option<String> {
+        crate::action_fallback(self.requested?, self.action?)
     }
 
     /// Is the guard in force?

@@ -505,6 +505,27 @@ fn check_guard(r: &mut Report) {
         ),
     }
     let state = nnp_guard::GuardState::read();
+    r.say(
+        Level::Info,
+        if state.hook {
+            "exec guard: the kernel has the bprm_no_new_privs hook: guard_action = \"degrade\" runs a guarded privilege-raising exec with the caller's privileges"
+        } else {
+            "exec guard: the kernel lacks the bprm_no_new_privs hook (nnp's kernel/ patch series): guard_action = \"degrade\" falls back to refuse (or kill)"
+        },
+    );
+    if let Some(a) = state.action {
+        r.say(
+            Level::Info,
+            format!(
+                "exec guard: action {}: a guarded user's privilege-raising exec {}",
+                a.as_str(),
+                a.describe()
+            ),
+        );
+    }
+    if let Some(f) = state.action_fallback() {
+        r.say(Level::Info, format!("exec guard: {f}"));
+    }
     let mode = state.mode.map_or("?", nnp_guard::Mode::as_str);
     let config = state
         .meta

@@ -26,6 +26,8 @@ struct ModuleJson {
 struct GuardJson {
     loaded: bool,
     in_force: bool,
+    /// the loaded guard's action: "degrade", "refuse", "kill" (null: not loaded)
+    action: Option<&'static str>,
     verdict: &'static str,
     rule: Option<usize>,
     error: Option<String>,
@@ -83,9 +85,11 @@ fn enforcement(config: &nnp_config::Config, user: &[u8]) -> EnforcementJson {
     let state = nnp_guard::GuardState::read();
     let loaded = state.loaded;
     let t = config.guard_table_with(&mut res);
+    let action = state.action;
     let error = |msg: String| GuardJson {
         loaded,
         in_force: state.in_force(),
+        action: action.map(nnp_guard::Action::as_str),
         verdict: "error",
         rule: None,
         error: Some(msg),
@@ -107,13 +111,18 @@ fn enforcement(config: &nnp_config::Config, user: &[u8]) -> EnforcementJson {
                     Some((_, nnp_config::guard::GuardVerdict::Audit)) => {
                         "audit (log would-refuse, allow)"
                     }
-                    Some((_, nnp_config::guard::GuardVerdict::Enforce)) => {
-                        "refuse privilege-raising exec"
-                    }
+                    Some((_, nnp_config::guard::GuardVerdict::Enforce)) => match action {
+                        Some(nnp_guard::Action::Degrade) => {
+                            "run privilege-raising exec with the caller's privileges (degrade)"
+                        }
+                        Some(nnp_guard::Action::Kill) => "kill privilege-raising exec",
+                        _ => "refuse privilege-raising exec",
+                    },
                 };
                 GuardJson {
                     loaded,
                     in_force: state.in_force(),
+                    action: action.map(nnp_guard::Action::as_str),
                     verdict,
                     rule: v.map(|(i, _)| i),
                     error: t

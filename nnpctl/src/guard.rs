@@ -125,6 +125,14 @@ struct StatusModel {
     current: bool,
     degraded: bool,
     mode: Option<&'static str>,
+    /// What a guarded user's privilege-raising exec gets: "degrade", "refuse", "kill"
+    action: Option<&'static str>,
+    /// `guard_action` in the loaded config
+    action_requested: Option<&'static str>,
+    /// Why `action` is not `action_requested` (the kernel lacks the hook, kill mode)
+    action_fallback: Option<String>,
+    /// The kernel has the bprm_no_new_privs hook (guard_action = "degrade" possible)
+    degrade_hook: bool,
     reasons: Vec<String>,
     config: Option<String>,
     files: Vec<String>,
@@ -168,6 +176,10 @@ fn status_model(s: &GuardState) -> (StatusModel, Outcome) {
             current: s.loaded && s.meta.is_some() && s.stale.is_empty(),
             degraded: !s.unresolved.is_empty(),
             mode: s.mode.map(Mode::as_str),
+            action: s.action.map(nnp_guard::Action::as_str),
+            action_requested: s.requested.map(nnp_guard::GuardAction::as_str),
+            action_fallback: s.action_fallback(),
+            degrade_hook: s.hook,
             reasons,
             config: s.meta.as_ref().map(|m| m.config.display().to_string()),
             files: s
@@ -212,6 +224,12 @@ pub fn status(json: bool) -> Result<Report, Failure> {
     if !m.loaded {
         return Ok(r);
     }
+    if let Some(a) = s_action(&m) {
+        r.line(a);
+    }
+    if let Some(f) = &m.action_fallback {
+        r.line(format!("  {f}"));
+    }
     if let Some(c) = &m.config {
         r.line(format!("config: {c} ({} files)", m.files.len()));
         for f in &m.files {
@@ -230,6 +248,16 @@ pub fn status(json: bool) -> Result<Report, Failure> {
         m.execs, m.raising, m.refused, m.audited
     ));
     Ok(r)
+}
+
+/// "action: degrade (a guarded user's privilege-raising exec runs with ...)".
+fn s_action(m: &StatusModel) -> Option<String> {
+    let a = nnp_guard::Action::parse(m.action?)?;
+    Some(format!(
+        "action: {} (a guarded user's privilege-raising exec {})",
+        a.as_str(),
+        a.describe()
+    ))
 }
 
 /// Seconds since boot (CLOCK_BOOTTIME as /proc/uptime shows it).

@@ -6,6 +6,9 @@
  *  - lsm/bprm_creds_from_file (BPF LSM): the exec fails with -EPERM;
  *  - tp_btf/sched_prepare_exec (kernels without usable BPF LSM, 6.10+): the task gets
  *    SIGKILL before the new image runs a single instruction.
+ *  - lsm/bprm_no_new_privs, on kernels with nnp's hook (kernel/ in the source tree), next to
+ *    the first: with guard_action = "degrade" the exec runs with the caller's privileges
+ *    (no_new_privs semantics for that exec only) instead of failing.
  * Both count every exec they see (NNP_C_EXECS): the loader only calls a mode live after
  * that counter moved across an exec of its own (an LSM program attaches even where the
  * kernel's LSM list lacks "bpf", and then never runs).
@@ -76,6 +79,7 @@ struct nnp_report_value nnp_report_value_type = {};
 enum nnp_state_slot nnp_state_slot_type = NNP_S_ACTIVE;
 enum nnp_counter nnp_counter_type = NNP_C_EXECS;
 enum nnp_action nnp_action_type = NNP_A_REFUSED;
+enum nnp_guard_action nnp_guard_action_type = NNP_ACTION_REFUSE;
 
 /* kernel_cap_t before 6.3 */
 struct kernel_cap_struct___old { __u32 cap[2]; } __attribute__((preserve_access_index));
@@ -346,6 +350,8 @@ static __always_inline __u32 rule_for(const struct cred *old, int *unread)
 	return best;
 }
 
+static __always_inline int verdict(const struct cred *old, struct file *file, __u32 *value);
+
 /* 0: allow; otherwise the event action (refuse or audit) with *value the deciding rule */
 static __always_inline int decide(struct linux_binprm *bprm, struct file *file, __u32 *value)
 {
@@ -362,6 +368,13 @@ static __always_inline int decide(struct linux_binprm *bprm, struct file *file, 
 		return 0;
 	count(NNP_C_RAISING);
 
+	return verdict(old, file, value);
+}
+
+/* The rule's part of decide(), once the exec is known to raise (or, for nnp_degrade, could):
+ * 0: allow; otherwise the event action with *value the deciding rule. */
+static __always_inline int verdict(const struct cred *old, struct file *file, __u32 *value)
+{
 	int unread = 0;
 	__u32 best = rule_for(old, &unread);
 	/* every doubt toward restriction: groups that could not all be read refuse a
@@ -462,4 +475,28 @@ int BPF_PROG(nnp_kill, struct task_struct *task, struct linux_binprm *bprm)
 	}
 	report(bprm, file, value, action);
 	return 0;
+}
+
+/* guard_action = "degrade" (state[NNP_S_ACTION]), on kernels with the bprm_no_new_privs hook:
+ * ask that an exec the guard would refuse run with the caller's privileges instead. The hook
+ * runs before the kernel and the LSMs compute the new credentials, so "does it raise?" is not
+ * known yet: every exec decide() would refuse if it raised is asked about (same rules, same
+ * userns and guard_allow exceptions). For an exec that raises nothing that changes nothing;
+ * an exec that still raises (an interpreter named by a script) meets nnp_lsm as before. */
+SEC("lsm/bprm_no_new_privs")
+int BPF_PROG(nnp_degrade, struct linux_binprm *bprm, int ret)
+{
+	if (ret)
+		return ret;
+	if (state_get(NNP_S_ACTION) != NNP_ACTION_DEGRADE)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *old = BPF_CORE_READ(task, cred);
+	const struct cred *new = BPF_CORE_READ(bprm, cred);
+	if (!old || !new || BPF_CORE_READ(old, uid.val) == 0)
+		return 0;
+	if (in_rootless_userns(new))
+		return 0;
+	__u32 value = 0;
+	return verdict(old, BPF_CORE_READ(bprm, file), &value) == NNP_A_REFUSED ? 1 : 0;
 }

@@ -65,7 +65,14 @@ enum nnp_state_slot {
 	NNP_S_NRANGES_B = 4,
 	NNP_S_NCOMBO_A = 5,  /* entries used in combo_X */
 	NNP_S_NCOMBO_B = 6,
+	NNP_S_ACTION = 7,    /* NNP_ACTION_DEGRADE: nnp_degrade asks for NNP semantics */
 	NNP_S_COUNT = 8,
+};
+
+/* state[NNP_S_ACTION]: guard_action in force (0, a fresh map, is refuse). */
+enum nnp_guard_action {
+	NNP_ACTION_REFUSE = 0,  /* refuse (lsm) or kill: today's behaviour */
+	NNP_ACTION_DEGRADE = 1, /* run the exec with the caller's privileges (kernel/ hook) */
 };
 
 /* counters: per-CPU array of __u64. */
