@@ -87,3 +87,4 @@ clean:
 bench: deps build
 	./scripts/bench.sh
 	./scripts/bench_directory.sh
+	./scripts/bench_degrade.sh
