@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::{Diagnostic, LoadError};
-pub use source::MAX_FILE_SIZE;
+pub use source::{open_allowed_file, MAX_FILE_SIZE};
 
 pub use nssfiles::FileGroups;
 pub use text::{escape, escape_message, is_hidden};

@@ -281,6 +281,37 @@ pub(crate) fn check_main_dir(trust: Trust, main: &Path) -> Result<(), Diagnostic
     )
 }
 
+/// Open a `guard_allow` file for the exec guard, with the trust rules of the config files:
+/// every symlink followed and every directory above it root's (sticky directories accepted
+/// above), the file itself a regular file owned by root and not writable by group or others.
+/// Opened `O_PATH` (no read permission needed, never blocks on a FIFO); the checks are made
+/// on the descriptor. `Ok(None)`: the path does not exist.
+pub fn open_allowed_file(path: &Path) -> Result<Option<File>, Diagnostic> {
+    let trust = Trust { owner: 0 };
+    check_symlinks(trust, path, path, "guard_allow file")?;
+    if stat_existing(path, "guard_allow file")?.is_none() {
+        return Ok(None);
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Diagnostic::file(path, format!("cannot open: {}", io_cause(&e))))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Diagnostic::file(path, format!("cannot stat: {}", io_cause(&e))))?;
+    if !meta.file_type().is_file() {
+        return Err(Diagnostic::file(
+            path,
+            format!("not a regular file: it is {}", kind_name(meta.file_type())),
+        ));
+    }
+    check_owner_mode(trust, path, &meta, "guard_allow file", false)?;
+    let resolved = resolved_path(&file, path)?;
+    check_ancestors(trust, path, &resolved)?;
+    Ok(Some(file))
+}
+
 /// Open and read a configuration file, refusing anything root did not write.
 pub(crate) fn read_trusted_file(trust: Trust, path: &Path) -> Result<Opened, Diagnostic> {
     check_symlinks(trust, path, path, "file")?;

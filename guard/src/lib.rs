@@ -73,9 +73,23 @@ pub const PIN_DIR: &str = "/sys/fs/bpf/nnp";
 /// Where the metadata and the lock live (gone at reboot, like the pins).
 pub const RUN_DIR: &str = "/run/nnp";
 /// The maps of the two table sets: uids, gids, ranges, combo, allow.
-const SET_MAPS: [[&str; 5]; 2] = [
-    ["uids_a", "gids_a", "ranges_a", "combo_a", "allow_a"],
-    ["uids_b", "gids_b", "ranges_b", "combo_b", "allow_b"],
+const SET_MAPS: [[&str; 6]; 2] = [
+    [
+        "uids_a",
+        "gids_a",
+        "ranges_a",
+        "combo_a",
+        "allow_a",
+        "gidlist_a",
+    ],
+    [
+        "uids_b",
+        "gids_b",
+        "ranges_b",
+        "combo_b",
+        "allow_b",
+        "gidlist_b",
+    ],
 ];
 const OTHER_MAPS: [&str; 4] = ["state", "counters", "events", "report"];
 /// The links: `link` (refuse or kill; once pinned the guard is in force) and, with the
@@ -259,13 +273,23 @@ fn allow_keys(paths: &[String]) -> Result<(Vec<AllowFile>, Vec<String>), GuardEr
     let mut open = Vec::new();
     let mut notes = Vec::new();
     for p in paths {
-        match File::open(p) {
-            Ok(f) => match f.metadata() {
-                Ok(m) if m.is_file() => open.push((p.clone(), f, m)),
-                Ok(_) => notes.push(format!("guard_allow {p}: not a regular file: not allowed")),
+        if open.len() >= nnp_config::guard::MAX_ALLOW {
+            // fewer allowed files is stricter, never narrower
+            notes.push(format!(
+                "guard_allow {p}: more than {} files: not allowed",
+                nnp_config::guard::MAX_ALLOW
+            ));
+            continue;
+        }
+        // The trust rules of the config files: a file a user could place or swap (a
+        // symlink in a writable directory) would become a setuid file anyone may run.
+        match nnp_config::open_allowed_file(Path::new(p)) {
+            Ok(Some(f)) => match f.metadata() {
+                Ok(m) => open.push((p.clone(), f, m)),
                 Err(e) => notes.push(format!("guard_allow {p}: {e}: not allowed")),
             },
-            Err(e) => notes.push(format!("guard_allow {p}: {e}: not allowed")),
+            Ok(None) => notes.push(format!("guard_allow {p}: no such file: not allowed")),
+            Err(d) => notes.push(format!("guard_allow {d}: not allowed")),
         }
     }
     if open.is_empty() {
@@ -273,18 +297,9 @@ fn allow_keys(paths: &[String]) -> Result<(Vec<AllowFile>, Vec<String>), GuardEr
     }
     libbpf_rs::set_print(None);
     let mut storage = MaybeUninit::uninit();
-    let mut open_skel = allow_skel::AllowKeySkelBuilder::default()
+    let open_skel = allow_skel::AllowKeySkelBuilder::default()
         .open(&mut storage)
         .map_err(|e| sys("opening the guard_allow iterator", e))?;
-    match open_skel.maps.rodata_data.as_deref_mut() {
-        Some(ro) => ro.target_tgid = std::process::id(),
-        None => {
-            return Err(sys(
-                "setting up the guard_allow iterator",
-                "no read-only data",
-            ))
-        }
-    }
     let skel = open_skel
         .load()
         .map_err(|e| sys("loading the guard_allow iterator", e))?;
@@ -450,12 +465,12 @@ fn slot(s: nnp_state_slot) -> u32 {
 
 /// Write a compiled table into one set of maps (emptied first) and its state slots.
 fn fill_set(
-    maps: [&dyn MapCore; 5],
+    maps: [&dyn MapCore; 6],
     state: &dyn MapCore,
     set: u32,
     c: &Compiled,
 ) -> Result<(), GuardError> {
-    let [uids, gids, ranges, combo, allow] = maps;
+    let [uids, gids, ranges, combo, allow, gidlist] = maps;
     for m in [uids, gids, allow] {
         let keys: Vec<Vec<u8>> = m.keys().collect();
         for k in keys {
@@ -466,9 +481,14 @@ fn fill_set(
         uids.update(&u32b(uid), &entry_bytes(e), MapFlags::ANY)
             .map_err(|e| sys("filling the uid table", e))?;
     }
-    for (&gid, e) in &c.table.gids {
+    for (i, (&gid, e)) in c.table.gids.iter().enumerate() {
         gids.update(&u32b(gid), &entry_bytes(e), MapFlags::ANY)
             .map_err(|e| sys("filling the gid table", e))?;
+        // the keys in ascending order (a BTreeMap iterates sorted), for the binary search
+        let i = u32::try_from(i).map_err(|e| sys("gid index", e))?;
+        gidlist
+            .update(&u32b(i), &u32b(gid), MapFlags::ANY)
+            .map_err(|e| sys("filling the gid list", e))?;
     }
     for (i, r) in c.table.ranges.iter().enumerate() {
         let i = u32::try_from(i).map_err(|e| sys("range index", e))?;
@@ -501,10 +521,16 @@ fn fill_set(
             nnp_state_slot::NNP_S_NCOMBO_B,
         )
     };
+    let ngids = if set == 0 {
+        nnp_state_slot::NNP_S_NGIDS_A
+    } else {
+        nnp_state_slot::NNP_S_NGIDS_B
+    };
     for (s, v) in [
         (star, c.table.star.unwrap_or(0)),
         (nranges, n(c.table.ranges.len())),
         (ncombo, n(c.table.combo.len())),
+        (ngids, n(c.table.gids.len())),
     ] {
         state
             .update(&u32b(slot(s)), &u32b(v), MapFlags::ANY)
@@ -663,7 +689,14 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<Action, GuardError> {
     {
         let m = &skel.maps;
         fill_set(
-            [&m.uids_a, &m.gids_a, &m.ranges_a, &m.combo_a, &m.allow_a],
+            [
+                &m.uids_a,
+                &m.gids_a,
+                &m.ranges_a,
+                &m.combo_a,
+                &m.allow_a,
+                &m.gidlist_a,
+            ],
             &m.state,
             0,
             c,
@@ -726,6 +759,8 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<Action, GuardError> {
             ("ranges_b", &mut m.ranges_b),
             ("combo_a", &mut m.combo_a),
             ("combo_b", &mut m.combo_b),
+            ("gidlist_a", &mut m.gidlist_a),
+            ("gidlist_b", &mut m.gidlist_b),
             ("allow_a", &mut m.allow_a),
             ("allow_b", &mut m.allow_b),
             ("state", &mut m.state),
@@ -828,9 +863,16 @@ fn reload_locked(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
     let state = pinned("state")?;
     let active = state_get(&state, nnp_state_slot::NNP_S_ACTIVE)?;
     let target = 1 - active.min(1);
-    let [u, g, r, k, a] = SET_MAPS[target as usize];
-    let (u, g, r, k, a) = (pinned(u)?, pinned(g)?, pinned(r)?, pinned(k)?, pinned(a)?);
-    fill_set([&u, &g, &r, &k, &a], &state, target, &c)?;
+    let [u, g, r, k, a, l] = SET_MAPS[target as usize];
+    let (u, g, r, k, a, l) = (
+        pinned(u)?,
+        pinned(g)?,
+        pinned(r)?,
+        pinned(k)?,
+        pinned(a)?,
+        pinned(l)?,
+    );
+    fill_set([&u, &g, &r, &k, &a, &l], &state, target, &c)?;
     state
         .update(
             &u32b(slot(nnp_state_slot::NNP_S_ACTIVE)),
@@ -911,7 +953,7 @@ fn pinned_live() -> Result<bool, GuardError> {
 pub fn loaded_table() -> Result<GuardTable, GuardError> {
     let state = pinned("state")?;
     let active = state_get(&state, nnp_state_slot::NNP_S_ACTIVE)?.min(1) as usize;
-    let [u, g, r, k, _] = SET_MAPS[active];
+    let [u, g, r, k, _, _] = SET_MAPS[active];
     let entry = |v: &[u8]| Entry {
         value: read_u32(v, offset_of!(nnp_entry, value)),
         combo: read_u64(v, offset_of!(nnp_entry, combo)),

@@ -10,6 +10,7 @@
 use std::ffi::{CStr, CString};
 use std::fmt;
 
+pub mod fd;
 #[cfg(feature = "pam")]
 pub mod pamlog;
 

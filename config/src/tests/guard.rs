@@ -429,7 +429,9 @@ fn widening_never_lets_an_audit_rule_shadow_a_later_enforcing_one() {
         Some((2, GuardVerdict::Enforce))
     );
     // control: an enforcing rule with an unknown name is widened
-    let c = cfg("[[rule]]\ngroups = [\"ghosts\"]\nnnp = true\n[[rule]]\nusers = [\"bob\"]\nnnp = false\n");
+    let c = cfg(
+        "[[rule]]\ngroups = [\"ghosts\"]\nnnp = true\n[[rule]]\nusers = [\"bob\"]\nnnp = false\n",
+    );
     assert_eq!(
         c.guard_table(&d).lookup(2002, 2002, &[]).map(decode),
         Some((1, GuardVerdict::Enforce))

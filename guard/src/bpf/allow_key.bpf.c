@@ -16,9 +16,6 @@ char LICENSE[] SEC("license") = "GPL";
 /* Makes struct nnp_fd_key part of the BTF, so the skeleton has its Rust type. */
 struct nnp_fd_key nnp_fd_key_type = {};
 
-/* The loader's tgid, set before load. */
-const volatile __u32 target_tgid = 0;
-
 SEC("iter/task_file")
 int nnp_allow_key(struct bpf_iter__task_file *ctx)
 {
@@ -26,7 +23,9 @@ int nnp_allow_key(struct bpf_iter__task_file *ctx)
 	struct file *file = ctx->file;
 	struct nnp_fd_key out = {};
 
-	if (!task || !file || BPF_CORE_READ(task, tgid) != target_tgid)
+	/* the reader of the iterator is the loader: its tgid as the kernel counts it (the
+	 * loader may run in another pid namespace, where getpid() differs) */
+	if (!task || !file || BPF_CORE_READ(task, tgid) != (__u32)(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	out.fd = ctx->fd;
 	nnp_file_key(file, &out.key);

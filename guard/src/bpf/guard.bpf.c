@@ -32,6 +32,7 @@ char LICENSE[] SEC("license") = "GPL";
  * satisfies (from `users`, intersected with `uids` where a rule has both). */
 #define UID_TABLE(name) \
 	struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, NNP_MAX_KEYS); \
+		 __uint(map_flags, BPF_F_NO_PREALLOC); \
 		 __type(key, __u32); __type(value, struct nnp_entry); } name SEC(".maps")
 UID_TABLE(uids_a);
 UID_TABLE(uids_b);
@@ -51,9 +52,18 @@ RANGE_TABLE(ranges_b);
 		 __type(key, __u32); __type(value, nnp_value); } name SEC(".maps")
 COMBO_TABLE(combo_a);
 COMBO_TABLE(combo_b);
+/* gidlist_X: position -> the keys of gids_X in ascending order, so a task in many groups is
+ * matched by binary search of its (kernel-sorted) groups for each key, not by a lookup per
+ * group. */
+#define GIDLIST_TABLE(name) \
+	struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, NNP_MAX_KEYS); \
+		 __type(key, __u32); __type(value, __u32); } name SEC(".maps")
+GIDLIST_TABLE(gidlist_a);
+GIDLIST_TABLE(gidlist_b);
 /* allow_X: identity of a guard_allow file -> 1. */
 #define ALLOW_TABLE(name) \
 	struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, NNP_MAX_ALLOW); \
+		 __uint(map_flags, BPF_F_NO_PREALLOC); \
 		 __type(key, struct nnp_file_key); __type(value, __u32); } name SEC(".maps")
 ALLOW_TABLE(allow_a);
 ALLOW_TABLE(allow_b);
@@ -92,22 +102,22 @@ static __always_inline __u64 cap_perm(const struct cred *c)
 {
 	if (bpf_core_type_exists(struct kernel_cap_struct___old)) {
 		const struct cred___old *o = (const void *)c;
-		__u32 lo = BPF_CORE_READ(o, cap_permitted.cap[0]);
-		__u32 hi = BPF_CORE_READ(o, cap_permitted.cap[1]);
+		__u32 lo = o->cap_permitted.cap[0];
+		__u32 hi = o->cap_permitted.cap[1];
 		return ((__u64)hi << 32) | lo;
 	}
-	return BPF_CORE_READ(c, cap_permitted.val);
+	return c->cap_permitted.val;
 }
 
 static __always_inline __u64 cap_eff(const struct cred *c)
 {
 	if (bpf_core_type_exists(struct kernel_cap_struct___old)) {
 		const struct cred___old *o = (const void *)c;
-		__u32 lo = BPF_CORE_READ(o, cap_effective.cap[0]);
-		__u32 hi = BPF_CORE_READ(o, cap_effective.cap[1]);
+		__u32 lo = o->cap_effective.cap[0];
+		__u32 hi = o->cap_effective.cap[1];
 		return ((__u64)hi << 32) | lo;
 	}
-	return BPF_CORE_READ(c, cap_effective.val);
+	return c->cap_effective.val;
 }
 
 static __always_inline void count(__u32 which)
@@ -175,8 +185,8 @@ static long userns_step(__u64 i, void *c)
  * themselves or map root, at any level, count as the initial one (doubt: guarded). */
 static __always_inline int in_rootless_userns(const struct cred *new)
 {
-	const struct user_namespace *ns = BPF_CORE_READ(new, user_ns);
-	if (!ns || BPF_CORE_READ(ns, level) == 0)
+	const struct user_namespace *ns = new->user_ns;
+	if (!ns || ns->level == 0)
 		return 0;
 	struct userns_ctx ctx = { .ns = ns, .rootless = 1 };
 	long n = bpf_loop(NNP_MAX_USERNS, userns_step, &ctx, 0);
@@ -211,20 +221,21 @@ static long ingroup_step(__u64 i, void *c)
  * as host ids: kuid/kgid values)? */
 static __always_inline int raises(const struct cred *old, const struct cred *new)
 {
-	__u32 ouid = BPF_CORE_READ(old, uid.val), oeuid = BPF_CORE_READ(old, euid.val),
-	      osuid = BPF_CORE_READ(old, suid.val);
-	__u32 ogid = BPF_CORE_READ(old, gid.val), oegid = BPF_CORE_READ(old, egid.val),
-	      osgid = BPF_CORE_READ(old, sgid.val);
-	__u32 neuid = BPF_CORE_READ(new, euid.val), nfsuid = BPF_CORE_READ(new, fsuid.val);
-	__u32 negid = BPF_CORE_READ(new, egid.val), nfsgid = BPF_CORE_READ(new, fsgid.val);
+	/* direct loads: old and new are BTF-typed kernel pointers (the current task's and the
+	 * hook's argument), cheaper than a probe read per field on every exec */
+	__u32 ouid = old->uid.val, oeuid = old->euid.val, osuid = old->suid.val;
+	__u32 ogid = old->gid.val, oegid = old->egid.val, osgid = old->sgid.val;
+	__u32 neuid = new->euid.val, nfsuid = new->fsuid.val;
+	__u32 negid = new->egid.val, nfsgid = new->fsgid.val;
 	if (!in_ids(neuid, ouid, oeuid, osuid) || !in_ids(nfsuid, ouid, oeuid, osuid))
 		return 1;
-	const struct group_info *gi = BPF_CORE_READ(old, group_info);
-	int ngroups = gi ? BPF_CORE_READ(gi, ngroups) : 0;
 	__u32 check[2] = { negid, nfsgid };
 	for (int k = 0; k < 2; k++) {
 		if (in_ids(check[k], ogid, oegid, osgid))
 			continue;
+		/* read, not dereferenced: the groups are indexed by a variable, read one by one */
+		const struct group_info *gi = BPF_CORE_READ(old, group_info);
+		int ngroups = gi ? BPF_CORE_READ(gi, ngroups) : 0;
 		struct ingroups_ctx ic = { .gi = gi, .gid = check[k], .n = ngroups, .found = 0 };
 		if (gi)
 			bpf_loop(NNP_MAX_GROUPS, ingroup_step, &ic, 0);
@@ -287,6 +298,64 @@ static long range_step(__u64 i, void *c)
 	return 0;
 }
 
+/* Is gid g among the task's groups? group_info is kept sorted by the kernel (groups_sort),
+ * so a binary search: at most 17 reads for NGROUPS_MAX groups. */
+static __always_inline int has_group(const struct group_info *gi, int n, __u32 g, int *failed)
+{
+	int lo = 0, hi = n - 1;
+	for (int it = 0; it < 17; it++) {
+		if (lo > hi)
+			return 0;
+		int mid = lo + (int)((__u32)(hi - lo) >> 1);
+		kgid_t x;
+		if (mid < 0 || mid >= NNP_MAX_GROUPS ||
+		    bpf_probe_read_kernel(&x, sizeof(x), &gi->gid[mid])) {
+			*failed = 1; /* a group not read could be a restricting one */
+			return 0;
+		}
+		if (x.val == g)
+			return 1;
+		if (x.val < g)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return 0;
+}
+
+struct tabgid_ctx {
+	const struct group_info *gi;
+	void *gidlist;
+	void *gids;
+	__u32 *best;
+	__u64 *mask;
+	int ngroups;
+	__u32 n;
+	int failed;
+};
+
+/* One key of the gid table: is the task in that group? */
+static long tabgid_step(__u64 i, void *c)
+{
+	struct tabgid_ctx *ctx = c;
+	__u32 k = (__u32)i;
+	if (k >= ctx->n)
+		return 1;
+	__u32 *g = bpf_map_lookup_elem(ctx->gidlist, &k);
+	if (!g) {
+		ctx->failed = 1;
+		return 1;
+	}
+	if (has_group(ctx->gi, ctx->ngroups, *g, &ctx->failed)) {
+		struct nnp_entry *e = bpf_map_lookup_elem(ctx->gids, g);
+		if (e) {
+			take(ctx->best, e->value);
+			*ctx->mask |= e->combo;
+		}
+	}
+	return ctx->failed;
+}
+
 struct combo_ctx {
 	void *combo;
 	__u64 matched;
@@ -309,14 +378,13 @@ static long combo_step(__u64 i, void *c)
 
 /* The deciding rule's value for the task's real uid, real gid and supplementary groups
  * (0: no rule). *unread: some group could not be read. */
-static __always_inline __u32 rule_for(const struct cred *old, int *unread)
+static __always_inline __u32 rule_for(const struct cred *old, __u32 active, int *unread)
 {
-	__u32 active = state_get(NNP_S_ACTIVE);
 	void *uids = active ? (void *)&uids_b : (void *)&uids_a;
 	void *gids = active ? (void *)&gids_b : (void *)&gids_a;
 	void *ranges = active ? (void *)&ranges_b : (void *)&ranges_a;
 	void *combo = active ? (void *)&combo_b : (void *)&combo_a;
-	__u32 uid = BPF_CORE_READ(old, uid.val), gid = BPF_CORE_READ(old, gid.val);
+	__u32 uid = old->uid.val, gid = old->gid.val;
 	__u32 best = 0;
 	__u64 umask = 0, gmask = 0;
 
@@ -334,14 +402,29 @@ static __always_inline __u32 rule_for(const struct cred *old, int *unread)
 		take(&best, e->value);
 		gmask |= e->combo;
 	}
-	const struct group_info *gi = BPF_CORE_READ(old, group_info);
+	/* read, not dereferenced: the groups are indexed by a variable, read one by one */
+		const struct group_info *gi = BPF_CORE_READ(old, group_info);
 	if (gi) {
 		int ngroups = BPF_CORE_READ(gi, ngroups);
-		struct groups_ctx gc = { .gi = gi, .gids = gids, .best = &best, .mask = &gmask,
-					 .n = ngroups, .failed = 0 };
-		long done = bpf_loop(NNP_MAX_GROUPS, group_step, &gc, 0);
-		if (gc.failed || done < 0 || ngroups > NNP_MAX_GROUPS)
+		__u32 ntab = state_get(active ? NNP_S_NGIDS_B : NNP_S_NGIDS_A);
+		if (ngroups > NNP_MAX_GROUPS) {
 			*unread = 1;
+		} else if ((__u64)ntab * 17 < (__u64)ngroups) {
+			/* few table keys, many groups: search the task's groups for each key */
+			struct tabgid_ctx tc = { .gi = gi, .gidlist = active ? (void *)&gidlist_b : (void *)&gidlist_a,
+						 .gids = gids, .best = &best, .mask = &gmask,
+						 .ngroups = ngroups, .n = ntab, .failed = 0 };
+			long done = bpf_loop(NNP_MAX_KEYS, tabgid_step, &tc, 0);
+			if (tc.failed || done < 0)
+				*unread = 1;
+		} else {
+			/* look every group of the task up */
+			struct groups_ctx gc = { .gi = gi, .gids = gids, .best = &best, .mask = &gmask,
+						 .n = ngroups, .failed = 0 };
+			long done = bpf_loop(NNP_MAX_GROUPS, group_step, &gc, 0);
+			if (gc.failed || done < 0)
+				*unread = 1;
+		}
 	}
 	if (umask & gmask) {
 		struct combo_ctx cc = { .combo = combo, .matched = umask & gmask, .best = &best };
@@ -356,11 +439,11 @@ static __always_inline int verdict(const struct cred *old, struct file *file, __
 static __always_inline int decide(struct linux_binprm *bprm, struct file *file, __u32 *value)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	const struct cred *old = BPF_CORE_READ(task, cred);
-	const struct cred *new = BPF_CORE_READ(bprm, cred);
+	const struct cred *old = task->cred;
+	const struct cred *new = bprm->cred;
 	if (!old || !new)
 		return 0;
-	if (BPF_CORE_READ(old, uid.val) == 0)
+	if (old->uid.val == 0)
 		return 0; /* root is never guarded */
 	if (in_rootless_userns(new))
 		return 0;
@@ -376,10 +459,13 @@ static __always_inline int decide(struct linux_binprm *bprm, struct file *file, 
 static __always_inline int verdict(const struct cred *old, struct file *file, __u32 *value)
 {
 	int unread = 0;
-	__u32 best = rule_for(old, &unread);
+	/* the table set in force, read once: the rules and the allow list of one policy */
+	__u32 active = state_get(NNP_S_ACTIVE);
+	__u32 best = rule_for(old, active, &unread);
 	/* every doubt toward restriction: groups that could not all be read refuse a
-	 * privilege-raising exec unless a rule already restricts */
-	if (unread && (!best || (best & 3) == NNP_V_EXEMPT)) {
+	 * privilege-raising exec unless an enforcing rule already decides (an unread group
+	 * could belong to an earlier enforcing rule than an exemption or audit rule found) */
+	if (unread && (!best || (best & 3) != NNP_V_ENFORCE)) {
 		*value = 0;
 		return NNP_A_REFUSED;
 	}
@@ -387,7 +473,6 @@ static __always_inline int verdict(const struct cred *old, struct file *file, __
 		return 0;
 	if (file) {
 		struct nnp_file_key id = {};
-		__u32 active = state_get(NNP_S_ACTIVE);
 		nnp_file_key(file, &id);
 		if (bpf_map_lookup_elem(active ? (void *)&allow_b : (void *)&allow_a, &id))
 			return 0;
@@ -464,7 +549,7 @@ SEC("tp_btf/sched_prepare_exec")
 int BPF_PROG(nnp_kill, struct task_struct *task, struct linux_binprm *bprm)
 {
 	count(NNP_C_EXECS);
-	struct file *file = BPF_CORE_READ(bprm, file);
+	struct file *file = bprm->file;
 	__u32 value = 0;
 	int action = decide(bprm, file, &value);
 	if (!action)
@@ -491,8 +576,8 @@ int BPF_PROG(nnp_degrade, struct linux_binprm *bprm, int ret)
 	if (state_get(NNP_S_ACTION) != NNP_ACTION_DEGRADE)
 		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
-	const struct cred *old = BPF_CORE_READ(task, cred);
-	const struct cred *new = BPF_CORE_READ(bprm, cred);
+	const struct cred *old = task->cred;
+	const struct cred *new = bprm->cred;
 	if (!old || !new || BPF_CORE_READ(old, uid.val) == 0)
 		return 0;
 	if (in_rootless_userns(new))

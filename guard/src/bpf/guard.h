@@ -66,7 +66,9 @@ enum nnp_state_slot {
 	NNP_S_NCOMBO_A = 5,  /* entries used in combo_X */
 	NNP_S_NCOMBO_B = 6,
 	NNP_S_ACTION = 7,    /* NNP_ACTION_DEGRADE: nnp_degrade asks for NNP semantics */
-	NNP_S_COUNT = 8,
+	NNP_S_NGIDS_A = 8,   /* entries used in gidlist_X (the keys of gids_X, sorted) */
+	NNP_S_NGIDS_B = 9,
+	NNP_S_COUNT = 16,
 };
 
 /* state[NNP_S_ACTION]: guard_action in force (0, a fresh map, is refuse). */

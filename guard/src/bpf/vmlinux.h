@@ -19,6 +19,7 @@ typedef __u16 __be16;
 typedef __u32 __be32;
 typedef __u32 __wsum;
 typedef _Bool bool;
+#define BPF_F_NO_PREALLOC 1
 enum { false = 0, true = 1 };
 typedef __u32 u32;
 typedef __u64 u64;
