@@ -39,7 +39,7 @@ if [ -z "$deb" ]; then
   deb=$(ls "$CACHE/src/linux-source-6.1_${ver}"_all.deb | head -n1)
 fi
 W="$CACHE/work-$key"
-rm -rf --one-file-system "$W"; mkdir -p "$W"
+rm -rf --one-file-system "$CACHE"/work-*; mkdir -p "$W"  # what an interrupted build left
 trap 'rm -rf --one-file-system "$W"' EXIT
 t0=$(date +%s)
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$W" --wildcards './usr/src/linux-source-6.1.tar.*'
