@@ -31,6 +31,9 @@ pub struct GuardMetrics {
     pub in_force: bool,
     /// "lsm" or "kill".
     pub mode: Option<&'static str>,
+    /// What a caught exec gets: "degrade", "refuse" or "kill" (guard_action as the kernel
+    /// allows it).
+    pub action: Option<&'static str>,
     /// The program's counters (execs seen, raising, refused, audited), when loaded.
     pub counters: Option<[u64; 4]>,
 }
@@ -173,6 +176,14 @@ impl Metrics {
             );
             o.sample("nnp_guard_info", &[("mode", mode)], 1);
         }
+        if let Some(action) = g.action {
+            o.family(
+                "nnp_guard_action_info",
+                "gauge",
+                "What the loaded exec guard does with a guarded privilege-raising exec: degrade (runs with the caller's privileges), refuse or kill (always 1).",
+            );
+            o.sample("nnp_guard_action_info", &[("action", action)], 1);
+        }
         if let Some(c) = g.counters {
             o.counter(
                 "nnp_guard_execs_total",
@@ -297,6 +308,7 @@ pub fn collect(path: Option<&Path>) -> Metrics {
         degraded: !state.unresolved.is_empty(),
         in_force: state.in_force(),
         mode: state.mode.map(nnp_guard::Mode::as_str),
+        action: state.action.map(nnp_guard::Action::as_str),
         counters: (state.loaded && state.cannot_tell.is_empty()).then_some(state.counters),
     };
     let by_rule = if state.loaded {
@@ -398,6 +410,7 @@ mod tests {
                 degraded: false,
                 in_force: true,
                 mode: Some("kill"),
+                action: Some("kill"),
                 counters: Some([100, 9, 2, 7]),
             },
             by_rule: Some(by_rule),
@@ -459,6 +472,10 @@ mod tests {
             Some("1")
         );
         assert_eq!(
+            value(&text, "nnp_guard_action_info{action=\"kill\"}").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
             value(
                 &text,
                 "nnp_guard_refusals_total{rule=\"/etc/security/nnp.toml:3\"}"
@@ -498,6 +515,7 @@ mod tests {
         assert_eq!(value(&text, "nnp_config_valid").as_deref(), Some("0"));
         for absent in [
             "nnp_guard_info",
+            "nnp_guard_action_info",
             "nnp_guard_execs_total",
             "nnp_guard_refusals_total",
             "nnp_audit_findings",
