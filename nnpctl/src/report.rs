@@ -73,6 +73,9 @@ pub struct ReportModel {
     pub config: Option<String>,
     /// When it was loaded or last reloaded (RFC 3339).
     pub since: Option<String>,
+    /// The action in force when loaded or reloaded: "degrade" (not counted here: those execs
+    /// run with the caller's privileges), "refuse" or "kill".
+    pub action: Option<&'static str>,
     /// The rows, by rule, user, file, action.
     pub entries: Vec<ReportRow>,
     /// Execs refused or killed, over every row.
@@ -102,6 +105,7 @@ pub fn model(
         loaded: true,
         config: meta.map(|m| m.config.display().to_string()),
         since: meta.map(|m| crate::procfs::iso8601(m.loaded_at)),
+        action: meta.map(|m| m.action.as_str()),
         entries: Vec::new(),
         refused: 0,
         would_refuse: 0,
@@ -144,6 +148,9 @@ pub fn render_text(m: &ReportModel) -> String {
     }
     if let (Some(c), Some(s)) = (&m.config, &m.since) {
         out.push_str(&format!("guard report: rules of {c}, counted since {s}\n"));
+    }
+    if m.action == Some("degrade") {
+        out.push_str("action degrade: guarded privilege-raising execs run with the caller's privileges and are not counted here (what still raises is refused and counted)\n");
     }
     if m.entries.is_empty() {
         out.push_str("no privilege-raising exec was refused or would have been refused\n");
@@ -212,6 +219,7 @@ pub fn run(json: bool) -> Result<Report, Failure> {
             loaded: false,
             config: None,
             since: None,
+            action: None,
             entries: Vec::new(),
             refused: 0,
             would_refuse: 0,

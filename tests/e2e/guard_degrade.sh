@@ -131,6 +131,8 @@ if grep -q nnp_case=patched /proc/cmdline; then
   out=$(nnpctl doctor 2>&1)
   has doctor-hook "has the bprm_no_new_privs hook" "$out"
   has doctor-action "action degrade" "$out"
+  has report-degrade "action degrade: guarded privilege-raising execs run" "$(nnpctl guard report 2>&1)"
+  has metrics-degrade 'nnp_guard_action_info{action="degrade"} 1' "$(nnpctl metrics 2>&1)"
   if [ "$(cat /etc/nnp-bench)" = 1 ]; then
     # the hook's cost per exec: the kernel's BPF statistics (run_time_ns / run_cnt)
     echo 1 > /proc/sys/kernel/bpf_stats_enabled
@@ -187,6 +189,7 @@ else
   has fallback-doctor "lacks the bprm_no_new_privs hook" "$out"
   has fallback-doctor-action "action refuse" "$out"
   has fallback-explain "refuse privilege-raising exec" "$(nnpctl explain alice 2>&1)"
+  has fallback-metrics 'nnp_guard_action_info{action="refuse"} 1' "$(nnpctl metrics 2>&1)"
   refused fallback-setuid-refused $ALICE /t/suid-probe
   first fallback-control 0 /bin/runas 1002 1002 - -- /t/suid-probe
   nnpctl guard unload >/dev/null 2>&1
@@ -226,14 +229,14 @@ check patched "degrade on the patched kernel" selftest load-lsm status-degrade s
   setuid-degraded setgid-degraded filecap-degraded nnp-bit-clear-after plain-exec \
   script-interpreter-degraded \
   userns-raises control-raises exempt-raises guard-allow-raises root explain-degrade \
-  doctor-hook doctor-action status-refuse refuse-setuid refuse-filecap refuse-control \
+  doctor-hook doctor-action report-degrade metrics-degrade status-refuse refuse-setuid refuse-filecap refuse-control \
   explain-refuse degrade-again unloaded-raises
 grep "^BENCH " "$T/console-patched.txt" | sed 's/^/# /'
 grep "^BENCH " "$T/console-patched.txt" > "$T/bench.txt"
 if [ -n "${NNP_BENCH_OUT:-}" ]; then cp "$T/bench.txt" "$NNP_BENCH_OUT"; fi
 boot debian "$DEBIAN_VMLINUZ" lockdown,capability,landlock,yama,apparmor,bpf nnp_case=debian
 check debian "degrade falls back on Debian's kernel" fallback-selftest-skips fallback-load-lsm \
-  fallback-status fallback-status-json fallback-doctor fallback-doctor-action fallback-explain \
+  fallback-status fallback-status-json fallback-doctor fallback-doctor-action fallback-explain fallback-metrics \
   fallback-setuid-refused fallback-control
 echo "1..$COUNT"
 [ "$FAILS" = 0 ]
