@@ -667,7 +667,7 @@ fn open_load(
     open.load().map_err(|e| sys("loading the program", e))
 }
 
-/// state[NNP_S_ACTION] for a config: degrade only where the degrade program is attached.
+/// `state[NNP_S_ACTION]` for a config: degrade only where the degrade program is attached.
 fn action_slot(c: &Compiled, degrade_attached: bool) -> (Action, u32) {
     if degrade_attached && c.config.guard_action == GuardAction::Degrade {
         (Action::Degrade, nnp_guard_action::NNP_ACTION_DEGRADE.0)
@@ -910,7 +910,7 @@ pub fn unload() -> Result<bool, GuardError> {
 }
 
 /// The action in force, as the kernel holds it: kill mode kills; LSM mode degrades only while
-/// the degrade program is attached and state[NNP_S_ACTION] asks it to.
+/// the degrade program is attached and `state[NNP_S_ACTION]` asks it to.
 pub fn attached_action(mode: Mode) -> Result<Action, GuardError> {
     if mode == Mode::Kill {
         return Ok(Action::Kill);
