@@ -128,7 +128,7 @@ chmod -R go-w "$R"
 # boot NAME LSMLIST: boot the guest once; the result lines land in $T/console-NAME.txt
 boot() {
   local name=$1 lsm=$2 extra=${3:-} t0; t0=$(date +%s)
-  timeout 300 qemu-system-x86_64 -accel tcg -nographic -no-reboot -m 512 -smp 2 \
+  timeout 300 qemu-system-x86_64 -accel tcg -nographic -no-reboot -nic none -m 512 -smp 2 \
     -kernel "$VMLINUZ" -initrd "$T/initrd.gz" \
     -append "console=ttyS0 lsm=$lsm panic=-1 quiet $extra" \
     < /dev/null > "$T/console-$name.log" 2>&1
