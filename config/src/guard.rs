@@ -426,6 +426,16 @@ impl GuardTable {
         }
     }
 
+    /// Do the two tables make the kernel program decide the same (uid, gid, range and
+    /// combined-rule entries and the every-user value; `allow` paths and notes aside)?
+    pub fn same_decisions(&self, other: &GuardTable) -> bool {
+        self.uids == other.uids
+            && self.gids == other.gids
+            && self.ranges == other.ranges
+            && self.combo == other.combo
+            && self.star == other.star
+    }
+
     /// Is the table wider than the rules until names resolve?
     pub fn degraded(&self) -> bool {
         !self.unresolved.is_empty()

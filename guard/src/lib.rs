@@ -418,6 +418,55 @@ pub fn is_loaded() -> bool {
     pin_path("link").exists()
 }
 
+/// Is a guard pinned? `Err` when that cannot be told (bpffs not readable: not root).
+pub fn loaded() -> Result<bool, GuardError> {
+    match std::fs::symlink_metadata(pin_path("link")) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Only "not found" in a directory we can read means "not loaded".
+            match std::fs::read_dir(PIN_DIR) {
+                Ok(_) => Ok(false),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    match std::fs::read_dir(Path::new(PIN_DIR).parent().unwrap_or(Path::new("/"))) {
+                        Ok(_) => Ok(false),
+                        Err(e) => Err(sys("reading /sys/fs/bpf", e)),
+                    }
+                }
+                Err(e) => Err(sys(&format!("reading {PIN_DIR}"), e)),
+            }
+        }
+        Err(e) => Err(sys(
+            &format!("looking for {}", pin_path("link").display()),
+            e,
+        )),
+    }
+}
+
+/// How the loaded guard differs from a compilation of its config now (directory answers
+/// changed: a uid renumbered, an account or group added; a guard_allow key changed): one
+/// line per difference; empty when the kernel holds what a load now would put there.
+pub fn drift(meta: &Meta) -> Result<Vec<String>, GuardError> {
+    let c = compile(&meta.config, meta.explicit)?;
+    let loaded = loaded_table()?;
+    let mut out = Vec::new();
+    if !c.table.same_decisions(&loaded) {
+        out.push(
+            "the directory's answers changed (a name now resolves to other uids or gids)"
+                .to_string(),
+        );
+    }
+    let now: Vec<(&str, FileKey)> = c.allow.iter().map(|a| (a.path.as_str(), a.key)).collect();
+    let then: Vec<(&str, FileKey)> = meta
+        .allow
+        .iter()
+        .map(|a| (a.path.as_str(), a.key))
+        .collect();
+    if now != then {
+        out.push("a guard_allow file is not the one loaded".to_string());
+    }
+    Ok(out)
+}
+
 /// The lock that serialises load, reload and unload (and watch's refinements): held until
 /// dropped.
 pub struct Lock(#[allow(dead_code)] File);
@@ -425,17 +474,56 @@ pub struct Lock(#[allow(dead_code)] File);
 impl Lock {
     /// Wait for and take the lock.
     pub fn acquire() -> Result<Lock, GuardError> {
-        std::fs::create_dir_all(RUN_DIR).map_err(|e| sys(&format!("creating {RUN_DIR}"), e))?;
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(RUN_DIR)
+            .map_err(|e| sys(&format!("creating {RUN_DIR}"), e))?;
         let path = Path::new(RUN_DIR).join("guard.lock");
         let f = File::options()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&path)
             .map_err(|e| sys(&format!("opening {}", path.display()), e))?;
-        f.lock()
-            .map_err(|e| sys(&format!("locking {}", path.display()), e))?;
-        Ok(Lock(f))
+        // A lock file anyone else could open would let them hold the lock (flock works on
+        // a read-only descriptor) and block every load, reload and unload.
+        let m = f
+            .metadata()
+            .map_err(|e| sys(&format!("checking {}", path.display()), e))?;
+        let dir = std::fs::metadata(RUN_DIR).map_err(|e| sys(&format!("checking {RUN_DIR}"), e))?;
+        if m.uid() != 0 || m.mode() & 0o077 != 0 || dir.uid() != 0 || dir.mode() & 0o022 != 0 {
+            return Err(GuardError::System(format!(
+                "{} or {RUN_DIR} is not root's alone (owner {}, mode {:04o}; directory owner {}, mode {:04o}): remove it and retry",
+                path.display(),
+                m.uid(),
+                m.mode() & 0o7777,
+                dir.uid(),
+                dir.mode() & 0o7777
+            )));
+        }
+        // Bounded wait: a command that holds the lock compiles and fills tables (seconds).
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            match f.try_lock() {
+                Ok(()) => return Ok(Lock(f)),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(GuardError::System(format!(
+                        "another nnpctl guard command has held {} for 120 s",
+                        path.display()
+                    )))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(sys(&format!("locking {}", path.display()), e))
+                }
+            }
+        }
     }
 }
 
@@ -1081,12 +1169,12 @@ pub struct Refined {
 
 /// One refinement pass: reload when the loaded guard is degraded and a compilation now
 /// resolves more, or a `guard_allow` file was replaced. Under the lock.
-pub fn refine_once(force_names: bool) -> Result<Option<Refined>, GuardError> {
+pub fn refine_once(recompile: bool) -> Result<Option<Refined>, GuardError> {
     let Some(m) = Meta::read() else {
         return Ok(None);
     };
     let allow_changed = m.allow_changed();
-    if (!force_names || m.unresolved.is_empty()) && allow_changed.is_empty() {
+    if !recompile && allow_changed.is_empty() {
         return Ok(None);
     }
     let _lock = Lock::acquire()?;
@@ -1100,16 +1188,20 @@ pub fn refine_once(force_names: bool) -> Result<Option<Refined>, GuardError> {
             still_degraded: c.degraded(),
         }));
     }
-    // Degraded: only a compilation that resolves more is applied.
-    let c = compile(&m.config, m.explicit)?;
-    if c.table.unresolved.len() < m.unresolved.len() {
-        let c = reload_locked(&m.config, m.explicit)?;
-        return Ok(Some(Refined {
-            why: "names resolved".to_string(),
-            still_degraded: c.degraded(),
-        }));
+    // The config's names resolved now: when the kernel holds anything else (a degraded
+    // guard whose names now resolve, a uid renumbered, an account added), reload.
+    if drift(&m)?.is_empty() {
+        return Ok(None);
     }
-    Ok(None)
+    let c = reload_locked(&m.config, m.explicit)?;
+    Ok(Some(Refined {
+        why: if m.unresolved.len() > c.table.unresolved.len() {
+            "names resolved".to_string()
+        } else {
+            "the directory's answers changed".to_string()
+        },
+        still_degraded: c.degraded(),
+    }))
 }
 
 /// Stream events until `f` returns false or the guard is unloaded; refine between events.

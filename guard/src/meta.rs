@@ -190,10 +190,24 @@ impl Meta {
     }
 
     pub(crate) fn write(&self) -> Result<(), GuardError> {
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let path = meta_path();
         let tmp = Path::new(RUN_DIR).join("guard.meta.new");
+        let _ = std::fs::remove_file(&tmp);
+        // Explicit modes, whatever the caller's umask: only root may write what status
+        // believes (read() refuses anything else).
         std::fs::create_dir_all(RUN_DIR)
-            .and_then(|()| std::fs::write(&tmp, self.render()))
+            .and_then(|()| {
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o644)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(&tmp)?;
+                f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+                f.write_all(self.render().as_bytes())
+            })
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|e| GuardError::System(format!("writing {}: {e}", path.display())))
     }
@@ -271,9 +285,20 @@ impl Meta {
         Some(m)
     }
 
-    /// The metadata of the loaded guard, if any.
+    /// The metadata of the loaded guard, if any and if only root could have written it.
     pub fn read() -> Option<Meta> {
-        Meta::parse(&std::fs::read_to_string(meta_path()).ok()?)
+        let path = meta_path();
+        let m = std::fs::symlink_metadata(&path).ok()?;
+        let dir = std::fs::metadata(RUN_DIR).ok()?;
+        if !m.is_file()
+            || m.uid() != 0
+            || m.mode() & 0o022 != 0
+            || dir.uid() != 0
+            || dir.mode() & 0o022 != 0
+        {
+            return None;
+        }
+        Meta::parse(&std::fs::read_to_string(path).ok()?)
     }
 
     /// `guard_allow` files replaced (or appeared) since the guard was loaded.

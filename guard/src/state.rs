@@ -51,10 +51,18 @@ impl GuardState {
     /// Read the state now (runs one exec to prove liveness when loaded).
     pub fn read() -> GuardState {
         let mut s = GuardState {
-            loaded: crate::is_loaded(),
             hook: crate::degrade_hook(),
             ..GuardState::default()
         };
+        match crate::loaded() {
+            Ok(l) => s.loaded = l,
+            Err(e) => {
+                // not "not loaded": we cannot see (not root, bpffs not readable)
+                s.loaded = true;
+                s.cannot_tell.push(e.to_string());
+                return s;
+            }
+        }
         if !s.loaded {
             return s;
         }
@@ -96,6 +104,13 @@ impl GuardState {
                 s.requested = Some(m.requested);
                 s.stale = m.stale();
                 s.unresolved = m.unresolved.clone();
+                if s.stale.is_empty() {
+                    // current only if the kernel holds what a load now would put there
+                    match crate::drift(m) {
+                        Ok(d) => s.stale.extend(d),
+                        Err(e) => s.cannot_tell.push(e.to_string()),
+                    }
+                }
             }
             None => s.cannot_tell.push(format!(
                 "the guard is pinned but {}/guard.meta is missing: cannot tell which config it holds",

@@ -154,10 +154,16 @@ fn current_guard(state: &nnp_guard::GuardState) -> Option<nnp_config::guard::Gua
     nnp_guard::loaded_table().ok()
 }
 
+/// Does the guard in force protect this process? Never one that already holds more than
+/// its real ids (a setuid program started before the guard): the guard stops raises, it
+/// does not take privileges away.
 fn guarded(guard: Option<&nnp_config::guard::GuardTable>, p: &procfs::Proc) -> bool {
-    guard
-        .and_then(|t| t.lookup(p.ruid, p.rgid, &p.groups))
-        .is_some_and(|v| nnp_config::guard::decode(v).1 == nnp_config::guard::GuardVerdict::Enforce)
+    !p.privileged
+        && guard
+            .and_then(|t| t.lookup(p.ruid, p.rgid, &p.groups))
+            .is_some_and(|v| {
+                nnp_config::guard::decode(v).1 == nnp_config::guard::GuardVerdict::Enforce
+            })
 }
 
 /// Did a process exist long enough to be read?

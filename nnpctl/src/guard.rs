@@ -284,12 +284,13 @@ struct WatchEvent<'a> {
 }
 
 pub fn watch(json: bool, retry: u64) -> Result<Outcome, Failure> {
-    let meta = nnp_guard::Meta::read();
+    // The rule names of the policy loaded now (watch's own refinements and the admin's
+    // reloads can change them while it runs).
     let rule_name = |i: usize| -> String {
         if i == 0 {
             return "(groups that could not all be read)".to_string();
         }
-        meta.as_ref()
+        nnp_guard::Meta::read()
             .and_then(|m| m.rules.get(i.wrapping_sub(1)).cloned())
             .unwrap_or_else(|| format!("rule #{i}"))
     };

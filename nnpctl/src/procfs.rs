@@ -21,6 +21,9 @@ pub struct Proc {
     pub rgid: u32,
     pub groups: Vec<u32>,
     pub nnp: Option<bool>,
+    /// Holds more than its real ids give: an effective, saved or filesystem uid or gid
+    /// other than the real one, or a permitted capability (a setuid program running).
+    pub privileged: bool,
     pub seccomp: Option<u32>,
     /// `Kthread:` of status, where the kernel has it (6.x); `None` when it does not say.
     pub kthread: Option<bool>,
@@ -73,6 +76,7 @@ pub fn read_status(path: &Path, pid: u32, buf: &mut Vec<u8>) -> Result<Proc, Rea
         rgid: u32::MAX,
         groups: Vec::new(),
         nnp: None,
+        privileged: false,
         seccomp: None,
         kthread: None,
     };
@@ -84,17 +88,23 @@ pub fn read_status(path: &Path, pid: u32, buf: &mut Vec<u8>) -> Result<Proc, Rea
         match key {
             "Name" => p.name = value.to_string(),
             "Uid" => {
-                let mut it = value.split_whitespace().filter_map(|v| v.parse().ok());
-                p.ruid = it.next().unwrap_or(u32::MAX);
-                p.euid = it.next().unwrap_or(u32::MAX);
+                let ids: Vec<u32> = value
+                    .split_whitespace()
+                    .map(|v| v.parse().unwrap_or(u32::MAX))
+                    .collect();
+                p.ruid = ids.first().copied().unwrap_or(u32::MAX);
+                p.euid = ids.get(1).copied().unwrap_or(u32::MAX);
+                p.privileged |= ids.len() != 4 || ids.iter().any(|&u| u != p.ruid);
             }
             "Gid" => {
-                p.rgid = value
+                let ids: Vec<u32> = value
                     .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(u32::MAX);
+                    .map(|v| v.parse().unwrap_or(u32::MAX))
+                    .collect();
+                p.rgid = ids.first().copied().unwrap_or(u32::MAX);
+                p.privileged |= ids.len() != 4 || ids.iter().any(|&g| g != p.rgid);
             }
+            "CapPrm" => p.privileged |= u64::from_str_radix(value, 16).map_or(true, |c| c != 0),
             "Groups" => {
                 p.groups = value
                     .split_whitespace()

@@ -329,7 +329,8 @@ rm -f "$T/pub/race"
 RL=()
 for r in 1 2 3; do ( for i in $(seq 30); do "$NNPCTL" guard reload > /dev/null 2>&1; done ) & RL+=($!); done
 n=0
-while kill -0 "${RL[@]}" 2>/dev/null; do
+for i in $(seq 20000); do   # a for loop, not while: a skipped case (tests/run.sh FILE CASE) must end
+  kill -0 "${RL[@]}" 2>/dev/null || break
   "$T/bin/runas" $A $A $R -- "$T/bin/suid-marker" "$T/pub/race" > /dev/null 2>&1
   n=$((n + 1))
   [ -e "$T/pub/race" ] && break
@@ -340,6 +341,80 @@ echo "# $n guarded setuid execs during 90 concurrent reloads"
 [ "$n" -gt 20 ] || fail "too few execs during the reloads ($n): the test proves nothing"
 run "$NNPCTL" guard status
 expect_rc 0
+case_end
+
+case_begin "guard_allow under the trust rules: a symlink a user planted in a writable directory is not allowed, a FIFO does not block (control: the root-owned file is)"
+# Review of issue 19: File::open followed any symlink (a user's symlink to a setuid-root
+# file made it allowed, and watch applied it within seconds); a FIFO blocked reload forever.
+"$NNPCTL" guard unload > /dev/null 2>&1
+mkdir -p "$T/udir"; chown $B:$B "$T/udir"; chmod 755 "$T/udir"
+write_config "guard_allow = [\"$T/udir/helper\", \"$T/udir/fifo\", \"$T/bin/allowed-id\"]
+
+$GROUP_RULE"
+run "$NNPCTL" guard load
+expect_rc 0
+"$T/bin/runas" $B $B - -- /bin/ln -s "$T/bin/suid-marker" "$T/udir/helper"
+"$T/bin/runas" $B $B - -- /usr/bin/mkfifo "$T/udir/fifo"
+run timeout 20 "$NNPCTL" guard reload
+expect_rc 0
+printf '%s\n' "$OUT" | grep -q "note: guard_allow $T/udir/helper: untrusted" || fail "the planted symlink must be refused with a reason"
+as $A $R "$T/udir/helper" "$T/pub/ta1"
+expect_killed
+as $A $R "$T/bin/allowed-id" -u
+expect_rc 0; expect_line "0"
+case_end
+
+case_begin "the directory's answers change after load (a uid renumbered): status is not current, watch reloads by itself (control: current before)"
+# Review of issue 19: nothing noticed; status said in force while eve's new uid got root.
+"$NNPCTL" guard unload > /dev/null 2>&1
+E1=$((UID_BASE + 11)); E2=$((UID_BASE + 12))
+grep -q '^eve:' /etc/passwd || add_user eve $E1
+write_config '[[rule]]
+users = ["eve"]
+nnp = true'
+"$NNPCTL" guard load > /dev/null || fail "load"
+run "$NNPCTL" guard status
+expect_rc 0
+TEST_UID[eve2]=$E2
+sed "s/^eve:x:$E1:/eve:x:$E2:/" /etc/passwd > "$T/passwd.new"; cat "$T/passwd.new" > /etc/passwd
+run "$NNPCTL" guard status
+expect_rc 1
+printf '%s\n' "$OUT" | grep -q "directory's answers changed" || fail "status must say the directory changed"
+"$NNPCTL" guard watch --retry 1 > /dev/null 2> "$T/we.err" & WATCH=$!
+ok=0
+for i in $(seq 150); do "$NNPCTL" guard status > /dev/null 2>&1 && { ok=1; break; }; sleep 0.1; done
+kill $WATCH; wait $WATCH 2>/dev/null
+[ "$ok" = 1 ] || { OUT=$(cat "$T/we.err"); fail "watch did not reload"; }
+as $E2 - "$T/bin/suid-marker" "$T/pub/te1"
+expect_killed
+case_end
+
+case_begin "the guard's lock and metadata are root's alone (a user cannot hold the lock or forge status)"
+# Review of issue 19: /run/nnp/guard.lock was 0644, so any user could flock it and block
+# every load, reload and unload.
+fresh_guard
+[ "$(stat -c '%a %u' /run/nnp/guard.lock)" = "600 0" ] || fail "lock file mode/owner: $(stat -c '%a %u' /run/nnp/guard.lock)"
+[ "$(stat -c '%u' /run/nnp/guard.meta)" = 0 ] && [ $(( 0$(stat -c '%a' /run/nnp/guard.meta) & 022 )) = 0 ] || fail "metadata mode/owner"
+run "$T/bin/runas" $B $B - -- /usr/bin/flock -n /run/nnp/guard.lock true
+[ "$RC" != 0 ] || fail "a user could take the guard's lock"
+run timeout 20 "$NNPCTL" guard reload
+expect_rc 0
+case_end
+
+case_begin "audit: a setuid program a guarded user started before the guard is a finding, never 'protected by the guard' (control: an unprivileged process is)"
+# Review of issue 19: audit called a process already holding euid 0 protected.
+"$NNPCTL" guard unload > /dev/null 2>&1
+write_config "$CONFIG"
+install -m 4755 /bin/sleep "$T/bin/suid-sleep"
+"$T/bin/runas" $A $A $R -- "$T/bin/suid-sleep" 300 & PS=$!
+"$T/bin/runas" $A $A $R -- /bin/sleep 301 & PP=$!
+wait_for bash -c "grep -q '^Uid:.*0' /proc/$PS/status && tr '\0' ' ' < /proc/$PP/cmdline | grep -q '^sleep'"
+"$NNPCTL" guard load > /dev/null || fail "load"
+run "$NNPCTL" audit
+expect_rc 1
+printf '%s\n' "$OUT" | grep -qE "^ *$PS +$PS +alice " || fail "the privileged process must be a finding"
+printf '%s\n' "$OUT" | grep -qE "^protected by the guard: pid $PP " || fail "control: the unprivileged one is protected"
+kill $PS $PP 2>/dev/null; wait $PS $PP 2>/dev/null
 case_end
 
 # allow_on FS — guard_allow on a filesystem mounted at $T/fs-FS: the allowed file works for
