@@ -104,7 +104,10 @@ pub fn read_status(path: &Path, pid: u32, buf: &mut Vec<u8>) -> Result<Proc, Rea
                 p.rgid = ids.first().copied().unwrap_or(u32::MAX);
                 p.privileged |= ids.len() != 4 || ids.iter().any(|&g| g != p.rgid);
             }
-            "CapPrm" => p.privileged |= u64::from_str_radix(value, 16).map_or(true, |c| c != 0),
+            "CapPrm" => {
+                p.privileged |= u64::from_str_radix(value, 16).is_ok_and(|c| c != 0)
+                    || u64::from_str_radix(value, 16).is_err()
+            }
             "Groups" => {
                 p.groups = value
                     .split_whitespace()
