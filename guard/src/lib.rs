@@ -982,8 +982,13 @@ fn reload_locked(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
             action
         }
     };
-    let meta = Meta::new(mode, action, &c);
-    report::forget_if_rules_changed(Meta::read().as_ref(), &meta.rules);
+    let mut meta = Meta::new(mode, action, &c);
+    let before = Meta::read();
+    // A reload swaps tables, not the program: the one attached is still the one loaded.
+    meta.program = before
+        .as_ref()
+        .map_or_else(|| "unknown".to_string(), |m| m.program.clone());
+    report::forget_if_rules_changed(before.as_ref(), &meta.rules);
     meta.write()?;
     Ok(c)
 }

@@ -11,6 +11,9 @@ use sha2::{Digest, Sha256};
 
 use crate::{Action, Compiled, FileKey, GuardAction, GuardError, Mode, RUN_DIR};
 
+/// The identity of the BPF program this nnpctl carries (SHA-256 of its sources).
+pub const PROGRAM_ID: &str = env!("NNP_GUARD_PROGRAM_ID");
+
 fn meta_path() -> PathBuf {
     Path::new(RUN_DIR).join("guard.meta")
 }
@@ -52,6 +55,8 @@ pub struct AllowFile {
 /// The loaded guard's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
+    /// The BPF program's identity (SHA-256 of its sources, [`PROGRAM_ID`]) when loaded.
+    pub program: String,
     /// Attach mode when loaded (the kernel's answer is [`crate::attached_mode`]).
     pub mode: Mode,
     /// The action in force when loaded or reloaded (the kernel's answer is
@@ -98,6 +103,7 @@ impl Meta {
             mode,
             action,
             requested: c.config.guard_action,
+            program: PROGRAM_ID.to_string(),
             config: c.path.clone(),
             explicit: c.explicit,
             files: c
@@ -150,6 +156,7 @@ impl Meta {
             self.loaded_at,
             self.counts.map(|c| c.to_string()).join(" ")
         );
+        s.push_str(&format!("program {}\n", one_line(&self.program)));
         for (f, d) in &self.files {
             s.push_str(&format!(
                 "file {d} {}\n",
@@ -215,6 +222,7 @@ impl Meta {
     /// Parse the metadata text.
     pub fn parse(text: &str) -> Option<Meta> {
         let mut m = Meta {
+            program: "unknown".to_string(),
             mode: Mode::Kill,
             action: Action::Refuse,
             requested: GuardAction::Refuse,
@@ -233,6 +241,7 @@ impl Meta {
             let (k, v) = line.split_once(' ')?;
             match k {
                 "mode" => m.mode = Mode::parse(v)?,
+                "program" => m.program = v.to_string(),
                 "action" => m.action = Action::parse(v)?,
                 "requested" => {
                     m.requested = match v {
@@ -343,6 +352,12 @@ impl Meta {
                 None => out.push(format!("{} removed or unreadable", f.display())),
             }
         }
+        if self.program != PROGRAM_ID {
+            out.push(
+                "the attached program is another version's (nnp was upgraded since it was loaded; a reload swaps tables, not the program): run nnpctl guard unload, then load, or reboot"
+                    .to_string(),
+            );
+        }
         for p in self.allow_changed() {
             out.push(format!("guard_allow {p} replaced"));
         }
@@ -362,6 +377,7 @@ mod tests {
     #[test]
     fn meta_round_trips() {
         let m = Meta {
+            program: "0123abcd".into(),
             mode: Mode::Lsm,
             action: Action::Degrade,
             requested: GuardAction::Degrade,

@@ -417,6 +417,21 @@ printf '%s\n' "$OUT" | grep -qE "^protected by the guard: pid $PP " || fail "con
 kill $PS $PP 2>/dev/null; wait $PS $PP 2>/dev/null
 case_end
 
+case_begin "a guard loaded by another version's program is not current, and a reload does not hide it (control: this version's is)"
+# Review of issue 19: an upgrade reloads tables but keeps the old program attached; status
+# said in force.
+fresh_guard
+run "$NNPCTL" guard status
+expect_rc 0
+sed 's/^program .*/program 0000older/' /run/nnp/guard.meta > "$T/meta.new" && cat "$T/meta.new" > /run/nnp/guard.meta
+run "$NNPCTL" guard status
+expect_rc 1
+printf '%s\n' "$OUT" | grep -q "another version's" || fail "status must name the program version"
+"$NNPCTL" guard reload > /dev/null || fail "reload"
+run "$NNPCTL" guard status
+expect_rc 1
+case_end
+
 # allow_on FS — guard_allow on a filesystem mounted at $T/fs-FS: the allowed file works for
 # a guarded user; after a dpkg-style upgrade (new file renamed over it, old inode freed) a
 # setuid file created next (on ext4 it takes the freed inode) is refused, the new helper is
