@@ -410,8 +410,18 @@ impl FileKey {
 }
 
 fn pin_path(name: &str) -> PathBuf {
-    Path::new(PIN_DIR).join(name)
+    pin_in(PIN_DIR, name)
 }
+
+fn pin_in(dir: &str, name: &str) -> PathBuf {
+    Path::new(dir).join(name)
+}
+
+/// Where a replacing guard is pinned before it takes [`PIN_DIR`]'s place (bpffs refuses
+/// dots in names).
+const PIN_NEXT: &str = "/sys/fs/bpf/nnp_next";
+/// Where the replaced guard goes for the moment both are attached.
+const PIN_OLD: &str = "/sys/fs/bpf/nnp_old";
 
 /// Is a guard pinned (its link)?
 pub fn is_loaded() -> bool {
@@ -708,7 +718,7 @@ pub fn load(
     let _lock = Lock::acquire()?;
     if is_loaded() {
         return Err(GuardError::System(format!(
-            "a guard is already loaded (pinned at {PIN_DIR}); use reload or unload"
+            "a guard is already loaded (pinned at {PIN_DIR}); use reload, unload, or load --replace"
         )));
     }
     let c = compile(path, explicit)?;
@@ -721,7 +731,7 @@ pub fn load(
     };
     let mut why = Vec::new();
     for mode in order {
-        match try_load(&c, mode) {
+        match try_load(&c, mode, PIN_DIR) {
             Ok(action) => {
                 Meta::new(mode, action, &c).write()?;
                 return Ok((mode, c));
@@ -731,6 +741,54 @@ pub fn load(
     }
     Err(GuardError::System(format!(
         "no mode of the guard is live on this kernel: {}",
+        why.join("; ")
+    )))
+}
+
+/// Replace a loaded guard by this version's program with no unguarded moment (a package
+/// upgrade): the new program is loaded, proven live and pinned beside the old one (both
+/// refuse meanwhile), then takes its place and the old one is unpinned. Without a loaded
+/// guard, a plain load.
+pub fn replace(
+    path: &Path,
+    explicit: bool,
+    want: Option<Mode>,
+) -> Result<(Mode, Compiled), GuardError> {
+    let lock = Lock::acquire()?;
+    if !is_loaded() {
+        drop(lock);
+        return load(path, explicit, want);
+    }
+    let c = compile(path, explicit)?;
+    remove_pins_in(PIN_NEXT);
+    remove_pins_in(PIN_OLD);
+    let order: Vec<Mode> = match want {
+        Some(m) => vec![m],
+        None => vec![Mode::Lsm, Mode::Kill],
+    };
+    let mut why = Vec::new();
+    for mode in order {
+        match try_load(&c, mode, PIN_NEXT) {
+            Ok(action) => {
+                // Both attached now. Swap the directories: for a moment PIN_DIR is absent
+                // (status says "not loaded"), but both programs keep refusing throughout.
+                std::fs::rename(PIN_DIR, PIN_OLD)
+                    .map_err(|e| sys(&format!("moving {PIN_DIR} aside"), e))?;
+                if let Err(e) = std::fs::rename(PIN_NEXT, PIN_DIR) {
+                    let _ = std::fs::rename(PIN_OLD, PIN_DIR);
+                    remove_pins_in(PIN_NEXT);
+                    return Err(sys(&format!("moving {PIN_NEXT} into place"), e));
+                }
+                Meta::new(mode, action, &c).write()?;
+                remove_pins_in(PIN_OLD);
+                return Ok((mode, c));
+            }
+            Err(e) => why.push(format!("{} mode: {e}", mode.as_str())),
+        }
+    }
+    remove_pins_in(PIN_NEXT);
+    Err(GuardError::System(format!(
+        "no mode of the guard is live on this kernel (the loaded guard stays): {}",
         why.join("; ")
     )))
 }
@@ -764,7 +822,7 @@ fn action_slot(c: &Compiled, degrade_attached: bool) -> (Action, u32) {
     }
 }
 
-fn try_load(c: &Compiled, mode: Mode) -> Result<Action, GuardError> {
+fn try_load(c: &Compiled, mode: Mode, dir: &str) -> Result<Action, GuardError> {
     if mode == Mode::Lsm && bpf_lsm_active() == Some(false) {
         return Err(GuardError::System(format!(
             "bpf is not in the kernel's active LSM list ({}): an LSM program would attach and never run; {}",
@@ -835,7 +893,7 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<Action, GuardError> {
             Mode::Kill => "the tracepoint program attached but never ran".to_string(),
         }));
     }
-    std::fs::create_dir_all(PIN_DIR).map_err(|e| sys(&format!("creating {PIN_DIR}"), e))?;
+    std::fs::create_dir_all(dir).map_err(|e| sys(&format!("creating {dir}"), e))?;
     let pin_all = |skel: &mut skel::GuardSkel<'_>| -> Result<(), GuardError> {
         let m = &mut skel.maps;
         for (name, map) in [
@@ -856,7 +914,7 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<Action, GuardError> {
             ("events", &mut m.events),
             ("report", &mut m.report_map),
         ] {
-            map.pin(pin_path(name))
+            map.pin(pin_in(dir, name))
                 .map_err(|e| sys(&format!("pinning {name}"), e))?;
         }
         Ok(())
@@ -864,18 +922,18 @@ fn try_load(c: &Compiled, mode: Mode) -> Result<Action, GuardError> {
     // We hold the lock and found no link: every pin below is ours, and ours only is
     // removed if pinning fails.
     if let Err(e) = pin_all(&mut skel) {
-        remove_pins();
+        remove_pins_in(dir);
         return Err(e);
     }
     if let Some(l) = degrade_link.as_mut() {
-        l.pin(pin_path("link_degrade")).map_err(|e| {
-            remove_pins();
+        l.pin(pin_in(dir, "link_degrade")).map_err(|e| {
+            remove_pins_in(dir);
             sys("pinning the degrade link", e)
         })?;
     }
     // The link last: once it is pinned the guard is in force.
-    link.pin(pin_path("link")).map_err(|e| {
-        remove_pins();
+    link.pin(pin_in(dir, "link")).map_err(|e| {
+        remove_pins_in(dir);
         sys("pinning the link", e)
     })?;
     Ok(action)
@@ -889,14 +947,18 @@ pub fn probe(mode: Mode) -> Result<(), GuardError> {
 }
 
 fn remove_pins() {
+    remove_pins_in(PIN_DIR);
+}
+
+fn remove_pins_in(dir: &str) {
     for name in LINKS
         .iter()
         .chain(SET_MAPS.iter().flatten())
         .chain(OTHER_MAPS.iter())
     {
-        let _ = std::fs::remove_file(pin_path(name));
+        let _ = std::fs::remove_file(pin_in(dir, name));
     }
-    let _ = std::fs::remove_dir(PIN_DIR);
+    let _ = std::fs::remove_dir(dir);
 }
 
 fn pinned(name: &str) -> Result<MapHandle, GuardError> {

@@ -68,14 +68,29 @@ fn tables(c: &nnp_guard::Compiled) -> String {
     )
 }
 
-pub fn load(path: Option<&Path>, mode: LoadMode) -> Result<Report, Failure> {
+pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Report, Failure> {
     let want = match mode {
         LoadMode::Auto => None,
         LoadMode::Lsm => Some(Mode::Lsm),
         LoadMode::Kill => Some(Mode::Kill),
     };
     let (p, explicit) = config_path(path);
-    let (mode, c) = nnp_guard::load(p, explicit, want).map_err(fail)?;
+    // Replacing keeps the config the loaded guard was loaded from, unless one is named.
+    let from_meta = if replace && path.is_none() {
+        nnp_guard::Meta::read().map(|m| (m.config, m.explicit))
+    } else {
+        None
+    };
+    let (p, explicit) = match &from_meta {
+        Some((c, e)) => (c.as_path(), *e),
+        None => (p, explicit),
+    };
+    let (mode, c) = if replace {
+        nnp_guard::replace(p, explicit, want)
+    } else {
+        nnp_guard::load(p, explicit, want)
+    }
+    .map_err(fail)?;
     let mut r = Report::new();
     compiled_lines(&mut r, &c);
     r.line(format!(

@@ -93,6 +93,10 @@ enum GuardCommand {
         /// auto (the first live mode: LSM, else kill), lsm or kill
         #[arg(long, value_enum, default_value_t = guard::LoadMode::Auto, value_name = "MODE")]
         mode: guard::LoadMode,
+        /// Replace a loaded guard by this version's program, with no unguarded moment
+        /// (package upgrades)
+        #[arg(long)]
+        replace: bool,
     },
     /// Swap in the current config's rules atomically (a config error keeps the old guard)
     Reload,
@@ -237,7 +241,7 @@ fn try_main(cli: Cli) -> Result<Report, Failure> {
         Command::Doctor { json } => doctor::run(config, json),
         Command::Metrics { output } => metrics::run(config, output.as_deref()),
         Command::Guard { command } => match command {
-            GuardCommand::Load { mode } => guard::load(config, mode),
+            GuardCommand::Load { mode, replace } => guard::load(config, mode, replace),
             GuardCommand::Reload => guard::reload(config),
             GuardCommand::Unload => guard::unload(),
             GuardCommand::Status { json } => guard::status(json),

@@ -432,6 +432,24 @@ run "$NNPCTL" guard status
 expect_rc 1
 case_end
 
+case_begin "load --replace (a package upgrade): the new program takes over with no unguarded moment and the guard is current after (control: before, another version's)"
+fresh_guard
+sed 's/^program .*/program 0000older/' /run/nnp/guard.meta > "$T/meta.new" && cat "$T/meta.new" > /run/nnp/guard.meta
+run "$NNPCTL" guard status
+expect_rc 1
+rm -f "$T/pub/rp"
+( for i in $(seq 300); do "$T/bin/runas" $A $A $R -- "$T/bin/suid-marker" "$T/pub/rp" > /dev/null 2>&1; done ) 2>/dev/null & LOOP=$!
+run "$NNPCTL" guard load --replace
+expect_rc 0
+wait $LOOP
+[ -e "$T/pub/rp" ] && fail "a guarded setuid exec ran during the replacement"
+run "$NNPCTL" guard status
+expect_rc 0
+[ -e /sys/fs/bpf/nnp_next ] || [ -e /sys/fs/bpf/nnp_old ] && fail "a replacement directory was left pinned"
+progs=$(bpftool prog show 2>/dev/null)
+[ "$(printf '%s\n' "$progs" | grep -c 'name nnp_kill')" -le 1 ] || wait_for bash -c '[ "$(bpftool prog show | grep -c "name nnp_kill")" -le 1 ]' || fail "the old program is still attached"
+case_end
+
 # allow_on FS — guard_allow on a filesystem mounted at $T/fs-FS: the allowed file works for
 # a guarded user; after a dpkg-style upgrade (new file renamed over it, old inode freed) a
 # setuid file created next (on ext4 it takes the freed inode) is refused, the new helper is
