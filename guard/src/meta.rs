@@ -55,7 +55,7 @@ pub struct AllowFile {
 /// The loaded guard's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
-    /// The BPF program's identity (SHA-256 of its sources, [`PROGRAM_ID`]) when loaded.
+    /// The BPF program's identity (SHA-256 of its sources, computed by build.rs) when loaded.
     pub program: String,
     /// Attach mode when loaded (the kernel's answer is [`crate::attached_mode`]).
     pub mode: Mode,
