@@ -21,7 +21,6 @@
 //! to stderr. It never loops and never locks a user out: any problem with the configuration,
 //! the helper or the chosen shell falls back to /bin/sh, with NNP set either way.
 #![forbid(unsafe_code)]
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ffi::{OsStr, OsString};
 use std::fs::OpenOptions;
