@@ -67,7 +67,7 @@ use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
 use nnp_config::guard::{Entry, GuardTable, Range};
 use nnp_config::{Config, Nss};
 
-pub use meta::{AllowFile, Meta};
+pub use meta::{AllowFile, Meta, PROGRAM_ID};
 pub use report::{parse_report_entry, read_report, ReportEntry};
 pub use state::{GuardState, Protection};
 
@@ -253,12 +253,8 @@ impl Compiled {
 /// cannot be resolved make the table wider (degraded), never an error: only an invalid
 /// config is.
 pub fn compile(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
-    let config = if explicit {
-        nnp_config::load_required(path)
-    } else {
-        nnp_config::load(path)
-    }
-    .map_err(|e| GuardError::Config(e.to_string()))?;
+    let config =
+        nnp_config::load_explicit(path, explicit).map_err(|e| GuardError::Config(e.to_string()))?;
     let mut table = config.guard_table(&Nss);
     table.fit();
     let (allow, allow_notes) = allow_keys(&table.allow)?;
