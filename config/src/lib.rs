@@ -226,26 +226,45 @@ pub fn dropin_dir(main: &Path) -> PathBuf {
     main.with_file_name(name)
 }
 
-/// Load the main file and its drop-ins, with the trust checks (everything owned by root).
-/// A missing main file with no drop-ins is "no rules": for the compiled-in default path.
-pub fn load(main: &Path) -> Result<Config, LoadError> {
-    load_as(main, 0)
+/// The main config file to use: the one named explicitly (nnpctl's `--config`), or the
+/// compiled-in [`DEFAULT_CONFIG`]. The flag says which; it is [`load_explicit`]'s `explicit`.
+pub fn main_path(named: Option<&Path>) -> (&Path, bool) {
+    match named {
+        Some(p) => (p, true),
+        None => (Path::new(DEFAULT_CONFIG), false),
+    }
 }
 
-/// [`load`] for a main file named explicitly (the module's `config=`, nnpctl's `--config`):
-/// a missing main file is an error (a typo there must not silently switch rules off).
-pub fn load_required(main: &Path) -> Result<Config, LoadError> {
-    load_inner(main, 0, true)
+/// Load the config named explicitly, or the compiled-in default: [`main_path`], then
+/// [`load_explicit`].
+pub fn load_main(named: Option<&Path>) -> Result<Config, LoadError> {
+    let (main, explicit) = main_path(named);
+    load_explicit(main, explicit)
+}
+
+/// Load the main file and its drop-ins, with the trust checks (everything owned by root).
+///
+/// `explicit`: the main file was named (the module's `config=`, nnpctl's `--config`, the
+/// path a loaded guard records), so a missing main file is an error: a typo there must not
+/// silently switch rules off. Otherwise (the compiled-in default) a missing main file with
+/// no drop-ins is "no rules". Every front end decides this here.
+pub fn load_explicit(main: &Path, explicit: bool) -> Result<Config, LoadError> {
+    load_inner(main, 0, explicit)
+}
+
+/// [`load_explicit`] with the compiled-in default's rule: a missing main file is allowed.
+pub fn load(main: &Path) -> Result<Config, LoadError> {
+    load_explicit(main, false)
 }
 
 /// [`load`] with another required owner than root. For tests that cannot run as root;
-/// the binaries always use [`load`].
+/// the binaries always use [`load_explicit`].
 #[doc(hidden)]
 pub fn load_as(main: &Path, owner: u32) -> Result<Config, LoadError> {
     load_inner(main, owner, false)
 }
 
-/// [`load_required`] with another owner than root, for tests.
+/// [`load_explicit`] (`explicit`) with another owner than root, for tests.
 #[doc(hidden)]
 pub fn load_required_as(main: &Path, owner: u32) -> Result<Config, LoadError> {
     load_inner(main, owner, true)

@@ -330,11 +330,7 @@ impl Meta {
     /// removed; `guard_allow` files replaced); empty: current.
     pub fn stale(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let now = if self.explicit {
-            nnp_config::load_required(&self.config)
-        } else {
-            nnp_config::load(&self.config)
-        };
+        let now = nnp_config::load_explicit(&self.config, self.explicit);
         match now {
             Ok(c) => {
                 for f in &c.files {

@@ -373,7 +373,7 @@ pub fn summary(config: &Config, state: &nnp_guard::GuardState) -> Result<Summary
 }
 
 pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
-    let config = crate::load_config(path)?;
+    let config = nnp_config::load_main(path)?;
     let c = collect(&config, &nnp_guard::GuardState::read())?;
     render(c, json)
 }

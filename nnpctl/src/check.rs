@@ -138,7 +138,7 @@ pub fn findings(config: &Config) -> Findings {
 
 pub fn run(path: Option<&Path>) -> Result<Report, Failure> {
     let mut r = Report::new();
-    match crate::load_config(path) {
+    match nnp_config::load_main(path) {
         Err(e) => {
             for d in &e.diagnostics {
                 r.line(d.render());

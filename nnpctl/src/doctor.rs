@@ -1,6 +1,6 @@
 //! `nnpctl doctor`: inspect the installation, a line per finding; exit 1 on a problem.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde::Serialize;
@@ -145,18 +145,13 @@ fn check_line(
             format!("{at}: on_error=allow: when the config or a lookup fails (a typo, the directory down), restricted users get sessions WITHOUT no_new_privs; the default (deny) refuses them"),
         );
     }
-    let (config, explicit) = match parsed.config_explicit {
-        true => (parsed.config.clone(), true),
-        false => match default_config {
-            Some(p) => (p.to_path_buf(), true),
-            None => (PathBuf::from(nnp_config::DEFAULT_CONFIG), false),
-        },
-    };
-    let loaded = if explicit {
-        nnp_config::load_required(&config)
+    // The line's `config=` wins; else nnpctl's `--config`, else the compiled-in default.
+    let (config, explicit) = if parsed.config_explicit {
+        (parsed.config.as_path(), true)
     } else {
-        nnp_config::load(&config)
+        nnp_config::main_path(default_config)
     };
+    let loaded = nnp_config::load_explicit(config, explicit);
     match loaded {
         Ok(c) => {
             let f = crate::check::findings(&c);
@@ -563,7 +558,7 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Failure> {
         || nnp_config::DEFAULT_CONFIG.to_string(),
         |p| p.display().to_string(),
     );
-    let has_rules = match crate::load_config(path) {
+    let has_rules = match nnp_config::load_main(path) {
         Ok(c) => {
             r.say(
                 Level::Ok,

@@ -145,7 +145,7 @@ pub fn run(
     service: Option<&str>,
     json: bool,
 ) -> Result<Report, Failure> {
-    let config = crate::load_config(path)?;
+    let config = nnp_config::load_main(path)?;
     // Linux-PAM lowercases service names: the module sees `--service SSHD` as "sshd".
     let service = service.map(str::to_lowercase);
     let svc = service.as_deref().map_or(Service::Unnamed, Service::Named);

@@ -22,13 +22,6 @@ pub enum LoadMode {
     Kill,
 }
 
-fn config_path(path: Option<&Path>) -> (&Path, bool) {
-    match path {
-        Some(p) => (p, true),
-        None => (Path::new(nnp_config::DEFAULT_CONFIG), false),
-    }
-}
-
 fn fail(e: GuardError) -> Failure {
     match e {
         GuardError::Config(m) => Failure {
@@ -74,7 +67,7 @@ pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Report
         LoadMode::Lsm => Some(Mode::Lsm),
         LoadMode::Kill => Some(Mode::Kill),
     };
-    let (p, explicit) = config_path(path);
+    let (p, explicit) = nnp_config::main_path(path);
     // Replacing keeps the config the loaded guard was loaded from, unless one is named.
     let from_meta = if replace && path.is_none() {
         nnp_guard::Meta::read().map(|m| (m.config, m.explicit))
@@ -106,7 +99,7 @@ pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Report
 }
 
 pub fn reload(path: Option<&Path>) -> Result<Report, Failure> {
-    let (p, explicit) = config_path(path);
+    let (p, explicit) = nnp_config::main_path(path);
     let c = nnp_guard::reload(p, explicit).map_err(|e| {
         let mut f = fail(e);
         f.msg = format!("{}; the loaded guard is unchanged", f.msg);

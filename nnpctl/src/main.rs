@@ -19,7 +19,7 @@ mod report;
 mod status;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -213,14 +213,6 @@ impl From<serde_json::Error> for Failure {
     }
 }
 
-/// The config named with `--config` must exist; the compiled-in default may be absent.
-pub fn load_config(path: Option<&Path>) -> Result<nnp_config::Config, nnp_config::LoadError> {
-    match path {
-        Some(p) => nnp_config::load_required(p),
-        None => nnp_config::load(Path::new(nnp_config::DEFAULT_CONFIG)),
-    }
-}
-
 fn try_main(cli: Cli) -> Result<Report, Failure> {
     let config = cli.config.as_deref();
     match cli.command {
@@ -316,7 +308,10 @@ mod tests {
         assert_eq!(Outcome::Problem.combine(Outcome::Fine), Outcome::Problem);
         assert_eq!(Outcome::Fine.combine(Outcome::Fine), Outcome::Fine);
         let f: Failure = nnp_config::LoadError {
-            diagnostics: vec![nnp_config::Diagnostic::file(Path::new("/x"), "bad")],
+            diagnostics: vec![nnp_config::Diagnostic::file(
+                std::path::Path::new("/x"),
+                "bad",
+            )],
         }
         .into();
         assert_eq!(f.outcome, Outcome::Problem);

@@ -299,7 +299,7 @@ pub fn collect(path: Option<&Path>) -> Metrics {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let config = crate::load_config(path);
+    let config = nnp_config::load_main(path);
     let state = nnp_guard::GuardState::read();
     let guard = GuardMetrics {
         loaded: state.loaded,

@@ -10,8 +10,9 @@ use nnp_config::args::{Args, OnError};
 
 /// What the system provides; injected so the hook is testable without root or libpam.
 pub trait System {
-    /// Load the config (with trust checks); `required`: a missing main file is an error.
-    fn load(&self, path: &Path, required: bool) -> Result<Config, LoadError>;
+    /// Load the config (with trust checks); `explicit`: named by `config=`, so a missing
+    /// main file is an error ([`nnp_config::load_explicit`]).
+    fn load(&self, path: &Path, explicit: bool) -> Result<Config, LoadError>;
     /// The directory the decision looks facts up in.
     fn directory(&self) -> &dyn Directory;
     /// Set no_new_privs and verify it.
@@ -22,12 +23,8 @@ pub trait System {
 pub struct RealSystem;
 
 impl System for RealSystem {
-    fn load(&self, path: &Path, required: bool) -> Result<Config, LoadError> {
-        if required {
-            nnp_config::load_required(path)
-        } else {
-            nnp_config::load(path)
-        }
+    fn load(&self, path: &Path, explicit: bool) -> Result<Config, LoadError> {
+        nnp_config::load_explicit(path, explicit)
     }
     fn directory(&self) -> &dyn Directory {
         &nnp_config::Nss
