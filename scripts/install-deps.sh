@@ -10,6 +10,7 @@ PKGS=(gcc make libpam0g-dev libpam-modules libpam-runtime pamtester openssh-serv
       qemu-system-x86 qemu-utils busybox-static cpio mmdebstrap
       btrfs-progs xfsprogs e2fsprogs
       python3-jsonschema
+      ansible-core ansible-lint
       dwarves bc flex bison libssl-dev)
 PKGS+=("$@")
 missing=()
