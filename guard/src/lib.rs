@@ -1315,3 +1315,91 @@ pub fn watch(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::skel::types::nnp_action;
+
+    fn put(b: &mut [u8], at: usize, v: &[u8]) {
+        b[at..at + v.len()].copy_from_slice(v);
+    }
+
+    /// A ring-buffer record laid out as the skeleton's `nnp_event` says (the program's
+    /// `struct nnp_event` of guard.h), not by offsets copied here.
+    fn record(value: u32, action: nnp_action, comm: &[u8], file: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; size_of::<nnp_event>()];
+        put(
+            &mut b,
+            offset_of!(nnp_event, time_ns),
+            &123_456_789_012u64.to_ne_bytes(),
+        );
+        put(&mut b, offset_of!(nnp_event, pid), &4242u32.to_ne_bytes());
+        put(&mut b, offset_of!(nnp_event, uid), &61001u32.to_ne_bytes());
+        put(&mut b, offset_of!(nnp_event, value), &value.to_ne_bytes());
+        put(
+            &mut b,
+            offset_of!(nnp_event, action),
+            &action.0.to_ne_bytes(),
+        );
+        put(&mut b, offset_of!(nnp_event, comm), comm);
+        put(&mut b, offset_of!(nnp_event, file), file);
+        b
+    }
+
+    #[test]
+    fn parses_an_event_laid_out_as_the_skeleton_says() {
+        // Rule 3 (the value's upper bits), comm and file NUL-terminated with stale bytes after.
+        let r = record(
+            (3 << 2) | 1,
+            nnp_action::NNP_A_REFUSED,
+            b"su\0junk",
+            b"/usr/bin/su\0/old",
+        );
+        assert_eq!(
+            parse_event(&r),
+            Some(Event {
+                time_ns: 123_456_789_012,
+                pid: 4242,
+                uid: 61001,
+                rule: 3,
+                action: "refused",
+                comm: "su".into(),
+                file: "/usr/bin/su".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn event_actions_and_the_unread_groups_rule() {
+        let action = |a| parse_event(&record(0, a, b"x", b"/x")).unwrap().action;
+        assert_eq!(action(nnp_action::NNP_A_KILLED), "killed");
+        assert_eq!(action(nnp_action::NNP_A_AUDIT), "audit: would refuse");
+        // Rule 0: groups that could not all be read.
+        let e = parse_event(&record(2, nnp_action::NNP_A_REFUSED, b"x", b"/x")).unwrap();
+        assert_eq!(e.rule, 0);
+    }
+
+    #[test]
+    fn event_strings_are_bounded_and_escaped() {
+        // comm fills its 16 bytes with no NUL: all 16, nothing read past the field.
+        let r = record(
+            4,
+            nnp_action::NNP_A_REFUSED,
+            b"abcdefghijklmnop",
+            b"/tmp/a\nb\xff\0",
+        );
+        let e = parse_event(&r).unwrap();
+        assert_eq!(e.comm, "abcdefghijklmnop");
+        assert_eq!(e.file, nnp_config::escape(b"/tmp/a\nb\xff"));
+        assert!(!e.file.contains('\n'));
+    }
+
+    #[test]
+    fn a_short_record_is_no_event() {
+        let r = record(4, nnp_action::NNP_A_REFUSED, b"x", b"/x");
+        assert_eq!(parse_event(&r[..r.len() - 1]), None);
+        assert_eq!(parse_event(&[]), None);
+    }
+}

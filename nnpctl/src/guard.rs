@@ -215,10 +215,14 @@ fn status_model(s: &GuardState) -> (StatusModel, Outcome) {
 
 pub fn status(json: bool) -> Result<Report, Failure> {
     let (m, outcome) = status_model(&GuardState::read());
+    render_status(&m, outcome, json)
+}
+
+fn render_status(m: &StatusModel, outcome: Outcome, json: bool) -> Result<Report, Failure> {
     let mut r = Report::new();
     r.outcome = outcome;
     if json {
-        r.line(serde_json::to_string_pretty(&m)?);
+        r.line(serde_json::to_string_pretty(m)?);
         return Ok(r);
     }
     r.line(format!(
@@ -232,7 +236,7 @@ pub fn status(json: bool) -> Result<Report, Failure> {
     if !m.loaded {
         return Ok(r);
     }
-    if let Some(a) = s_action(&m) {
+    if let Some(a) = s_action(m) {
         r.line(a);
     }
     if let Some(f) = &m.action_fallback {
@@ -394,4 +398,110 @@ pub fn watch(json: bool, retry: u64) -> Result<Outcome, Failure> {
     )
     .map_err(fail)?;
     Ok(Outcome::Fine)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A loaded guard whose program ran for the test exec: in force unless a field below
+    /// says otherwise.
+    fn loaded_live() -> GuardState {
+        GuardState {
+            loaded: true,
+            live: true,
+            mode: Some(Mode::Lsm),
+            counters: [10, 4, 3, 1],
+            ..GuardState::default()
+        }
+    }
+
+    fn state_of(s: &GuardState) -> (&'static str, bool, Vec<String>, u8) {
+        let (m, outcome) = status_model(s);
+        assert_eq!(m.schema, "nnp.guard-status/2");
+        assert_eq!(m.in_force, outcome == Outcome::Fine);
+        (m.state, m.in_force, m.reasons, outcome.code())
+    }
+
+    #[test]
+    fn not_loaded_is_a_problem() {
+        let (state, in_force, reasons, code) = state_of(&GuardState::default());
+        assert_eq!((state, in_force, code), ("not loaded", false, 1));
+        assert!(reasons[0].contains("nnpctl guard load"));
+        let (m, outcome) = status_model(&GuardState::default());
+        let r = render_status(&m, outcome, false).unwrap();
+        // Nothing but the state and why: no tables or counters of a guard that is not there.
+        assert_eq!(
+            r.out,
+            "guard: not loaded\n  not loaded (nnpctl guard load, or systemctl enable --now nnp-guard.service)\n"
+        );
+        assert_eq!(r.outcome, Outcome::Problem);
+    }
+
+    #[test]
+    fn loaded_live_current_complete_is_in_force() {
+        let s = loaded_live();
+        assert_eq!(state_of(&s), ("in force", true, Vec::new(), 0));
+        let (m, _) = status_model(&s);
+        assert!(m.loaded && m.live && !m.degraded);
+        assert_eq!(m.mode, Some("lsm"));
+        assert_eq!((m.execs, m.raising, m.refused, m.audited), (10, 4, 3, 1));
+        // Without metadata nothing shows the loaded policy matches the files.
+        assert!(!m.current);
+    }
+
+    #[test]
+    fn not_live_stale_or_degraded_is_not_in_force() {
+        let mut s = loaded_live();
+        s.live = false;
+        s.not_live = Some("no exec counted".into());
+        let (state, in_force, reasons, code) = state_of(&s);
+        assert_eq!((state, in_force, code), ("not in force", false, 1));
+        assert_eq!(reasons, ["not live: no exec counted"]);
+
+        let mut s = loaded_live();
+        s.stale = vec!["/etc/security/nnp.toml changed".into()];
+        let (state, _, reasons, code) = state_of(&s);
+        assert_eq!((state, code), ("not in force", 1));
+        assert!(reasons[0].starts_with("stale: /etc/security/nnp.toml changed"));
+        assert!(!status_model(&s).0.current);
+
+        let mut s = loaded_live();
+        s.unresolved = vec!["group \"staff\"".into()];
+        let (state, _, reasons, code) = state_of(&s);
+        assert_eq!((state, code), ("not in force", 1));
+        assert_eq!(reasons, ["degraded: group \"staff\""]);
+        assert!(status_model(&s).0.degraded);
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_cannot_tell_exit_3() {
+        let mut s = loaded_live();
+        s.cannot_tell = vec!["/sys/fs/bpf/nnp: permission denied".into()];
+        let (state, in_force, reasons, code) = state_of(&s);
+        assert_eq!((state, in_force, code), ("cannot tell", false, 3));
+        assert_eq!(reasons, ["/sys/fs/bpf/nnp: permission denied"]);
+        // Loaded but liveness not proven either way: cannot tell, never "in force".
+        let mut s = loaded_live();
+        s.live = false;
+        assert_eq!(state_of(&s).3, 3);
+    }
+
+    #[test]
+    fn text_and_json_render_the_same_model() {
+        let (m, outcome) = status_model(&loaded_live());
+        let text = render_status(&m, outcome, false).unwrap();
+        assert!(text.out.starts_with("guard: in force, mode lsm\n"));
+        assert!(text
+            .out
+            .contains("counters: 10 execs seen, 4 raising privileges, 3 refused, 1 audited\n"));
+        let json = render_status(&m, outcome, true).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json.out).unwrap();
+        assert_eq!(v["state"], "in force");
+        assert_eq!(v["in_force"], true);
+        assert_eq!(v["mode"], "lsm");
+        assert_eq!(v["refused"], 3);
+        assert_eq!(json.outcome, text.outcome);
+    }
 }

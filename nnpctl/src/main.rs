@@ -269,22 +269,37 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::from(parse_error_status(&e));
         }
     };
-    let result = std::panic::catch_unwind(|| try_main(cli));
+    let (out, err, code) = finish(std::panic::catch_unwind(|| try_main(cli)));
+    emit(&out, &err);
+    ExitCode::from(code)
+}
+
+/// The exit status of a command line clap refused: 2 (a usage error), or 0 for `--help` and
+/// `--version`, which clap reports as errors too (printed to stdout).
+fn parse_error_status(e: &clap::Error) -> u8 {
+    if e.use_stderr() {
+        2
+    } else {
+        0
+    }
+}
+
+/// What a command that ran prints (stdout, stderr) and exits with: its report, or its
+/// failure as `nnpctl: MESSAGE` with the failure's status, or 3 after a panic (the panic
+/// hook has printed it).
+fn finish(result: std::thread::Result<Result<Report, Failure>>) -> (String, String, u8) {
     match result {
-        Ok(Ok(report)) => {
-            emit(&report.out, &report.err);
-            ExitCode::from(report.outcome.code())
-        }
-        Ok(Err(f)) => {
-            emit("", &format!("nnpctl: {}\n", f.msg));
-            ExitCode::from(f.outcome.code())
-        }
-        Err(_) => ExitCode::from(Outcome::Incomplete.code()),
+        Ok(Ok(report)) => (report.out, report.err, report.outcome.code()),
+        Ok(Err(f)) => (
+            String::new(),
+            format!("nnpctl: {}\n", f.msg),
+            f.outcome.code(),
+        ),
+        Err(_) => (String::new(), String::new(), Outcome::Incomplete.code()),
     }
 }
 
@@ -318,9 +333,55 @@ mod tests {
         assert_eq!(Failure::incomplete("x").outcome.code(), 3);
     }
 
+    /// The status main returns for a command line (None: it parses, the command runs).
+    fn parse_status(argv: &[&str]) -> Option<u8> {
+        Cli::try_parse_from(argv)
+            .err()
+            .map(|e| parse_error_status(&e))
+    }
+
     #[test]
     fn usage_errors_exit_2() {
-        let e = Cli::try_parse_from(["nnpctl", "explian"]).err();
-        assert!(e.is_some_and(|e| e.use_stderr()));
+        // A misspelt command, an unknown option, a missing argument, a value out of range,
+        // an unknown --mode: usage errors.
+        assert_eq!(parse_status(&["nnpctl", "explian"]), Some(2));
+        assert_eq!(parse_status(&["nnpctl", "check", "--frobnicate"]), Some(2));
+        assert_eq!(parse_status(&["nnpctl", "explain"]), Some(2));
+        assert_eq!(
+            parse_status(&["nnpctl", "guard", "watch", "--retry", "0"]),
+            Some(2)
+        );
+        assert_eq!(
+            parse_status(&["nnpctl", "guard", "load", "--mode", "x"]),
+            Some(2)
+        );
+        assert_eq!(parse_status(&["nnpctl"]), Some(2));
+        // --help and --version are not errors.
+        assert_eq!(parse_status(&["nnpctl", "--help"]), Some(0));
+        assert_eq!(parse_status(&["nnpctl", "--version"]), Some(0));
+        assert_eq!(parse_status(&["nnpctl", "check"]), None);
+    }
+
+    #[test]
+    fn a_finished_command_prints_and_exits_as_its_outcome_says() {
+        let report = Report {
+            out: "o\n".into(),
+            err: "e\n".into(),
+            outcome: Outcome::Problem,
+        };
+        assert_eq!(finish(Ok(Ok(report))), ("o\n".into(), "e\n".into(), 1));
+        assert_eq!(
+            finish(Ok(Err(Failure::incomplete("no /proc")))),
+            (String::new(), "nnpctl: no /proc\n".into(), 3)
+        );
+        let f = Failure {
+            msg: "bad".into(),
+            outcome: Outcome::Problem,
+        };
+        assert_eq!(finish(Ok(Err(f))).2, 1);
+        let fine = Report::new();
+        assert_eq!(finish(Ok(Ok(fine))).2, 0);
+        // A panic is "could not complete", never 101.
+        assert_eq!(finish(Err(Box::new("boom"))).2, 3);
     }
 }

@@ -64,10 +64,15 @@ fn classify(path: &Path, e: &std::io::Error) -> ReadError {
     }
 }
 
-/// Parse a status file.
+/// Read and parse a status file.
 pub fn read_status(path: &Path, pid: u32, buf: &mut Vec<u8>) -> Result<Proc, ReadError> {
     read_checked(path, buf)?;
-    let status = String::from_utf8_lossy(buf);
+    Ok(parse_status(pid, &String::from_utf8_lossy(buf)))
+}
+
+/// Parse the text of `/proc/PID/status` (or a thread's). An id line that cannot be read in
+/// full counts as privileged: audit never calls a process it cannot read protected.
+fn parse_status(pid: u32, status: &str) -> Proc {
     let mut p = Proc {
         pid,
         name: String::new(),
@@ -120,7 +125,7 @@ pub fn read_status(path: &Path, pid: u32, buf: &mut Vec<u8>) -> Result<Proc, Rea
             _ => {}
         }
     }
-    Ok(p)
+    p
 }
 
 pub fn read(root: &Path, pid: u32, buf: &mut Vec<u8>) -> Option<Proc> {
@@ -252,6 +257,69 @@ pub fn iso8601(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A status file as Linux 6.x writes it, for a process of uid/gid 1000 (trimmed to the
+    /// lines nnpctl reads and a few it skips), with these id and capability lines.
+    fn status(uid: &str, gid: &str, cap_prm: &str) -> String {
+        format!(
+            "Name:\tbash\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\nPid:\t4242\n\
+             Uid:\t{uid}\nGid:\t{gid}\nFDSize:\t256\nGroups:\t24 27 1000 \n\
+             CapInh:\t0000000000000000\nCapPrm:\t{cap_prm}\nCapEff:\t0000000000000000\n\
+             NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\nKthread:\t0\n"
+        )
+    }
+
+    const IDS: &str = "1000\t1000\t1000\t1000";
+    const NOCAPS: &str = "0000000000000000";
+
+    #[test]
+    fn status_fields() {
+        let p = parse_status(4242, &status(IDS, IDS, NOCAPS));
+        assert_eq!(p.pid, 4242);
+        assert_eq!(p.name, "bash");
+        assert_eq!((p.ruid, p.euid, p.rgid), (1000, 1000, 1000));
+        assert_eq!(p.groups, [24, 27, 1000]);
+        assert_eq!(p.nnp, Some(true));
+        assert_eq!(p.seccomp, Some(2));
+        assert_eq!(p.kthread, Some(false));
+        assert!(!p.privileged);
+    }
+
+    #[test]
+    fn missing_lines_are_unknown_not_false() {
+        // Kernels before 4.10 have no NoNewPrivs line, before 6.x no Kthread line.
+        let p = parse_status(1, "Name:\tx\nUid:\t5\t5\t5\t5\nGid:\t5\t5\t5\t5\n");
+        assert_eq!(p.nnp, None);
+        assert_eq!(p.seccomp, None);
+        assert_eq!(p.kthread, None);
+        assert!(p.groups.is_empty());
+        assert!(!p.privileged);
+        assert_eq!(parse_status(1, "NoNewPrivs:\t0\n").nnp, Some(false));
+    }
+
+    #[test]
+    fn privileged_means_more_than_the_real_ids() {
+        let privileged =
+            |uid: &str, gid: &str, caps: &str| parse_status(1, &status(uid, gid, caps)).privileged;
+        // A setuid-root program running: effective and saved uid 0.
+        assert!(privileged("1000\t0\t0\t0", IDS, NOCAPS));
+        let p = parse_status(1, &status("1000\t0\t0\t0", IDS, NOCAPS));
+        assert_eq!((p.ruid, p.euid), (1000, 0));
+        // Only the saved uid, only the filesystem uid, only a gid.
+        assert!(privileged("1000\t1000\t0\t1000", IDS, NOCAPS));
+        assert!(privileged("1000\t1000\t1000\t0", IDS, NOCAPS));
+        assert!(privileged(IDS, "1000\t1000\t42\t1000", NOCAPS));
+        // A permitted capability (file capabilities), with the ids all real.
+        assert!(privileged(IDS, IDS, "0000000000003000"));
+        // What cannot be read is not called unprivileged.
+        assert!(privileged(IDS, IDS, "garbage"));
+        assert!(privileged("1000\t1000\t1000", IDS, NOCAPS));
+        assert!(privileged("1000\tx\t1000\t1000", IDS, NOCAPS));
+        assert!(privileged(IDS, "1000", NOCAPS));
+        // All ids equal and no capability: nothing more than the real ids, whatever the uid.
+        assert!(!privileged("0\t0\t0\t0", "0\t0\t0\t0", NOCAPS));
+        assert!(!privileged(IDS, IDS, NOCAPS));
+    }
 
     #[test]
     fn iso_dates() {
