@@ -26,6 +26,16 @@ cp /usr/bin/id "$T/bin/ns-id"; chown 200000:200000 "$T/bin/ns-id"; chmod 4755 "$
 # as UID [GROUPS] CMD... — run without capabilities as the user (primary gid = uid)
 as() { local u=$1 g=$2; shift 2; run "$T/bin/runas" "$u" "$u" "$g" -- "$@"; }
 expect_killed() { [ "$RC" = 137 ] || fail "expected the exec to be killed (137), got $RC"; }
+# expect_all_killed FILE N — FILE holds one exit status per guarded exec of a loop: at least
+# N of them and every one 137 (killed by the guard). A status such as 1 or 127 means the exec
+# never reached the guard, and a loop of those would prove nothing.
+expect_all_killed() {
+  local n bad
+  n=$(wc -l < "$1"); bad=$(grep -cvx 137 "$1")
+  if [ "$n" -lt "$2" ] || [ "$bad" != 0 ]; then
+    fail "guarded execs: $n ran (at least $2 expected), $bad not killed (137); statuses: $(sort "$1" | uniq -c | tr -s ' \n' ' ')"
+  fi
+}
 
 CONFIG="guard_allow = [\"$T/bin/allowed-id\"]
 $EXEMPT_DAVE
@@ -141,10 +151,11 @@ run "$NNPCTL" guard status
 expect_rc 1
 printf '%s\n' "$OUT" | grep -q "stale: /etc/security/nnp.toml changed" || fail "status must say the config changed"
 # alice keeps being guarded while the tables are swapped back and forth
-( for i in $(seq 200); do "$T/bin/runas" $A $A $R -- "$T/bin/suid-marker" "$T/pub/loop" >/dev/null 2>&1; done ) & LOOP=$!
+( for i in $(seq 200); do "$T/bin/runas" $A $A $R -- "$T/bin/suid-marker" "$T/pub/loop" >/dev/null 2>&1; echo $?; done > "$T/loop.rc" ) 2>/dev/null & LOOP=$!
 for i in $(seq 10); do "$NNPCTL" guard reload > /dev/null || fail "reload $i"; done
 wait $LOOP
 [ -e "$T/pub/loop" ] && fail "a guarded setuid exec ran during the reloads"
+expect_all_killed "$T/loop.rc" 200
 as $B - "$T/bin/suid-marker" "$T/pub/m9"
 expect_killed
 run "$NNPCTL" guard status
@@ -329,9 +340,11 @@ rm -f "$T/pub/race"
 RL=()
 for r in 1 2 3; do ( for i in $(seq 30); do "$NNPCTL" guard reload > /dev/null 2>&1; done ) & RL+=($!); done
 n=0
+: > "$T/race.rc"
 for i in $(seq 20000); do   # a for loop, not while: a skipped case (tests/run.sh FILE CASE) must end
   kill -0 "${RL[@]}" 2>/dev/null || break
   "$T/bin/runas" $A $A $R -- "$T/bin/suid-marker" "$T/pub/race" > /dev/null 2>&1
+  echo $? >> "$T/race.rc"
   n=$((n + 1))
   [ -e "$T/pub/race" ] && break
 done 2>/dev/null
@@ -339,6 +352,7 @@ wait "${RL[@]}"
 echo "# $n guarded setuid execs during 90 concurrent reloads"
 [ -e "$T/pub/race" ] && fail "a guarded setuid exec ran during concurrent reloads"
 [ "$n" -gt 20 ] || fail "too few execs during the reloads ($n): the test proves nothing"
+expect_all_killed "$T/race.rc" 21
 run "$NNPCTL" guard status
 expect_rc 0
 case_end
@@ -438,11 +452,12 @@ sed 's/^program .*/program 0000older/' /run/nnp/guard.meta > "$T/meta.new" && ca
 run "$NNPCTL" guard status
 expect_rc 1
 rm -f "$T/pub/rp"
-( for i in $(seq 300); do "$T/bin/runas" $A $A $R -- "$T/bin/suid-marker" "$T/pub/rp" > /dev/null 2>&1; done ) 2>/dev/null & LOOP=$!
+( for i in $(seq 300); do "$T/bin/runas" $A $A $R -- "$T/bin/suid-marker" "$T/pub/rp" > /dev/null 2>&1; echo $?; done > "$T/rp.rc" ) 2>/dev/null & LOOP=$!
 run "$NNPCTL" guard load --replace
 expect_rc 0
 wait $LOOP
 [ -e "$T/pub/rp" ] && fail "a guarded setuid exec ran during the replacement"
+expect_all_killed "$T/rp.rc" 300
 run "$NNPCTL" guard status
 expect_rc 0
 [ -e /sys/fs/bpf/nnp_next ] || [ -e /sys/fs/bpf/nnp_old ] && fail "a replacement directory was left pinned"

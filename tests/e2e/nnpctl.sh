@@ -159,7 +159,22 @@ case_end
 
 case_begin "doctor: pam_nnp via @include common-session is found, with its position"
 write_plain_stack sshd
-cp /etc/pam.d/login "$T/login.orig"
+# The case's own login and common-session (Debian's shape): the host's login may have no
+# pam_selinux line (RPM distributions, minimal images) and its common-session other modules.
+cat > /etc/pam.d/login <<'STACK'
+auth     required pam_permit.so
+account  required pam_permit.so
+password required pam_permit.so
+session [success=ok ignore=ignore module_unknown=ignore default=bad] pam_selinux.so close
+session [success=ok ignore=ignore module_unknown=ignore default=bad] pam_selinux.so open
+@include common-session
+STACK
+cat > /etc/pam.d/common-session <<'STACK'
+session [default=1] pam_permit.so
+session requisite   pam_deny.so
+session required    pam_permit.so
+session required    pam_unix.so
+STACK
 # by path: pam_nnp.so by name is not in libpam's module dir here, and doctor reports that
 # line as the lock-out it is ("Module is unknown"; tests/e2e/doctor_stacks.sh)
 echo "session required $MODULE debug" >> /etc/pam.d/common-session

@@ -33,8 +33,13 @@ case_end
 case_begin "sudo in a restricted session cannot become root"
 echo "alice ALL=(ALL) NOPASSWD: ALL" >> /etc/sudoers
 echo "bob ALL=(ALL) NOPASSWD: ALL" >> /etc/sudoers
-ssh_as alice -- "sudo -n id -u"
-expect_no_line_matching '^0$'
+# alice's session must run (a refused session prints no 0 either, and would pass) and her
+# sudo must fail.
+ssh_as alice -- "echo SESSION-RAN; sudo -n id -u; echo SUDO-EXIT=\$?"
+expect_rc 0
+expect_line SESSION-RAN
+expect_no_line_matching '^0$|^SUDO-EXIT=0$'
+clean_out | grep -qE '^SUDO-EXIT=[1-9]' || fail "alice's sudo did not run to a failure"
 ssh_as bob -- "sudo -n id -u"
 expect_line 0
 case_end
