@@ -85,8 +85,7 @@ pub trait Directory {
     /// The groups of these names as NSS would answer them from a local file read in one
     /// pass, when NSS reads that file first; `None` when it does not (then every name is
     /// asked with [`Directory::group_by_name`]). Never an enumeration of the database.
-    fn local_groups(&self, want: &HashSet<&str>) -> Option<FileGroups> {
-        let _ = want;
+    fn local_groups(&self, _want: &HashSet<&str>) -> Option<FileGroups> {
         None
     }
     /// The local accounts (the passwd file read directly, never an enumeration of a

@@ -257,16 +257,16 @@ pub fn load(main: &Path) -> Result<Config, LoadError> {
     load_explicit(main, false)
 }
 
-/// [`load`] with another required owner than root. For tests that cannot run as root;
-/// the binaries always use [`load_explicit`].
-#[doc(hidden)]
-pub fn load_as(main: &Path, owner: u32) -> Result<Config, LoadError> {
+/// [`load`] with another required owner than root, for the unit tests (which cannot run as
+/// root); the binaries always use [`load_explicit`].
+#[cfg(test)]
+pub(crate) fn load_as(main: &Path, owner: u32) -> Result<Config, LoadError> {
     load_inner(main, owner, false)
 }
 
-/// [`load_explicit`] (`explicit`) with another owner than root, for tests.
-#[doc(hidden)]
-pub fn load_required_as(main: &Path, owner: u32) -> Result<Config, LoadError> {
+/// [`load_explicit`] (`explicit`) with another owner than root, for the unit tests.
+#[cfg(test)]
+pub(crate) fn load_required_as(main: &Path, owner: u32) -> Result<Config, LoadError> {
     load_inner(main, owner, true)
 }
 

@@ -92,7 +92,8 @@ case_end
 
 case_begin "a restricting group after the 256th supplementary group still refuses (control: without it, allowed)"
 fresh_guard
-# Review: the first guard scanned 256 groups and let the rest through.
+# Why: a guard that reads only the first 256 supplementary groups lets a member listed
+# after them through.
 many=$(seq -s, 50000 50299)   # 300 groups the rules do not name, sorted (by the kernel) before $R
 as $B "$many,$R" "$T/bin/suid-marker" "$T/pub/mg"
 expect_killed
@@ -358,8 +359,8 @@ expect_rc 0
 case_end
 
 case_begin "guard_allow under the trust rules: a symlink a user planted in a writable directory is not allowed, a FIFO does not block (control: the root-owned file is)"
-# Review of issue 19: File::open followed any symlink (a user's symlink to a setuid-root
-# file made it allowed, and watch applied it within seconds); a FIFO blocked reload forever.
+# Why: following a symlink would let a user's link to a setuid-root file become allowed
+# (and watch would apply it within seconds); opening a FIFO would block reload forever.
 "$NNPCTL" guard unload > /dev/null 2>&1
 mkdir -p "$T/udir"; chown $B:$B "$T/udir"; chmod 755 "$T/udir"
 write_config "guard_allow = [\"$T/udir/helper\", \"$T/udir/fifo\", \"$T/bin/allowed-id\"]
@@ -379,7 +380,7 @@ expect_rc 0; expect_line "0"
 case_end
 
 case_begin "the directory's answers change after load (a uid renumbered): status is not current, watch reloads by itself (control: current before)"
-# Review of issue 19: nothing noticed; status said in force while eve's new uid got root.
+# Why: otherwise status says in force while eve's new uid gets root.
 "$NNPCTL" guard unload > /dev/null 2>&1
 E1=$((UID_BASE + 11)); E2=$((UID_BASE + 12))
 grep -q '^eve:' /etc/passwd || add_user eve $E1
@@ -404,8 +405,8 @@ expect_killed
 case_end
 
 case_begin "the guard's lock and metadata are root's alone (a user cannot hold the lock or forge status)"
-# Review of issue 19: /run/nnp/guard.lock was 0644, so any user could flock it and block
-# every load, reload and unload.
+# Why: a lock any user can open (0644) can be held with flock, blocking every load, reload
+# and unload.
 fresh_guard
 [ "$(stat -c '%a %u' /run/nnp/guard.lock)" = "600 0" ] || fail "lock file mode/owner: $(stat -c '%a %u' /run/nnp/guard.lock)"
 [ "$(stat -c '%u' /run/nnp/guard.meta)" = 0 ] && [ $(( 0$(stat -c '%a' /run/nnp/guard.meta) & 022 )) = 0 ] || fail "metadata mode/owner"
@@ -416,7 +417,8 @@ expect_rc 0
 case_end
 
 case_begin "audit: a setuid program a guarded user started before the guard is a finding, never 'protected by the guard' (control: an unprivileged process is)"
-# Review of issue 19: audit called a process already holding euid 0 protected.
+# Why: the guard stops raises, it takes nothing away: a process already holding euid 0
+# is not protected by it.
 "$NNPCTL" guard unload > /dev/null 2>&1
 write_config "$CONFIG"
 install -m 4755 /bin/sleep "$T/bin/suid-sleep"
@@ -432,8 +434,8 @@ kill $PS $PP 2>/dev/null; wait $PS $PP 2>/dev/null
 case_end
 
 case_begin "a guard loaded by another version's program is not current, and a reload does not hide it (control: this version's is)"
-# Review of issue 19: an upgrade reloads tables but keeps the old program attached; status
-# said in force.
+# Why: an upgrade's reload swaps tables but keeps the old program attached, so status must
+# not say in force.
 fresh_guard
 run "$NNPCTL" guard status
 expect_rc 0

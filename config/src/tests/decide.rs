@@ -202,7 +202,7 @@ fn all_named_selectors_must_match_star_and_uid_ranges() {
 
 #[test]
 fn services_narrow_and_compare_in_lowercase() {
-    // Review case 5: Linux-PAM lowercases PAM_SERVICE; services = ["NNPX"] must match "nnpx".
+    // Linux-PAM lowercases PAM_SERVICE: services = ["NNPX"] must match "nnpx".
     let c = cfg("[[rule]]\nusers = [\"alice\"]\nservices = [\"NNPX\", \"login\"]\nnnp = true\n");
     let d = cast();
     let v = |s| decide(&c, &d, b"alice", s).unwrap().verdict;
@@ -236,8 +236,8 @@ fn modes_top_level_and_per_rule() {
 
 #[test]
 fn non_utf8_user_name_is_matched_by_its_bytes() {
-    // Review case 1: a passwd name "caf\xe9" in the restricted group got NNP 0 because the
-    // lossy "caf\u{fffd}" was what getgrouplist was asked about.
+    // A passwd name "caf\xe9" in the restricted group must be asked about as its bytes: the
+    // lossy "caf\u{fffd}" would find no groups and give NNP 0.
     let d = cast()
         .user(b"caf\xe9", 2010, 2010)
         .supp(b"caf\xe9", &[4100]);
@@ -258,7 +258,7 @@ fn non_utf8_user_name_is_matched_by_its_bytes() {
 
 #[test]
 fn group_source_down_is_an_error_never_a_non_match() {
-    // Review case 2: with the group's source UNAVAIL, a member got NNP 0 and PAM_SUCCESS.
+    // With the group's source UNAVAIL, a member must not get NNP 0 and PAM_SUCCESS.
     let mut d = cast();
     d.group_db_down = true;
     let c = cfg(GROUP_RULE);
@@ -300,7 +300,7 @@ fn unknown_group_in_an_nnp_true_rule_is_an_error_in_an_exemption_no_match() {
 
 #[test]
 fn two_names_for_one_gid_match_by_gid() {
-    // Review case 3: "staff-alias:x:4100:" before "restricted:x:4100:alice".
+    // Two names for one gid: "staff-alias:x:4100:" before "restricted:x:4100:alice".
     let d = Fake::default()
         .user(b"alice", 2001, 2001)
         .user(b"erin", 2005, 4100) // primary gid 4100
@@ -316,7 +316,7 @@ fn two_names_for_one_gid_match_by_gid() {
 
 #[test]
 fn case_insensitive_directory_matches_names_in_any_case() {
-    // Review case 4: SSSD case_sensitive = false returns names lowercased.
+    // SSSD with case_sensitive = false returns names lowercased.
     let mut d = Fake::default()
         .user(b"LDAPUser", 3001, 3001)
         .user(b"bob", 2002, 2002)
@@ -387,7 +387,7 @@ fn no_rules_nothing_looked_up_even_for_unknown_users() {
 
 #[test]
 fn many_group_rules_are_resolved_in_one_pass() {
-    // Review case 6 (cost): 1,000 rules must not mean 1,000 group lookups when NSS reads
+    // Cost: 1,000 rules must not mean 1,000 group lookups when NSS reads
     // the local group file first: one read of that file, never an enumeration.
     let mut d = cast();
     d.files_first = true;

@@ -417,8 +417,8 @@ fn passwd_file_reading() {
 
 #[test]
 fn widening_never_lets_an_audit_rule_shadow_a_later_enforcing_one() {
-    // Review of issue 19: an audit rule with an unknown group was widened to everyone (star
-    // = audit) and shadowed a later enforcing rule; the same through merged ranges.
+    // Widening an audit rule with an unknown group to everyone (star = audit) would shadow a
+    // later enforcing rule; the same through merged ranges.
     let mut d = cast();
     d.down_names = vec![b"ghosts".to_vec()];
     let c = cfg("[[rule]]\ngroups = [\"ghosts\"]\nnnp = true\nmode = \"audit\"\n[[rule]]\nusers = [\"bob\"]\nnnp = true\n");

@@ -502,7 +502,7 @@ fn writable_directory_above_is_untrusted_unless_sticky() {
 
 #[test]
 fn the_directory_holding_the_config_must_be_roots_alone_even_sticky() {
-    // Review: with config=/srv/sticky/nnp.toml (mode 1777) anyone could mkdir nnp.d there.
+    // With config=/srv/sticky/nnp.toml (mode 1777) anyone could mkdir nnp.d there.
     let fx = Fx::new();
     fx.write("sticky/nnp.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
     let dir = fx.path("sticky");
