@@ -502,9 +502,17 @@ impl Lock {
             .map_err(|e| sys(&format!("opening {}", path.display()), e))?;
         // A lock file anyone else could open would let them hold the lock (flock works on
         // a read-only descriptor) and block every load, reload and unload.
-        let m = f
+        let mut m = f
             .metadata()
             .map_err(|e| sys(&format!("checking {}", path.display()), e))?;
+        if m.uid() == 0 && m.mode() & 0o077 != 0 {
+            // root's, from an older nnpctl (0644): make it root's alone
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .and_then(|()| f.metadata())
+                .map(|n| m = n)
+                .map_err(|e| sys(&format!("restricting {}", path.display()), e))?;
+        }
         let dir = std::fs::metadata(RUN_DIR).map_err(|e| sys(&format!("checking {RUN_DIR}"), e))?;
         if m.uid() != 0 || m.mode() & 0o077 != 0 || dir.uid() != 0 || dir.mode() & 0o022 != 0 {
             return Err(GuardError::System(format!(

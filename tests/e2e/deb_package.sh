@@ -108,7 +108,9 @@ install_probe
 add_group restricted $((UID_BASE + 100)) 2>/dev/null
 grep -q "^alice:" /etc/passwd || add_user alice $((UID_BASE + 1)) restricted
 printf '%s\n' "$GROUP_RULE" > /etc/security/nnp.d/10-test.toml
+require_private_ns
 mount -t bpf nnp-bpffs /sys/fs/bpf
+mount -t tmpfs -o mode=755 nnp-deb-run /run   # the guard's lock and metadata stay in here
 run /usr/sbin/nnpctl guard load
 expect_rc 0
 printf '%s\n' "$OUT" | grep -q "^guard loaded: mode kill" || fail "guard load"
@@ -118,6 +120,7 @@ run setpriv --reuid=$((UID_BASE + 2)) --regid=$((UID_BASE + 2)) --clear-groups -
 [ "$RC" = 0 ] && [ "$OUT" = 0 ] || fail "control: bob's setuid exec reaches euid 0 (got $RC: $OUT)"
 run /usr/sbin/nnpctl guard unload
 expect_rc 0
+umount /run
 umount /sys/fs/bpf
 rm /etc/security/nnp.d/10-test.toml
 case_end
