@@ -1,7 +1,12 @@
 # tests/machine/vm.sh — boot the Debian 12 test machine under qemu and talk to it over ssh.
-# Sourced by tests/e2e/machine.sh (after tests/lib.sh). One machine per test file: a per-run
+# Sourced by tests/e2e/machine.sh (after tests/lib.sh). Each machine has a per-run
 # copy-on-write overlay (qcow2) over the cached raw image, so the cache stays clean and every
 # boot of the run sees the disk as the previous boot left it.
+#
+# One machine by default. A file that needs more (tests/e2e/ansible.sh) switches between them
+# with vm_use N: every helper below (vm_boot, g, gssh, vm_halt...) acts on the current one,
+# whose state is in the VM_* globals; machine 1 keeps the names machine.sh has always used
+# (run.qcow2, console-N.log, ctl). vm_start + vm_wait boot several at once.
 #
 # Host safety: the only network is qemu's user-mode stack with restrict=on (no packet from
 # the guest leaves the host) and one forward, 127.0.0.1:PORT -> guest port 22. qemu is
@@ -15,24 +20,51 @@ VM_PORT=""
 VM_BOOTS=0
 VM_APPEND=""     # the kernel command line of the running boot
 VM_KEY=""
+VM_ID=1          # the current machine (vm_use)
+VM_CTL=""        # its ssh control socket
+# the other machines' state while they are not current, by machine number
+declare -A _VM_PIDS=() _VM_PORTS=() _VM_BOOTS=() _VM_APPENDS=()
 # The LSM list of Debian's kernel with bpf added (what the guard's LSM mode needs), and the
 # same list without bpf.
 LSM_BPF="lockdown,capability,landlock,yama,apparmor,bpf"
 LSM_NO_BPF="lockdown,capability,landlock,yama,apparmor"
 
 vm_cleanup() {
-  if [ -n "$VM_PID" ]; then
-    kill "$VM_PID" 2>/dev/null
-    local i; for i in $(seq 50); do kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$VM_PID" 2>/dev/null
-    wait "$VM_PID" 2>/dev/null
-    VM_PID=""
-  fi
+  _VM_PIDS[$VM_ID]=$VM_PID
+  local id pid i
+  for id in "${!_VM_PIDS[@]}"; do
+    pid=${_VM_PIDS[$id]}
+    [ -n "$pid" ] || continue
+    kill "$pid" 2>/dev/null
+    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    _VM_PIDS[$id]=""
+  done
+  VM_PID=""
   if [ -n "$VM_DIR" ] && [ -d "$VM_DIR" ]; then
-    [ -S "$VM_DIR/ctl" ] && ssh -F /dev/null -o ControlPath="$VM_DIR/ctl" -O exit x 2>/dev/null
+    local c
+    for c in "$VM_DIR"/ctl "$VM_DIR"/ctl-*; do
+      [ -S "$c" ] && ssh -F /dev/null -o ControlPath="$c" -O exit x 2>/dev/null
+    done
     rm -rf --one-file-system "$VM_DIR"
   fi
 }
+
+# vm_use N — make machine N (1, 2, ...) the one the helpers act on. Its overlay is made on
+# its first boot. Machine 1 is the current one after vm_init.
+vm_use() {
+  local n=$1
+  [ "$n" = "$VM_ID" ] && return 0
+  _VM_PIDS[$VM_ID]=$VM_PID; _VM_PORTS[$VM_ID]=$VM_PORT; _VM_BOOTS[$VM_ID]=$VM_BOOTS; _VM_APPENDS[$VM_ID]=$VM_APPEND
+  VM_ID=$n
+  VM_PID=${_VM_PIDS[$n]:-}; VM_PORT=${_VM_PORTS[$n]:-}; VM_BOOTS=${_VM_BOOTS[$n]:-0}; VM_APPEND=${_VM_APPENDS[$n]:-}
+  VM_CTL=$VM_DIR/ctl$(_vm_sfx)
+}
+# the suffix of machine N's files: "" for machine 1 (the names machine.sh has always used)
+_vm_sfx() { [ "$VM_ID" = 1 ] || echo "-$VM_ID"; }
+_vm_overlay() { echo "$VM_DIR/run$(_vm_sfx).qcow2"; }
+_vm_console() { echo "$VM_DIR/console$(_vm_sfx)-$VM_BOOTS.log"; }
 
 # vm_init — build or find the image, make the run directory and the overlay.
 vm_init() {
@@ -43,6 +75,7 @@ vm_init() {
   T=$VM_DIR   # tests/lib.sh's run() and fail() keep their files here
   cp "$VM_IMG/id_ed25519" "$VM_DIR/key"; chmod 600 "$VM_DIR/key"
   VM_KEY=$VM_DIR/key
+  VM_CTL=$VM_DIR/ctl
   _vm_ssh_opts
   qemu-img create -q -f qcow2 -b "$VM_IMG/disk.img" -F raw "$VM_DIR/run.qcow2" || { echo "Bail out! qemu-img"; exit 1; }
 }
@@ -51,41 +84,61 @@ _vm_free_port() {
   local p
   while :; do
     p=$(( (RANDOM % 30000) + 20000 ))
+    # not one another machine of this run was just given (its qemu may not listen yet)
+    [[ " ${_VM_PORTS[*]} " == *" $p "* ]] && continue
     ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
   done
 }
 
 # vm_boot [LSM-LIST] — boot and wait until root can run a command over ssh (3 min at most).
 # The default LSM list has bpf.
-vm_boot() {
+vm_boot() { vm_start "$@" && vm_wait; }
+
+# vm_start [LSM-LIST] — start qemu for the current machine and return at once (vm_wait
+# waits for its ssh). VM_SMP (default 2) is the guest's CPU count.
+VM_T0=""
+vm_start() {
   local lsm=${1:-$LSM_BPF}
   [ -z "$VM_PID" ] || { echo "Bail out! vm_boot: a machine is already running"; exit 1; }
   VM_BOOTS=$((VM_BOOTS + 1))
   VM_PORT=$(_vm_free_port)
+  _VM_PORTS[$VM_ID]=$VM_PORT
   VM_APPEND="root=/dev/vda rw console=ttyS0 lsm=$lsm"
-  local t0=$SECONDS
+  local overlay; overlay=$(_vm_overlay)
+  if [ ! -e "$overlay" ]; then
+    qemu-img create -q -f qcow2 -b "$VM_IMG/disk.img" -F raw "$overlay" || { echo "Bail out! qemu-img"; exit 1; }
+  fi
+  VM_T0=$SECONDS
   # -no-reboot: a reboot inside the guest ends qemu; vm_reboot starts the next boot, possibly
   # with another kernel command line.
-  qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
+  qemu-system-x86_64 -accel tcg -m 1024 -smp "${VM_SMP:-2}" -nographic -no-reboot \
     -kernel "$VM_IMG/vmlinuz" -initrd "$VM_IMG/initrd.img" -append "$VM_APPEND" \
-    -drive file="$VM_DIR/run.qcow2",if=virtio,format=qcow2 \
+    -drive file="$overlay",if=virtio,format=qcow2 \
     -netdev user,id=n,restrict=on,hostfwd=tcp:127.0.0.1:$VM_PORT-:22 -device virtio-net-pci,netdev=n \
-    < /dev/null > "$VM_DIR/console-$VM_BOOTS.log" 2>&1 &
+    < /dev/null > "$(_vm_console)" 2>&1 &
   VM_PID=$!
-  local i
+  _VM_PIDS[$VM_ID]=$VM_PID
+}
+
+# vm_wait — wait until root can run a command over ssh in the current machine (3 min at
+# most from its start).
+vm_wait() {
+  local i name="boot $VM_BOOTS"
+  [ "$VM_ID" = 1 ] || name="machine $VM_ID boot $VM_BOOTS"
   for i in $(seq 180); do
     if ! kill -0 "$VM_PID" 2>/dev/null; then
-      wait "$VM_PID" 2>/dev/null; VM_PID=""
-      echo "# qemu ended during boot $VM_BOOTS; console:"; tail -n 30 "$VM_DIR/console-$VM_BOOTS.log" | tr -d '\r' | sed 's/^/#   /'
+      wait "$VM_PID" 2>/dev/null; VM_PID=""; _VM_PIDS[$VM_ID]=""
+      echo "# qemu ended during $name; console:"; tail -n 30 "$(_vm_console)" | tr -d '\r' | sed 's/^/#   /'
       return 1
     fi
     if timeout 10 ssh "${VM_SSH[@]}" -o ConnectTimeout=3 -p "$VM_PORT" root@127.0.0.1 true 2>/dev/null; then
-      echo "# boot $VM_BOOTS (lsm=$lsm): ssh after $((SECONDS - t0)) s"
+      echo "# $name ($(vm_running_lsm | sed 's/^/lsm=/')): ssh after $((SECONDS - VM_T0)) s"
       return 0
     fi
+    [ $((SECONDS - VM_T0)) -ge 180 ] && break
     sleep 1
   done
-  echo "# boot $VM_BOOTS: no ssh after $((SECONDS - t0)) s; console:"; tail -n 30 "$VM_DIR/console-$VM_BOOTS.log" | tr -d '\r' | sed 's/^/#   /'
+  echo "# $name: no ssh after $((SECONDS - VM_T0)) s; console:"; tail -n 30 "$(_vm_console)" | tr -d '\r' | sed 's/^/#   /'
   return 1
 }
 
@@ -100,7 +153,7 @@ _vm_ssh_opts() {
 # vm_halt — power the guest off and wait for qemu to end (60 s, then kill it).
 vm_halt() {
   [ -n "$VM_PID" ] || return 0
-  timeout 20 ssh "${VM_SSH[@]}" -o ControlPath="$VM_DIR/ctl" -p "$VM_PORT" root@127.0.0.1 'systemctl poweroff' >/dev/null 2>&1
+  timeout 20 ssh "${VM_SSH[@]}" -o ControlPath="$VM_CTL" -p "$VM_PORT" root@127.0.0.1 'systemctl poweroff' >/dev/null 2>&1
   local i
   for i in $(seq 600); do kill -0 "$VM_PID" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$VM_PID" 2>/dev/null; then
@@ -108,9 +161,9 @@ vm_halt() {
     kill "$VM_PID"
   fi
   wait "$VM_PID" 2>/dev/null
-  VM_PID=""
-  [ -S "$VM_DIR/ctl" ] && ssh -F /dev/null -o ControlPath="$VM_DIR/ctl" -O exit x 2>/dev/null
-  rm -f "$VM_DIR/ctl"
+  VM_PID=""; _VM_PIDS[$VM_ID]=""
+  [ -S "$VM_CTL" ] && ssh -F /dev/null -o ControlPath="$VM_CTL" -O exit x 2>/dev/null
+  rm -f "$VM_CTL"
 }
 
 # vm_reboot [LSM-LIST] — a clean shutdown, then a boot (with that LSM list).
@@ -131,7 +184,7 @@ vm_ensure() {
 # (120 s limit). LAST_CMD names it for fail().
 g() {
   LAST_CMD="guest# $*"
-  timeout 120 ssh "${VM_SSH[@]}" -o ControlMaster=auto -o ControlPath="$VM_DIR/ctl" -o ControlPersist=120 \
+  timeout 120 ssh "${VM_SSH[@]}" -o ControlMaster=auto -o ControlPath="$VM_CTL" -o ControlPersist=120 \
     -p "$VM_PORT" root@127.0.0.1 "$*" > "$T/out" 2> "$T/err" < /dev/null
   RC=$?
   OUT=$(cat "$T/out"); ERR=$(cat "$T/err")
@@ -140,7 +193,7 @@ g() {
 # gq CMD — g, output to our stdout (for setup steps whose output only matters on failure)
 gq() { g "$@"; local rc=$RC; [ $rc = 0 ] || { echo "# guest command failed ($rc): $*"; printf '%s\n' "$OUT" "$ERR" | tail -n 20 | sed 's/^/#   /'; }; return $rc; }
 # gput LOCAL REMOTE — copy a file into the guest
-gput() { timeout 120 scp -q "${VM_SSH[@]}" -o ControlPath="$VM_DIR/ctl" -P "$VM_PORT" "$1" "root@127.0.0.1:$2"; }
+gput() { timeout 120 scp -q "${VM_SSH[@]}" -o ControlPath="$VM_CTL" -P "$VM_PORT" "$1" "root@127.0.0.1:$2"; }
 # gssh USER CMD — a fresh ssh login as USER (no connection sharing: one PAM session each)
 gssh() {
   local user=$1; shift
