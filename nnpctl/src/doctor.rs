@@ -452,6 +452,18 @@ fn check_lsm(r: &mut Report) {
     }
 }
 
+/// Is nnp-guard.service enabled (a `*.wants/` link to it under /etc/systemd/system)? The
+/// administrator asked for a guard then, and its absence is a problem.
+fn guard_unit_enabled() -> bool {
+    std::fs::read_dir("/etc/systemd/system")
+        .map(|dirs| {
+            dirs.filter_map(Result::ok)
+                .filter(|d| d.file_name().to_string_lossy().ends_with(".wants"))
+                .any(|d| d.path().join("nnp-guard.service").exists())
+        })
+        .unwrap_or(false)
+}
+
 /// What the kernel offers the exec guard, and whether it is in force (the one answer:
 /// [`nnp_guard::GuardState`]).
 fn check_guard(r: &mut Report) {
@@ -528,6 +540,10 @@ fn check_guard(r: &mut Report) {
         .map(|m| m.config.display().to_string())
         .unwrap_or_default();
     match state.protection() {
+        nnp_guard::Protection::NotLoaded if guard_unit_enabled() => r.say(
+            Level::Problem,
+            "exec guard: nnp-guard.service is enabled but no guard is loaded (see the lines above for what the kernel lacks, and journalctl -u nnp-guard.service)",
+        ),
         nnp_guard::Protection::NotLoaded => r.say(
             Level::Info,
             "exec guard: not loaded (nnpctl guard load, or systemctl enable --now nnp-guard.service)",

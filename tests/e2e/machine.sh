@@ -176,6 +176,7 @@ arm_boot_jobs() {
       printf '[Unit]\nDescription=nnp test: a setuid exec at boot as $u\n[Service]\nType=oneshot\nUser=$u\nExecStart=/bin/sh -c \"$SUID -u > /home/$u/boot-unit.txt 2>&1; echo rc=\$\$? >> /home/$u/boot-unit.txt\"\n[Install]\nWantedBy=multi-user.target\n' > /etc/systemd/system/nnp-boot-probe-$u.service
       systemctl enable nnp-boot-probe-$u.service 2>/dev/null
       systemctl stop atd
+      cd /home/$u   # at records the working directory; the job cds there as the user (not /root)
       echo '$SUID -u > /home/$u/boot-at.txt 2>&1; echo rc=\$? >> /home/$u/boot-at.txt' | setpriv --reuid=$u --regid=$u --init-groups at now + 1 minute" || return 1
   done
   gq 'atq' && echo "# at queue: $(printf '%s' "$OUT" | tr '\n' ' ')"
