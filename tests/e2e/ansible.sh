@@ -44,6 +44,7 @@ export ANSIBLE_CONFIG=$ANS/ansible.cfg ANSIBLE_HOME=$A/home ANSIBLE_LOCAL_TEMP=$
 export ANSIBLE_SSH_CONTROL_PATH_DIR=$A/cp ANSIBLE_ROLES_PATH=$ANS/roles XDG_CACHE_HOME=$A/cache
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_RETRY_FILES_ENABLED=0
 export ANSIBLE_GALAXY_SERVER=http://127.0.0.1:9/ PIP_NO_INDEX=1
+HOME_ANSIBLE_BEFORE=$(ls -d "$HOME/.ansible" "$HOME/.cache/ansible-compat" 2>/dev/null)
 ans_cleanup() {
   local c
   for c in "$A"/cp/*; do [ -S "$c" ] && ssh -F /dev/null -o ControlPath="$c" -O exit x 2>/dev/null; done
@@ -90,6 +91,10 @@ inventory() {
   local m
   {
     echo "all:"
+    # the controller, for the role's delegate_to: localhost tasks: its temp files in the run
+    # directory, not in ~/.ansible/tmp
+    echo "  hosts:"
+    echo "    localhost: {ansible_connection: local, ansible_python_interpreter: /usr/bin/python3, ansible_remote_tmp: $A/local-tmp}"
     echo "  children:"
     echo "    bastions:"
     echo "      hosts:"
@@ -413,6 +418,17 @@ if [ "$SKIPPING" = 0 ]; then
   adhoc x -e ansible_user=bob -b "${probe[@]}" -m ansible.builtin.copy -a "content={{ probe }} dest=/etc/security/nnp.d/90-probe.toml owner=root group=root mode=0644 validate='/usr/local/sbin/nnp-check-candidate %s /etc/security/nnp.d/90-probe.toml'"
   expect_rc 0
   g 'rm -f /etc/security/nnp.d/90-probe.toml; rm -rf /home/bob/.ansible'
+fi
+case_end
+
+# ---------------------------------------------------------------------------------------
+case_begin "the controller keeps nothing: no ~/.ansible, no ~/.cache/ansible-compat, nothing new in deploy/ansible"
+if [ "$SKIPPING" = 0 ]; then
+  LAST_CMD="ls -d ~/.ansible ~/.cache/ansible-compat; git status deploy/ansible"
+  [ "$HOME_ANSIBLE_BEFORE" = "$(ls -d "$HOME/.ansible" "$HOME/.cache/ansible-compat" 2>/dev/null)" ] ||
+    fail "ansible wrote to $HOME (~/.ansible or ~/.cache/ansible-compat)"
+  OUT=$(git -C "$NNP_ROOT" status --porcelain --ignored -- deploy/ansible 2>&1)
+  [ -z "$OUT" ] || fail "files left in deploy/ansible"
 fi
 case_end
 

@@ -22,8 +22,9 @@ VM_APPEND=""     # the kernel command line of the running boot
 VM_KEY=""
 VM_ID=1          # the current machine (vm_use)
 VM_CTL=""        # its ssh control socket
+VM_T0=""         # when its qemu started (SECONDS)
 # the other machines' state while they are not current, by machine number
-declare -A _VM_PIDS=() _VM_PORTS=() _VM_BOOTS=() _VM_APPENDS=()
+declare -A _VM_PIDS=() _VM_PORTS=() _VM_BOOTS=() _VM_APPENDS=() _VM_T0S=()
 # The LSM list of Debian's kernel with bpf added (what the guard's LSM mode needs), and the
 # same list without bpf.
 LSM_BPF="lockdown,capability,landlock,yama,apparmor,bpf"
@@ -56,9 +57,11 @@ vm_cleanup() {
 vm_use() {
   local n=$1
   [ "$n" = "$VM_ID" ] && return 0
-  _VM_PIDS[$VM_ID]=$VM_PID; _VM_PORTS[$VM_ID]=$VM_PORT; _VM_BOOTS[$VM_ID]=$VM_BOOTS; _VM_APPENDS[$VM_ID]=$VM_APPEND
+  _VM_PIDS[$VM_ID]=$VM_PID; _VM_PORTS[$VM_ID]=$VM_PORT; _VM_BOOTS[$VM_ID]=$VM_BOOTS
+  _VM_APPENDS[$VM_ID]=$VM_APPEND; _VM_T0S[$VM_ID]=$VM_T0
   VM_ID=$n
-  VM_PID=${_VM_PIDS[$n]:-}; VM_PORT=${_VM_PORTS[$n]:-}; VM_BOOTS=${_VM_BOOTS[$n]:-0}; VM_APPEND=${_VM_APPENDS[$n]:-}
+  VM_PID=${_VM_PIDS[$n]:-}; VM_PORT=${_VM_PORTS[$n]:-}; VM_BOOTS=${_VM_BOOTS[$n]:-0}
+  VM_APPEND=${_VM_APPENDS[$n]:-}; VM_T0=${_VM_T0S[$n]:-}
   VM_CTL=$VM_DIR/ctl$(_vm_sfx)
 }
 # the suffix of machine N's files: "" for machine 1 (the names machine.sh has always used)
@@ -96,7 +99,6 @@ vm_boot() { vm_start "$@" && vm_wait; }
 
 # vm_start [LSM-LIST] — start qemu for the current machine and return at once (vm_wait
 # waits for its ssh). VM_SMP (default 2) is the guest's CPU count.
-VM_T0=""
 vm_start() {
   local lsm=${1:-$LSM_BPF}
   [ -z "$VM_PID" ] || { echo "Bail out! vm_boot: a machine is already running"; exit 1; }
