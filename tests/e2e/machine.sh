@@ -278,6 +278,8 @@ unit_as alice '/usr/bin/nnp-allowed -u'; expect_out_line 0
 unit_as alice "$SUID -u"; expect_out_match 'Operation not permitted'
 g 'dpkg -i /root/nnp-allowtest_2.deb >/dev/null; stat -c %i /usr/bin/nnp-allowed'; new_ino=$OUT
 [ "$old_ino" != "$new_ino" ] || fail "the upgrade should have replaced the file (inode $old_ino)"
+# the replaced allowed file is refused until the guard re-keys it: nnp-guard-watch does within 5 s
+g_wait 30 'nnpctl guard status >/dev/null' || { g 'nnpctl guard status'; fail "the guard did not follow the upgraded guard_allow file"; }
 unit_as alice '/usr/bin/nnp-allowed -u'; expect_out_line 0
 # files made after the upgrade, one of which may reuse the old inode: none is allowed
 g "for i in \$(seq 20); do cp $SUID /usr/local/bin/reuse-\$i; chmod 4755 /usr/local/bin/reuse-\$i; done; stat -c '%i %n' /usr/local/bin/reuse-* | awk '\$1 == $old_ino {print \$2}'"
@@ -296,6 +298,9 @@ ensure_pam; set_config "$CONFIG_GROUP"
 g 'systemctl is-enabled nnp-guard.service' || guard_enable
 vm_ensure "$LSM_NO_BPF" || fail "the machine did not come back"
 g 'cat /sys/kernel/security/lsm'; expect_no_out_match 'bpf'
+# (nnp-guard-watch.service requires the guard unit and may start it once more at boot: wait
+# for that attempt to fail too)
+g_wait 90 '[ "$(systemctl is-failed nnp-guard.service)" = failed ]'
 g 'systemctl is-failed nnp-guard.service'; expect_out_line failed
 g 'journalctl -q -b -u nnp-guard.service -o cat'; expect_out_match 'lsm='
 g 'nnpctl guard status'; [ "$RC" != 0 ] || fail "guard status must not exit 0 when no mode is live"
