@@ -281,54 +281,34 @@ pub(crate) fn check_main_dir(trust: Trust, main: &Path) -> Result<(), Diagnostic
     )
 }
 
-/// Open a `guard_allow` file for the exec guard, with the trust rules of the config files:
-/// every symlink followed and every directory above it root's (sticky directories accepted
-/// above), the file itself a regular file owned by root and not writable by group or others.
-/// Opened `O_PATH` (no read permission needed, never blocks on a FIFO); the checks are made
-/// on the descriptor. `Ok(None)`: the path does not exist.
-pub fn open_allowed_file(path: &Path) -> Result<Option<File>, Diagnostic> {
-    let trust = Trust { owner: 0 };
-    check_symlinks(trust, path, path, "guard_allow file")?;
-    if stat_existing(path, "guard_allow file")?.is_none() {
+/// Open a file only root could have written: every symlink followed root's (unless in a
+/// root-only directory), a regular file (refused before opening: a device can have side
+/// effects, a FIFO could block), then on the opened descriptor: a regular file, owned by
+/// `trust.owner`, not writable by group or others, every directory above it root's (sticky
+/// ones accepted). `Ok(None)`: the path does not exist. The one opening both config files
+/// and `guard_allow` files go through.
+fn open_trusted(
+    trust: Trust,
+    path: &Path,
+    what: &str,
+    flags: i32,
+) -> Result<Option<(File, Metadata)>, Diagnostic> {
+    check_symlinks(trust, path, path, what)?;
+    let Some(meta) = stat_existing(path, what)? else {
         return Ok(None);
-    }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| Diagnostic::file(path, format!("cannot open: {}", io_cause(&e))))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| Diagnostic::file(path, format!("cannot stat: {}", io_cause(&e))))?;
-    if !meta.file_type().is_file() {
-        return Err(Diagnostic::file(
-            path,
-            format!("not a regular file: it is {}", kind_name(meta.file_type())),
-        ));
-    }
-    check_owner_mode(trust, path, &meta, "guard_allow file", false)?;
-    let resolved = resolved_path(&file, path)?;
-    check_ancestors(trust, path, &resolved)?;
-    Ok(Some(file))
-}
-
-/// Open and read a configuration file, refusing anything root did not write.
-pub(crate) fn read_trusted_file(trust: Trust, path: &Path) -> Result<Opened, Diagnostic> {
-    check_symlinks(trust, path, path, "file")?;
-    let Some(meta) = stat_existing(path, "file")? else {
-        return Ok(Opened::Missing);
     };
-    // Refuse FIFOs, devices and directories before opening them: opening a device can
-    // have side effects, and a FIFO could block.
-    if !meta.file_type().is_file() {
-        return Err(Diagnostic::file(
+    let not_regular = |meta: &Metadata| {
+        Diagnostic::file(
             path,
             format!("not a regular file: it is {}", kind_name(meta.file_type())),
-        ));
+        )
+    };
+    if !meta.file_type().is_file() {
+        return Err(not_regular(&meta));
     }
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .custom_flags(flags | libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| Diagnostic::file(path, format!("cannot open: {}", io_cause(&e))))?;
     #[cfg(test)]
@@ -338,17 +318,29 @@ pub(crate) fn read_trusted_file(trust: Trust, path: &Path) -> Result<Opened, Dia
         .metadata()
         .map_err(|e| Diagnostic::file(path, format!("cannot stat: {}", io_cause(&e))))?;
     if !meta.file_type().is_file() {
-        return Err(Diagnostic::file(
-            path,
-            format!("not a regular file: it is {}", kind_name(meta.file_type())),
-        ));
+        return Err(not_regular(&meta));
     }
-    check_owner_mode(trust, path, &meta, "file", false)?;
+    check_owner_mode(trust, path, &meta, what, false)?;
+    let resolved = resolved_path(&file, path)?;
+    check_ancestors(trust, path, &resolved)?;
+    Ok(Some((file, meta)))
+}
+
+/// Open a `guard_allow` file for the exec guard, with the trust rules of the config files
+/// ([`open_trusted`]), `O_PATH` (no read permission needed). `Ok(None)`: no such file.
+pub fn open_allowed_file(path: &Path) -> Result<Option<File>, Diagnostic> {
+    Ok(open_trusted(Trust { owner: 0 }, path, "guard_allow file", libc::O_PATH)?.map(|(f, _)| f))
+}
+
+/// Open and read a configuration file, refusing anything root did not write.
+pub(crate) fn read_trusted_file(trust: Trust, path: &Path) -> Result<Opened, Diagnostic> {
+    let Some((file, meta)) = open_trusted(trust, path, "file", libc::O_NONBLOCK | libc::O_NOCTTY)?
+    else {
+        return Ok(Opened::Missing);
+    };
     if meta.len() > MAX_FILE_SIZE {
         return Err(too_large(path, meta.len()));
     }
-    let resolved = resolved_path(&file, path)?;
-    check_ancestors(trust, path, &resolved)?;
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     (&file)
         .take(MAX_FILE_SIZE + 1)
