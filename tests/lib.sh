@@ -547,3 +547,34 @@ finish() {
   if [ "$FAILS" -gt 0 ]; then echo "# $FAILS of $COUNT failed"; exit 1; fi
   exit 0
 }
+
+# ---- small qemu guests with a busybox initramfs (guard_qemu.sh, guard_degrade.sh) ----
+# The guest's /init prints "RESULT NAME ok|FAIL(...)" lines, then "QEMU-DONE". No network
+# device at all (-nic none).
+
+# qemu_boot NAME KERNEL LSMLIST [EXTRA-CMDLINE] — boot $T/initrd.gz once; the console lands
+# in $T/console-NAME.txt. A guest that does not finish bails the file out.
+qemu_boot() {
+  local name=$1 kernel=$2 lsm=$3 extra=${4:-} t0; t0=$(date +%s)
+  timeout 300 qemu-system-x86_64 -accel tcg -nographic -no-reboot -nic none -m 512 -smp 2 \
+    -kernel "$kernel" -initrd "$T/initrd.gz" \
+    -append "console=ttyS0 lsm=$lsm panic=-1 quiet $extra" \
+    < /dev/null > "$T/console-$name.log" 2>&1
+  echo "# qemu ($name): $(( $(date +%s) - t0 )) s"
+  tr -d '\r' < "$T/console-$name.log" > "$T/console-$name.txt"
+  if ! grep -q "^QEMU-DONE" "$T/console-$name.txt"; then
+    echo "Bail out! the guest ($name) did not finish; console:"; tail -n 40 "$T/console-$name.txt" | sed 's/^/#   /'; exit 1
+  fi
+  grep "^LSM " "$T/console-$name.txt" | sed 's/^/# /'
+}
+
+# qemu_check NAME WHAT CASE... — one TAP line per CASE from the guest's RESULT lines
+qemu_check() {
+  local name=$1 what=$2 c line; shift 2
+  for c in "$@"; do
+    COUNT=$((COUNT + 1))
+    line=$(grep "^RESULT $c " "$T/console-$name.txt" | head -n1)
+    if [ "$line" = "RESULT $c ok" ]; then echo "ok $COUNT - $what: $c"
+    else echo "not ok $COUNT - $what: $c"; echo "# ${line:-no result}"; FAILS=$((FAILS + 1)); fi
+  done
+}

@@ -201,31 +201,8 @@ chmod 755 "$R/init"
 chmod -R go-w "$R"
 (cd "$R" && find . | cpio -o -H newc -R 0:0 2>/dev/null | gzip -1 > "$T/initrd.gz")
 
-# boot NAME KERNEL LSMLIST EXTRA: no network device at all (-nic none)
-boot() {
-  local name=$1 kernel=$2 lsm=$3 extra=$4 t0; t0=$(date +%s)
-  timeout 300 qemu-system-x86_64 -accel tcg -nographic -no-reboot -nic none -m 512 -smp 2 \
-    -kernel "$kernel" -initrd "$T/initrd.gz" \
-    -append "console=ttyS0 lsm=$lsm panic=-1 quiet $extra" \
-    < /dev/null > "$T/console-$name.log" 2>&1
-  echo "# qemu ($name): $(( $(date +%s) - t0 )) s"
-  tr -d '\r' < "$T/console-$name.log" > "$T/console-$name.txt"
-  if ! grep -q "^QEMU-DONE" "$T/console-$name.txt"; then
-    echo "Bail out! the guest ($name) did not finish; console:"; tail -n 40 "$T/console-$name.txt" | sed 's/^/#   /'; exit 1
-  fi
-  grep "^LSM " "$T/console-$name.txt" | sed 's/^/# /'
-}
-check() {  # check NAME WHAT CASE...
-  local name=$1 what=$2 c line; shift 2
-  for c in "$@"; do
-    COUNT=$((COUNT + 1))
-    line=$(grep "^RESULT $c " "$T/console-$name.txt" | head -n1)
-    if [ "$line" = "RESULT $c ok" ]; then echo "ok $COUNT - $what: $c"
-    else echo "not ok $COUNT - $what: $c"; echo "# ${line:-no result}"; FAILS=$((FAILS + 1)); fi
-  done
-}
-boot patched "$KOUT/bzImage" capability,bpf nnp_case=patched
-check patched "degrade on the patched kernel" selftest load-lsm status-degrade status-json \
+qemu_boot patched "$KOUT/bzImage" capability,bpf nnp_case=patched
+qemu_check patched "degrade on the patched kernel" selftest load-lsm status-degrade status-json \
   setuid-degraded setgid-degraded filecap-degraded nnp-bit-clear-after plain-exec \
   script-interpreter-degraded \
   userns-raises control-raises exempt-raises guard-allow-raises root explain-degrade \
@@ -234,8 +211,8 @@ check patched "degrade on the patched kernel" selftest load-lsm status-degrade s
 grep "^BENCH " "$T/console-patched.txt" | sed 's/^/# /'
 grep "^BENCH " "$T/console-patched.txt" > "$T/bench.txt"
 if [ -n "${NNP_BENCH_OUT:-}" ]; then cp "$T/bench.txt" "$NNP_BENCH_OUT"; fi
-boot debian "$DEBIAN_VMLINUZ" lockdown,capability,landlock,yama,apparmor,bpf nnp_case=debian
-check debian "degrade falls back on Debian's kernel" fallback-selftest-skips fallback-load-lsm \
+qemu_boot debian "$DEBIAN_VMLINUZ" lockdown,capability,landlock,yama,apparmor,bpf nnp_case=debian
+qemu_check debian "degrade falls back on Debian's kernel" fallback-selftest-skips fallback-load-lsm \
   fallback-status fallback-status-json fallback-doctor fallback-doctor-action fallback-explain fallback-metrics \
   fallback-setuid-refused fallback-control
 echo "1..$COUNT"

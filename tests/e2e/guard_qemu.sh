@@ -125,34 +125,11 @@ chmod 755 "$R/init"
 chmod -R go-w "$R"
 (cd "$R" && find . | cpio -o -H newc -R 0:0 2>/dev/null | gzip -1 > "$T/initrd.gz")
 
-# boot NAME LSMLIST: boot the guest once; the result lines land in $T/console-NAME.txt
-boot() {
-  local name=$1 lsm=$2 extra=${3:-} t0; t0=$(date +%s)
-  timeout 300 qemu-system-x86_64 -accel tcg -nographic -no-reboot -nic none -m 512 -smp 2 \
-    -kernel "$VMLINUZ" -initrd "$T/initrd.gz" \
-    -append "console=ttyS0 lsm=$lsm panic=-1 quiet $extra" \
-    < /dev/null > "$T/console-$name.log" 2>&1
-  echo "# qemu ($name): $(( $(date +%s) - t0 )) s"
-  tr -d '\r' < "$T/console-$name.log" > "$T/console-$name.txt"
-  if ! grep -q "^QEMU-DONE" "$T/console-$name.txt"; then
-    echo "Bail out! the guest ($name) did not finish; console:"; tail -n 40 "$T/console-$name.txt" | sed 's/^/#   /'; exit 1
-  fi
-  grep "^LSM " "$T/console-$name.txt" | sed 's/^/# /'
-}
-check() {  # check NAME WHAT CASE...
-  local name=$1 what=$2 c line; shift 2
-  for c in "$@"; do
-    COUNT=$((COUNT + 1))
-    line=$(grep "^RESULT $c " "$T/console-$name.txt" | head -n1)
-    if [ "$line" = "RESULT $c ok" ]; then echo "ok $COUNT - $what: $c"
-    else echo "not ok $COUNT - $what: $c"; echo "# ${line:-no result}"; FAILS=$((FAILS + 1)); fi
-  done
-}
-boot bpf lockdown,capability,landlock,yama,apparmor,bpf
-check bpf "LSM mode on Debian's kernel" load-lsm setuid-supplementary setgid filecap primary-gid exempt-first-rule control-uid root plain-exec guard-allow userns identity-userns-refused identity-userns-control status unloaded
+qemu_boot bpf "$VMLINUZ" lockdown,capability,landlock,yama,apparmor,bpf
+qemu_check bpf "LSM mode on Debian's kernel" load-lsm setuid-supplementary setgid filecap primary-gid exempt-first-rule control-uid root plain-exec guard-allow userns identity-userns-refused identity-userns-control status unloaded
 # Issue 19: the same kernel booted without bpf in lsm= (Ubuntu's default): the LSM program
 # attached, never ran, and every tool called the guard in force.
-boot nobpf lockdown,capability,landlock,yama,apparmor nnp_case=nobpf
-check nobpf "Debian's kernel without bpf in lsm=" nobpf-load-fails nobpf-lsm-fails nobpf-counter nobpf-status nobpf-doctor nobpf-audit nobpf-control-raises
+qemu_boot nobpf "$VMLINUZ" lockdown,capability,landlock,yama,apparmor nnp_case=nobpf
+qemu_check nobpf "Debian's kernel without bpf in lsm=" nobpf-load-fails nobpf-lsm-fails nobpf-counter nobpf-status nobpf-doctor nobpf-audit nobpf-control-raises
 echo "1..$COUNT"
 [ "$FAILS" = 0 ]
