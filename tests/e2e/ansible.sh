@@ -16,22 +16,8 @@
 set -uo pipefail
 START=$SECONDS
 
-need=(qemu-system-x86_64 qemu-img mmdebstrap ansible-playbook ansible-lint)
-missing=0
-for c in "${need[@]}"; do command -v "$c" >/dev/null || missing=1; done
-if [ "$missing" = 1 ]; then
-  if [ "$(id -u)" = 0 ]; then "$NNP_ROOT/scripts/install-deps.sh" >/dev/null || { echo "Bail out! install-deps failed"; exit 1; }
-  else echo "1..0 # SKIP needs ${need[*]} (make deps as root)"; exit 0; fi
-fi
-
-DEB=${NNP_DEB:-}
-if [ -z "$DEB" ]; then
-  DEB=$(ls -t "$NNP_ROOT"/nnp_*_amd64.deb 2>/dev/null | head -n1)
-  if [ -z "$DEB" ]; then make -C "$NNP_ROOT" deb >/dev/null || { echo "Bail out! make deb failed"; exit 1; }
-    DEB=$(ls -t "$NNP_ROOT"/nnp_*_amd64.deb | head -n1); fi
-fi
-DEB=$(realpath "$DEB")
-echo "# package: $DEB"
+machine_deps qemu-system-x86_64 qemu-img mmdebstrap ansible-playbook ansible-lint
+machine_deb
 ANS=$NNP_ROOT/deploy/ansible
 vm_init
 echo "# image: $VM_IMG ($(tail -n1 "$VM_IMG/inputs"))"

@@ -17,18 +17,8 @@
 set -uo pipefail
 START=$SECONDS
 
-if ! command -v qemu-system-x86_64 >/dev/null || ! command -v qemu-img >/dev/null || ! command -v mmdebstrap >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then "$NNP_ROOT/scripts/install-deps.sh" >/dev/null || { echo "Bail out! install-deps failed"; exit 1; }
-  else echo "1..0 # SKIP needs qemu-system-x86_64, qemu-img and mmdebstrap (make deps as root)"; exit 0; fi
-fi
-
-DEB=${NNP_DEB:-}
-if [ -z "$DEB" ]; then
-  DEB=$(ls -t "$NNP_ROOT"/nnp_*_amd64.deb 2>/dev/null | head -n1)
-  if [ -z "$DEB" ]; then make -C "$NNP_ROOT" deb >/dev/null || { echo "Bail out! make deb failed"; exit 1; }
-    DEB=$(ls -t "$NNP_ROOT"/nnp_*_amd64.deb | head -n1); fi
-fi
-echo "# package: $DEB"
+machine_deps qemu-system-x86_64 qemu-img mmdebstrap
+machine_deb
 vm_init
 echo "# image: $VM_IMG ($(tail -n1 "$VM_IMG/inputs"))"
 

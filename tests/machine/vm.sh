@@ -219,4 +219,27 @@ g_wait() {
   return 1
 }
 
+# machine_deps TOOL... — install what is missing (as root), else skip the whole file
+machine_deps() {
+  local c missing=0
+  for c in "$@"; do command -v "$c" >/dev/null || missing=1; done
+  [ "$missing" = 0 ] && return 0
+  if [ "$(id -u)" = 0 ]; then "$NNP_ROOT/scripts/install-deps.sh" >/dev/null || { echo "Bail out! install-deps failed"; exit 1; }
+  else echo "1..0 # SKIP needs $* (make deps as root)"; exit 0; fi
+}
 
+# machine_deb — sets DEB: $NNP_DEB, else the newest nnp_*.deb in the repo root, rebuilt with
+# `make deb` when there is none or it is older than the built nnpctl (a stale package would
+# test old code)
+machine_deb() {
+  DEB=${NNP_DEB:-}
+  if [ -z "$DEB" ]; then
+    DEB=$(ls -t "$NNP_ROOT"/nnp_*_amd64.deb 2>/dev/null | head -n1)
+    if [ -z "$DEB" ] || [ "$NNP_ROOT/target/release/nnpctl" -nt "$DEB" ]; then
+      make -C "$NNP_ROOT" deb >/dev/null || { echo "Bail out! make deb failed"; exit 1; }
+      DEB=$(ls -t "$NNP_ROOT"/nnp_*_amd64.deb | head -n1)
+    fi
+  fi
+  DEB=$(realpath "$DEB")
+  echo "# package: $DEB"
+}
