@@ -327,7 +327,7 @@ fn open_trusted(
 }
 
 /// Open a `guard_allow` file for the exec guard, with the trust rules of the config files
-/// ([`open_trusted`]), `O_PATH` (no read permission needed). `Ok(None)`: no such file.
+/// (`open_trusted`: owner, mode, ancestors), `O_PATH` (no read permission needed). `Ok(None)`: no such file.
 pub fn open_allowed_file(path: &Path) -> Result<Option<File>, Diagnostic> {
     Ok(open_trusted(Trust { owner: 0 }, path, "guard_allow file", libc::O_PATH)?.map(|(f, _)| f))
 }
