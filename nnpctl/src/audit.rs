@@ -25,7 +25,7 @@ use nnp_config::{Config, Nss, Resolver, Who};
 use serde::Serialize;
 
 use crate::procfs::{self, ReadError};
-use crate::{Failure, Outcome, Report};
+use crate::{Error, Outcome, Report};
 
 #[derive(Serialize, Clone)]
 struct Finding {
@@ -361,7 +361,7 @@ pub struct Summary {
 
 /// Scan every process, as `nnpctl audit` does, and count; `state` is the guard's state
 /// (read once by the caller).
-pub fn summary(config: &Config, state: &nnp_guard::GuardState) -> Result<Summary, Failure> {
+pub fn summary(config: &Config, state: &nnp_guard::GuardState) -> Result<Summary, Error> {
     let c = collect(config, state)?;
     Ok(Summary {
         findings: c.findings.len(),
@@ -372,16 +372,15 @@ pub fn summary(config: &Config, state: &nnp_guard::GuardState) -> Result<Summary
     })
 }
 
-pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Failure> {
+pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Error> {
     let config = nnp_config::load_main(path)?;
     let c = collect(&config, &nnp_guard::GuardState::read())?;
     render(c, json)
 }
 
-fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, Failure> {
+fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, Error> {
     let root = Path::new("/proc");
-    let listed = procfs::pids_with_ino(root)
-        .map_err(|e| Failure::incomplete(format!("cannot read /proc: {e}")))?;
+    let listed = procfs::pids_with_ino(root).map_err(|e| Error::system("cannot read /proc", e))?;
     let pids: Vec<u32> = listed.iter().map(|&(pid, _)| pid).collect();
     let boot = procfs::boot_time(root);
     let ticks = nnp_sys::clock_ticks();
@@ -452,7 +451,7 @@ fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, 
     })
 }
 
-fn render(c: Collected, json: bool) -> Result<Report, Failure> {
+fn render(c: Collected, json: bool) -> Result<Report, Error> {
     let Collected {
         findings,
         protected,

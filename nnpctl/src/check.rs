@@ -8,7 +8,7 @@ use std::path::Path;
 use nnp_config::{escape, Config, Users};
 use nnp_sys::{getgr, getpw, scan_users, GrKey, PwKey};
 
-use crate::{Failure, Outcome, Report};
+use crate::{Error, Outcome, Report};
 
 /// Findings about a valid config.
 #[derive(Default)]
@@ -136,7 +136,7 @@ pub fn findings(config: &Config) -> Findings {
     f
 }
 
-pub fn run(path: Option<&Path>) -> Result<Report, Failure> {
+pub fn run(path: Option<&Path>) -> Result<Report, Error> {
     let mut r = Report::new();
     match nnp_config::load_main(path) {
         Err(e) => {

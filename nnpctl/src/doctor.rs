@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::{Failure, Outcome};
+use crate::{Error, Outcome};
 
 const PAM_DIR: &str = "/etc/pam.d";
 
@@ -565,7 +565,7 @@ fn check_guard(r: &mut Report) {
     }
 }
 
-pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Failure> {
+pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Error> {
     let mut r = Report {
         worst: Level::Ok,
         findings: Vec::new(),

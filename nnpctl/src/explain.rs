@@ -6,7 +6,7 @@ use std::path::Path;
 use nnp_config::{escape, DecideError, Nss, Resolver, Service, Verdict, Who};
 use serde::Serialize;
 
-use crate::{Failure, Outcome, Report};
+use crate::{Error, Outcome, Report};
 
 #[derive(Serialize)]
 struct RuleJson {
@@ -144,7 +144,7 @@ pub fn run(
     user: &[u8],
     service: Option<&str>,
     json: bool,
-) -> Result<Report, Failure> {
+) -> Result<Report, Error> {
     let config = nnp_config::load_main(path)?;
     // Linux-PAM lowercases service names: the module sees `--service SSHD` as "sshd".
     let service = service.map(str::to_lowercase);

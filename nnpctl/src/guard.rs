@@ -6,10 +6,10 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use nnp_guard::{GuardError, GuardState, Mode, Protection};
+use nnp_guard::{GuardState, Mode, Protection};
 use serde::Serialize;
 
-use crate::{Failure, Outcome, Report};
+use crate::{Error, Outcome, Report};
 
 /// `--mode` of `guard load`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,16 +20,6 @@ pub enum LoadMode {
     Lsm,
     /// sched_prepare_exec tracepoint: a refused exec is killed.
     Kill,
-}
-
-fn fail(e: GuardError) -> Failure {
-    match e {
-        GuardError::Config(m) => Failure {
-            msg: m,
-            outcome: Outcome::Problem,
-        },
-        GuardError::System(m) => Failure::incomplete(m),
-    }
 }
 
 fn compiled_lines(r: &mut Report, c: &nnp_guard::Compiled) {
@@ -61,7 +51,7 @@ fn tables(c: &nnp_guard::Compiled) -> String {
     )
 }
 
-pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Report, Failure> {
+pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Report, Error> {
     let want = match mode {
         LoadMode::Auto => None,
         LoadMode::Lsm => Some(Mode::Lsm),
@@ -82,8 +72,7 @@ pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Report
         nnp_guard::replace(p, explicit, want)
     } else {
         nnp_guard::load(p, explicit, want)
-    }
-    .map_err(fail)?;
+    }?;
     let mut r = Report::new();
     compiled_lines(&mut r, &c);
     r.line(format!(
@@ -98,22 +87,18 @@ pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Report
     Ok(r)
 }
 
-pub fn reload(path: Option<&Path>) -> Result<Report, Failure> {
+pub fn reload(path: Option<&Path>) -> Result<Report, Error> {
     let (p, explicit) = nnp_config::main_path(path);
-    let c = nnp_guard::reload(p, explicit).map_err(|e| {
-        let mut f = fail(e);
-        f.msg = format!("{}; the loaded guard is unchanged", f.msg);
-        f
-    })?;
+    let c = nnp_guard::reload(p, explicit).map_err(Error::Reload)?;
     let mut r = Report::new();
     compiled_lines(&mut r, &c);
     r.line(format!("guard reloaded: {}", tables(&c)));
     Ok(r)
 }
 
-pub fn unload() -> Result<Report, Failure> {
+pub fn unload() -> Result<Report, Error> {
     let mut r = Report::new();
-    if nnp_guard::unload().map_err(fail)? {
+    if nnp_guard::unload()? {
         r.line("guard unloaded");
     } else {
         r.line("no guard was loaded");
@@ -213,12 +198,12 @@ fn status_model(s: &GuardState) -> (StatusModel, Outcome) {
     )
 }
 
-pub fn status(json: bool) -> Result<Report, Failure> {
+pub fn status(json: bool) -> Result<Report, Error> {
     let (m, outcome) = status_model(&GuardState::read());
     render_status(&m, outcome, json)
 }
 
-fn render_status(m: &StatusModel, outcome: Outcome, json: bool) -> Result<Report, Failure> {
+fn render_status(m: &StatusModel, outcome: Outcome, json: bool) -> Result<Report, Error> {
     let mut r = Report::new();
     r.outcome = outcome;
     if json {
@@ -295,7 +280,7 @@ struct WatchEvent<'a> {
     action: &'a str,
 }
 
-pub fn watch(json: bool, retry: u64) -> Result<Outcome, Failure> {
+pub fn watch(json: bool, retry: u64) -> Result<Outcome, Error> {
     // The rule names of the policy loaded now (watch's own refinements and the admin's
     // reloads can change them while it runs).
     let rule_name = |i: usize| -> String {
@@ -395,8 +380,7 @@ pub fn watch(json: bool, retry: u64) -> Result<Outcome, Failure> {
             log.log(kind, &msg, &[]);
             let _ = writeln!(std::io::stderr(), "nnpctl: {msg}");
         },
-    )
-    .map_err(fail)?;
+    )?;
     Ok(Outcome::Fine)
 }
 

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use nnp_guard::GuardError;
 
 #[derive(Parser)]
 #[command(
@@ -179,41 +180,101 @@ impl Report {
     }
 }
 
-/// An error that stops a command: printed as `nnpctl: MESSAGE`.
+/// An error that stops a command: printed as `nnpctl: MESSAGE` (a usage error as clap
+/// prints it), exit status from [`Error::exit_status`].
 #[derive(Debug)]
-pub struct Failure {
-    /// The message.
-    pub msg: String,
-    /// The exit status it means (1: the config is wrong; 3: could not check).
-    pub outcome: Outcome,
+pub enum Error {
+    /// The command line is wrong.
+    Usage(clap::Error),
+    /// The config cannot be loaded.
+    Config(nnp_config::LoadError),
+    /// The exec guard could not do it: its config is wrong, or the system cannot.
+    Guard(GuardError),
+    /// `guard reload` failed; the loaded guard is unchanged.
+    Reload(GuardError),
+    /// The JSON output could not be built.
+    Json(serde_json::Error),
+    /// A system call failed.
+    System {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
 }
 
-impl Failure {
-    /// Could not complete (exit 3).
-    pub fn incomplete(msg: impl Into<String>) -> Failure {
-        Failure {
-            msg: msg.into(),
-            outcome: Outcome::Incomplete,
+impl Error {
+    /// A failed system call while doing `what`.
+    pub fn system(what: impl Into<String>, source: std::io::Error) -> Error {
+        Error::System {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// The exit status this error means: 2 the command line is wrong, 1 the config is
+    /// wrong, 3 could not check. The one place an error kind becomes an exit status.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Error::Usage(_) => USAGE,
+            Error::Config(_)
+            | Error::Guard(GuardError::Config(_))
+            | Error::Reload(GuardError::Config(_)) => Outcome::Problem.code(),
+            Error::Guard(GuardError::System(_))
+            | Error::Reload(GuardError::System(_))
+            | Error::Json(_)
+            | Error::System { .. } => Outcome::Incomplete.code(),
         }
     }
 }
 
-impl From<nnp_config::LoadError> for Failure {
+/// The exit status of a usage error.
+const USAGE: u8 = 2;
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Usage(e) => e.fmt(f),
+            Error::Config(e) => e.fmt(f),
+            Error::Guard(e) => e.fmt(f),
+            Error::Reload(e) => write!(f, "{e}; the loaded guard is unchanged"),
+            Error::Json(e) => e.fmt(f),
+            Error::System { what, source } => write!(f, "{what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Usage(e) => Some(e),
+            Error::Config(e) => Some(e),
+            Error::Guard(e) | Error::Reload(e) => Some(e),
+            Error::Json(e) => Some(e),
+            Error::System { source, .. } => Some(source),
+        }
+    }
+}
+
+impl From<nnp_config::LoadError> for Error {
     fn from(e: nnp_config::LoadError) -> Self {
-        Failure {
-            msg: e.to_string(),
-            outcome: Outcome::Problem,
-        }
+        Error::Config(e)
     }
 }
 
-impl From<serde_json::Error> for Failure {
+impl From<GuardError> for Error {
+    fn from(e: GuardError) -> Self {
+        Error::Guard(e)
+    }
+}
+
+impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
-        Failure::incomplete(e.to_string())
+        Error::Json(e)
     }
 }
 
-fn try_main(cli: Cli) -> Result<Report, Failure> {
+fn try_main(cli: Cli) -> Result<Report, Error> {
     let config = cli.config.as_deref();
     match cli.command {
         Command::Check => check::run(config),
@@ -266,11 +327,21 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         let _ = writeln!(std::io::stderr(), "nnpctl: internal error: {msg}");
     }));
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let cli = match parse_args(std::env::args_os()) {
+        Ok(Parsed::Command(cli)) => cli,
+        Ok(Parsed::Text(text)) => {
+            let _ = text.print();
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(parse_error_status(&e));
+            // clap prints its own usage errors (with the usage line, styled for a terminal)
+            match &e {
+                Error::Usage(u) => {
+                    let _ = u.print();
+                }
+                other => emit("", &format!("nnpctl: {other}\n")),
+            }
+            return ExitCode::from(e.exit_status());
         }
     };
     let (out, err, code) = finish(std::panic::catch_unwind(|| try_main(cli)));
@@ -278,33 +349,41 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// The exit status of a command line clap refused: 2 (a usage error), or 0 for `--help` and
-/// `--version`, which clap reports as errors too (printed to stdout).
-fn parse_error_status(e: &clap::Error) -> u8 {
-    if e.use_stderr() {
-        2
-    } else {
-        0
+/// What the command line asks for.
+enum Parsed {
+    /// Run this command.
+    Command(Cli),
+    /// Print clap's help or version text to stdout and exit 0 (clap reports these as errors).
+    Text(clap::Error),
+}
+
+/// Parse the command line; what clap refuses is a usage error.
+fn parse_args<I, T>(argv: I) -> Result<Parsed, Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match Cli::try_parse_from(argv) {
+        Ok(cli) => Ok(Parsed::Command(cli)),
+        Err(e) if !e.use_stderr() => Ok(Parsed::Text(e)),
+        Err(e) => Err(Error::Usage(e)),
     }
 }
 
 /// What a command that ran prints (stdout, stderr) and exits with: its report, or its
-/// failure as `nnpctl: MESSAGE` with the failure's status, or 3 after a panic (the panic
+/// error as `nnpctl: MESSAGE` with the error's status, or 3 after a panic (the panic
 /// hook has printed it).
-fn finish(result: std::thread::Result<Result<Report, Failure>>) -> (String, String, u8) {
+fn finish(result: std::thread::Result<Result<Report, Error>>) -> (String, String, u8) {
     match result {
         Ok(Ok(report)) => (report.out, report.err, report.outcome.code()),
-        Ok(Err(f)) => (
-            String::new(),
-            format!("nnpctl: {}\n", f.msg),
-            f.outcome.code(),
-        ),
+        Ok(Err(e)) => (String::new(), format!("nnpctl: {e}\n"), e.exit_status()),
         Err(_) => (String::new(), String::new(), Outcome::Incomplete.code()),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
 
     #[test]
@@ -322,28 +401,83 @@ mod tests {
         );
         assert_eq!(Outcome::Problem.combine(Outcome::Fine), Outcome::Problem);
         assert_eq!(Outcome::Fine.combine(Outcome::Fine), Outcome::Fine);
-        let f: Failure = nnp_config::LoadError {
+    }
+
+    fn load_error() -> nnp_config::LoadError {
+        nnp_config::LoadError {
             diagnostics: vec![nnp_config::Diagnostic::file(
                 std::path::Path::new("/x"),
                 "bad",
             )],
         }
-        .into();
-        assert_eq!(f.outcome, Outcome::Problem);
-        assert_eq!(Failure::incomplete("x").outcome.code(), 3);
     }
 
-    /// The status main returns for a command line (None: it parses, the command runs).
+    fn usage_error() -> Error {
+        match parse_args(["nnpctl", "explian"]) {
+            Err(e) => e,
+            Ok(_) => panic!("a misspelt command parsed"),
+        }
+    }
+
+    #[test]
+    fn each_error_kind_has_its_exit_status() {
+        let json = serde_json::from_str::<u8>("x").unwrap_err();
+        let io = || std::io::Error::from_raw_os_error(2);
+        let cases: Vec<(Error, u8)> = vec![
+            (usage_error(), 2),
+            (load_error().into(), 1),
+            (GuardError::Config("c".into()).into(), 1),
+            (GuardError::System("s".into()).into(), 3),
+            (Error::Reload(GuardError::Config("c".into())), 1),
+            (Error::Reload(GuardError::System("s".into())), 3),
+            (json.into(), 3),
+            (Error::system("cannot read /proc", io()), 3),
+        ];
+        for (e, status) in cases {
+            assert_eq!(e.exit_status(), status, "{e:?}");
+            assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn messages_are_the_causes_words() {
+        let msg = |e: Error| finish(Ok(Err(e))).1;
+        assert_eq!(
+            msg(Error::system(
+                "cannot read /proc",
+                std::io::Error::from_raw_os_error(2)
+            )),
+            "nnpctl: cannot read /proc: No such file or directory (os error 2)\n"
+        );
+        assert_eq!(
+            msg(Error::Reload(GuardError::Config("x.toml: bad".into()))),
+            "nnpctl: x.toml: bad; the loaded guard is unchanged\n"
+        );
+        assert_eq!(
+            msg(GuardError::System("no guard".into()).into()),
+            "nnpctl: no guard\n"
+        );
+        assert_eq!(
+            msg(load_error().into()),
+            format!("nnpctl: {}\n", load_error())
+        );
+    }
+
+    /// The status main returns for a command line (None: it parses, the command runs), as
+    /// main computes it: help and version text exit 0, an error by its kind.
     fn parse_status(argv: &[&str]) -> Option<u8> {
-        Cli::try_parse_from(argv)
-            .err()
-            .map(|e| parse_error_status(&e))
+        match parse_args(argv) {
+            Ok(Parsed::Command(_)) => None,
+            Ok(Parsed::Text(_)) => Some(0),
+            Err(e) => Some(e.exit_status()),
+        }
     }
 
     #[test]
     fn usage_errors_exit_2() {
         // A misspelt command, an unknown option, a missing argument, a value out of range,
         // an unknown --mode: usage errors.
+        assert!(matches!(usage_error(), Error::Usage(_)));
         assert_eq!(parse_status(&["nnpctl", "explian"]), Some(2));
         assert_eq!(parse_status(&["nnpctl", "check", "--frobnicate"]), Some(2));
         assert_eq!(parse_status(&["nnpctl", "explain"]), Some(2));
@@ -351,15 +485,34 @@ mod tests {
             parse_status(&["nnpctl", "guard", "watch", "--retry", "0"]),
             Some(2)
         );
-        assert_eq!(
-            parse_status(&["nnpctl", "guard", "load", "--mode", "x"]),
-            Some(2)
-        );
         assert_eq!(parse_status(&["nnpctl"]), Some(2));
         // --help and --version are not errors.
         assert_eq!(parse_status(&["nnpctl", "--help"]), Some(0));
         assert_eq!(parse_status(&["nnpctl", "--version"]), Some(0));
         assert_eq!(parse_status(&["nnpctl", "check"]), None);
+    }
+
+    #[test]
+    fn an_unknown_guard_mode_is_a_usage_error() {
+        match parse_args(["nnpctl", "guard", "load", "--mode", "enforce"]) {
+            Err(e @ Error::Usage(_)) => assert_eq!(e.exit_status(), 2),
+            Err(e) => panic!("not a usage error: {e:?}"),
+            Ok(_) => panic!("--mode enforce parsed"),
+        }
+        assert_eq!(
+            parse_status(&["nnpctl", "guard", "load", "--mode", "x"]),
+            Some(2)
+        );
+        assert_eq!(
+            parse_status(&["nnpctl", "guard", "load", "--mode"]),
+            Some(2)
+        );
+        for mode in ["auto", "lsm", "kill"] {
+            assert_eq!(
+                parse_status(&["nnpctl", "guard", "load", "--mode", mode]),
+                None
+            );
+        }
     }
 
     #[test]
@@ -371,14 +524,17 @@ mod tests {
         };
         assert_eq!(finish(Ok(Ok(report))), ("o\n".into(), "e\n".into(), 1));
         assert_eq!(
-            finish(Ok(Err(Failure::incomplete("no /proc")))),
-            (String::new(), "nnpctl: no /proc\n".into(), 3)
+            finish(Ok(Err(Error::system(
+                "cannot read /proc",
+                std::io::Error::from_raw_os_error(13)
+            )))),
+            (
+                String::new(),
+                "nnpctl: cannot read /proc: Permission denied (os error 13)\n".into(),
+                3
+            )
         );
-        let f = Failure {
-            msg: "bad".into(),
-            outcome: Outcome::Problem,
-        };
-        assert_eq!(finish(Ok(Err(f))).2, 1);
+        assert_eq!(finish(Ok(Err(load_error().into()))).2, 1);
         let fine = Report::new();
         assert_eq!(finish(Ok(Ok(fine))).2, 0);
         // A panic is "could not complete", never 101.

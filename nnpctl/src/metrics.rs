@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::{Failure, Outcome, Report};
+use crate::{Error, Report};
 
 /// The guard's part of the metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -364,15 +364,13 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     result
 }
 
-pub fn run(path: Option<&Path>, output: Option<&Path>) -> Result<Report, Failure> {
+pub fn run(path: Option<&Path>, output: Option<&Path>) -> Result<Report, Error> {
     let text = collect(path).render();
     let mut r = Report::new();
     match output {
         None => r.out = text,
-        Some(o) => write_atomically(o, &text).map_err(|e| Failure {
-            msg: format!("writing {}: {e}", o.display()),
-            outcome: Outcome::Incomplete,
-        })?,
+        Some(o) => write_atomically(o, &text)
+            .map_err(|e| Error::system(format!("writing {}", o.display()), e))?,
     }
     Ok(r)
 }

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use nnp_guard::{GuardError, Meta, ReportEntry};
+use nnp_guard::{Meta, ReportEntry};
 use serde::Serialize;
 
-use crate::{Failure, Outcome, Report};
+use crate::{Error, Outcome, Report};
 
 /// The rule name of entries counted while some group of the process could not be read.
 pub const UNREAD_GROUPS: &str = "(groups that could not all be read)";
@@ -204,13 +204,11 @@ pub fn render_text(m: &ReportModel) -> String {
 
 /// `nnpctl guard report [--json]`: exit 0 with the report, 1 when no guard is loaded, 3 when
 /// the loaded guard's report cannot be read.
-pub fn run(json: bool) -> Result<Report, Failure> {
+pub fn run(json: bool) -> Result<Report, Error> {
     let mut r = Report::new();
     let m = if nnp_guard::is_loaded() {
         let meta = Meta::read();
-        let entries = nnp_guard::read_report().map_err(|e| match e {
-            GuardError::Config(m) | GuardError::System(m) => Failure::incomplete(m),
-        })?;
+        let entries = nnp_guard::read_report()?;
         model(meta.as_ref(), &entries, booted_at(), user_name)
     } else {
         r.outcome = Outcome::Problem;
