@@ -49,28 +49,50 @@ impl Default for Args {
 }
 
 /// A module argument that is not understood: an error like any other, which follows the
-/// `on_error=` given on the same line (deny when there is none).
+/// `on_error=` given on the same line (deny when there is none). Each variant holds the
+/// argument as given.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArgError(pub String);
+pub enum ArgError {
+    /// `config=` without an absolute path.
+    ConfigNotAbsolute(Vec<u8>),
+    /// `on_error=` with neither `deny` nor `allow`.
+    BadOnError(Vec<u8>),
+    /// An argument the module does not know.
+    Unknown(Vec<u8>),
+}
 
 impl fmt::Display for ArgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            ArgError::ConfigNotAbsolute(arg) => write!(
+                f,
+                "bad module argument \"{}\": config= needs an absolute path",
+                crate::escape(arg)
+            ),
+            ArgError::BadOnError(arg) => write!(
+                f,
+                "bad module argument \"{}\": on_error= takes deny or allow",
+                crate::escape(arg)
+            ),
+            ArgError::Unknown(arg) => write!(
+                f,
+                "unknown module argument \"{}\" (expected config=PATH, on_error=deny|allow, debug)",
+                crate::escape(arg)
+            ),
+        }
     }
 }
 
-fn show(arg: &[u8]) -> String {
-    crate::escape(arg)
-}
+impl std::error::Error for ArgError {}
 
 /// Parse the arguments of the PAM line. Every argument is looked at, so that a valid
 /// `on_error=` is honoured even when another argument is wrong; the returned `Args` carries it.
 pub fn parse(args: &[&[u8]]) -> (Args, Option<ArgError>) {
     let mut out = Args::default();
     let mut error = None;
-    let mut fail = |msg: String| {
+    let mut fail = |e: ArgError| {
         if error.is_none() {
-            error = Some(ArgError(msg));
+            error = Some(e);
         }
     };
     for &arg in args {
@@ -80,27 +102,18 @@ pub fn parse(args: &[&[u8]]) -> (Args, Option<ArgError>) {
                     out.config = PathBuf::from(p);
                     out.config_explicit = true;
                 }
-                _ => fail(format!(
-                    "bad module argument \"{}\": config= needs an absolute path",
-                    show(arg)
-                )),
+                _ => fail(ArgError::ConfigNotAbsolute(arg.to_vec())),
             }
         } else if let Some(v) = arg.strip_prefix(b"on_error=") {
             match v {
                 b"deny" => out.on_error = OnError::Deny,
                 b"allow" => out.on_error = OnError::Allow,
-                _ => fail(format!(
-                    "bad module argument \"{}\": on_error= takes deny or allow",
-                    show(arg)
-                )),
+                _ => fail(ArgError::BadOnError(arg.to_vec())),
             }
         } else if arg == b"debug" {
             out.debug = true;
         } else {
-            fail(format!(
-                "unknown module argument \"{}\" (expected config=PATH, on_error=deny|allow, debug)",
-                show(arg)
-            ));
+            fail(ArgError::Unknown(arg.to_vec()));
         }
     }
     (out, error)
@@ -134,7 +147,7 @@ mod tests {
         let (a, e) = parse(&[b"degub", b"on_error=allow"]);
         assert_eq!(a.on_error, OnError::Allow);
         assert_eq!(
-            e.unwrap().0,
+            e.unwrap().to_string(),
             "unknown module argument \"degub\" (expected config=PATH, on_error=deny|allow, debug)"
         );
     }
@@ -142,15 +155,15 @@ mod tests {
     #[test]
     fn bad_values() {
         assert_eq!(
-            parse(&[b"on_error=maybe"]).1.unwrap().0,
+            parse(&[b"on_error=maybe"]).1.unwrap().to_string(),
             "bad module argument \"on_error=maybe\": on_error= takes deny or allow"
         );
         assert_eq!(
-            parse(&[b"config=relative.toml"]).1.unwrap().0,
+            parse(&[b"config=relative.toml"]).1.unwrap().to_string(),
             "bad module argument \"config=relative.toml\": config= needs an absolute path"
         );
         assert_eq!(
-            parse(&[b"bad\nline"]).1.unwrap().0,
+            parse(&[b"bad\nline"]).1.unwrap().to_string(),
             "unknown module argument \"bad\\nline\" (expected config=PATH, on_error=deny|allow, debug)"
         );
     }

@@ -32,6 +32,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::nssfiles::{self, FileGroups};
 use crate::{escape, Config, Mode, Rule, Users, DEFAULT_SHELL};
@@ -57,18 +59,42 @@ pub struct GroupEntry {
 }
 
 /// A lookup that failed (not "not found": a source that is down, an I/O error...).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LookupError(pub String);
+#[derive(Debug, Clone)]
+pub enum LookupError {
+    /// An NSS call failed (the source is down, out of memory...).
+    Source(nnp_sys::SysError),
+    /// A local account file could not be read.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why (shared: a failed fact is kept and handed out again).
+        source: Arc<std::io::Error>,
+    },
+}
 
 impl fmt::Display for LookupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            LookupError::Source(e) => e.fmt(f),
+            LookupError::File { path, source } => {
+                write!(f, "reading {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for LookupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LookupError::Source(e) => Some(e),
+            LookupError::File { source, .. } => Some(&**source),
+        }
     }
 }
 
 impl From<nnp_sys::SysError> for LookupError {
     fn from(e: nnp_sys::SysError) -> Self {
-        LookupError(e.to_string())
+        LookupError::Source(e)
     }
 }
 
@@ -237,7 +263,7 @@ pub struct ShellChoice<'c> {
 }
 
 /// Why no decision could be made: follows `on_error`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum DecideError {
     /// NSS does not know the user.
     UnknownUser(String),

@@ -528,7 +528,12 @@ pub(crate) fn passwd_users(path: &std::path::Path) -> Result<Vec<UserEntry>, Loo
     let text = match std::fs::read(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(LookupError(format!("reading {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(LookupError::File {
+                path: path.to_path_buf(),
+                source: std::sync::Arc::new(e),
+            })
+        }
     };
     let num = |b: &[u8]| {
         std::str::from_utf8(b)

@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let args: Vec<&[u8]> = data.split(|&b| b == 0).collect();
     let (parsed, err) = pam_nnp::args::parse(&args);
     if let Some(e) = err {
-        assert!(!e.0.chars().any(|c| c.is_control()));
+        assert!(!e.to_string().chars().any(|c| c.is_control()));
     } else {
         assert!(parsed.config.is_absolute());
     }

@@ -241,9 +241,10 @@ mod tests {
         }
         fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
             match user {
-                b"ldapfail" => Err(LookupError(
-                    "group list lookup (getgrouplist) failed: Input/output error (errno 5)".into(),
-                )),
+                b"ldapfail" => Err(LookupError::Source(nnp_sys::SysError {
+                    what: "group list lookup (getgrouplist)".into(),
+                    errno: 5,
+                })),
                 _ => Ok(vec![primary]),
             }
         }

@@ -92,7 +92,7 @@ fn open_session(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
             .map_or_else(|| "(none)".to_string(), nnp_config::escape)
     };
     if let Some(e) = arg_error {
-        let report = core::error_report(parsed.on_error, &shown(), &e.0);
+        let report = core::error_report(parsed.on_error, &shown(), &e.to_string());
         return apply(pamh, &report, flags);
     }
     // A service that cannot be read would make every `services` rule silently not match:

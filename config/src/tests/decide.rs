@@ -68,11 +68,19 @@ impl Fake {
     }
 }
 
+/// A source that is down: the error NSS gives for `what` with `errno`.
+fn down(what: &str, errno: i32) -> LookupError {
+    LookupError::Source(nnp_sys::SysError {
+        what: what.into(),
+        errno,
+    })
+}
+
 impl Directory for Fake {
     fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
         self.user_lookups.borrow_mut().push(name.to_vec());
         if self.user_db_down {
-            return Err(LookupError("user lookup (getpwnam_r) failed".into()));
+            return Err(down("user lookup (getpwnam_r)", 0));
         }
         let found = self.users.iter().find(|u| self.eq(&u.name, name)).cloned();
         Ok(found.map(|mut u| {
@@ -88,10 +96,10 @@ impl Directory for Fake {
     fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
         self.group_lookups.set(self.group_lookups.get() + 1);
         if self.group_db_down {
-            return Err(LookupError(format!(
-                "group lookup for \"{}\" (getgrnam_r) failed: Input/output error (errno 5)",
-                escape(name)
-            )));
+            return Err(down(
+                &format!("group lookup for \"{}\" (getgrnam_r)", escape(name)),
+                5,
+            ));
         }
         if self.cold.iter().any(|c| c == name) {
             return Ok(None);
@@ -105,9 +113,7 @@ impl Directory for Fake {
     fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
         self.group_list_calls.set(self.group_list_calls.get() + 1);
         if self.group_list_fails {
-            return Err(LookupError(
-                "group list lookup (getgrouplist) failed".into(),
-            ));
+            return Err(down("group list lookup (getgrouplist)", 0));
         }
         let mut v = vec![primary];
         v.extend(self.supp.get(user).cloned().unwrap_or_default());
@@ -571,4 +577,27 @@ fn shell_choice_ignores_services() {
     let c = cfg("[[rule]]\nusers = [\"alice\"]\nnnp = true\n");
     let s = c.shell_for(&mut res, Who::Uid(99)).unwrap();
     assert_eq!((s.shell, s.source), ("/bin/sh", "default"));
+}
+
+#[test]
+fn a_lookup_error_keeps_its_cause() {
+    use std::error::Error;
+    let e = down("user lookup (getpwnam_r)", 5);
+    assert_eq!(
+        e.to_string(),
+        "user lookup (getpwnam_r) failed: Input/output error (errno 5)"
+    );
+    assert!(e.source().is_some());
+    let e = LookupError::File {
+        path: "/etc/passwd".into(),
+        source: std::sync::Arc::new(std::io::Error::from_raw_os_error(13)),
+    };
+    assert_eq!(
+        e.to_string(),
+        "reading /etc/passwd: Permission denied (os error 13)"
+    );
+    assert_eq!(
+        e.source().map(|s| s.to_string()),
+        Some("Permission denied (os error 13)".to_string())
+    );
 }

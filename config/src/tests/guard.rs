@@ -67,7 +67,10 @@ impl Directory for Dir {
     }
     fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
         if self.groups_fail {
-            return Err(LookupError("group source down".into()));
+            return Err(LookupError::Source(nnp_sys::SysError {
+                what: "group source".into(),
+                errno: 0,
+            }));
         }
         if self.down_names.iter().any(|d| d == name) {
             return Ok(None);
