@@ -16,7 +16,7 @@ pub trait System {
     /// The directory the decision looks facts up in.
     fn directory(&self) -> &dyn Directory;
     /// Set no_new_privs and verify it.
-    fn set_nnp(&self) -> Result<(), String>;
+    fn set_nnp(&self) -> Result<(), nnp_sys::SysError>;
 }
 
 /// The real system.
@@ -29,8 +29,8 @@ impl System for RealSystem {
     fn directory(&self) -> &dyn Directory {
         &nnp_config::Nss
     }
-    fn set_nnp(&self) -> Result<(), String> {
-        nnp_sys::set_no_new_privs().map_err(|e| e.to_string())
+    fn set_nnp(&self) -> Result<(), nnp_sys::SysError> {
+        nnp_sys::set_no_new_privs()
     }
 }
 
@@ -266,11 +266,12 @@ mod tests {
         fn directory(&self) -> &dyn Directory {
             &Dir
         }
-        fn set_nnp(&self) -> Result<(), String> {
+        fn set_nnp(&self) -> Result<(), nnp_sys::SysError> {
             if self.prctl_fails {
-                return Err(
-                    "prctl(PR_SET_NO_NEW_PRIVS) failed: Invalid argument (errno 22)".into(),
-                );
+                return Err(nnp_sys::SysError {
+                    what: "prctl(PR_SET_NO_NEW_PRIVS)".into(),
+                    errno: 22,
+                });
             }
             self.set.set(true);
             Ok(())
@@ -363,7 +364,13 @@ mod tests {
         };
         let r = run(&f, &[], b"alice");
         assert_eq!(r.code, Code::SessionErr);
-        assert!(r.logs[0].1.contains("prctl(PR_SET_NO_NEW_PRIVS) failed"));
+        assert!(
+            r.logs[0].1.contains(
+                "says nnp, but prctl(PR_SET_NO_NEW_PRIVS) failed: Invalid argument (errno 22)"
+            ),
+            "{:?}",
+            r.logs
+        );
     }
 
     #[test]
