@@ -203,27 +203,54 @@ pub fn action_fallback(requested: GuardAction, action: Action) -> Option<String>
 }
 
 /// What went wrong, and whether it means "could not" (the kernel, the system) or "wrong"
-/// (the config).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (the config): two kinds, [`GuardError::Config`] and the others.
+#[derive(Debug, Clone)]
 pub enum GuardError {
     /// The config cannot be loaded: nothing changed.
-    Config(String),
-    /// The kernel or the system cannot do it.
+    Config(nnp_config::LoadError),
+    /// The kernel or the system cannot do it, as the guard found.
     System(String),
+    /// The kernel or the system cannot do it: a call failed.
+    Call {
+        /// What was being done.
+        what: String,
+        /// The call's error.
+        source: std::sync::Arc<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl GuardError {
+    /// Is the config wrong (rather than the system unable)?
+    pub fn is_config(&self) -> bool {
+        matches!(self, GuardError::Config(_))
+    }
 }
 
 impl fmt::Display for GuardError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GuardError::Config(m) | GuardError::System(m) => f.write_str(m),
+            GuardError::Config(e) => e.fmt(f),
+            GuardError::System(m) => f.write_str(m),
+            GuardError::Call { what, source } => write!(f, "{what}: {source}"),
         }
     }
 }
 
-impl std::error::Error for GuardError {}
+impl std::error::Error for GuardError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            GuardError::Config(e) => Some(e),
+            GuardError::System(_) => None,
+            GuardError::Call { source, .. } => Some(&**source),
+        }
+    }
+}
 
-fn sys(what: &str, e: impl fmt::Display) -> GuardError {
-    GuardError::System(format!("{what}: {e}"))
+fn sys(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> GuardError {
+    GuardError::Call {
+        what: what.to_string(),
+        source: std::sync::Arc::new(e),
+    }
 }
 
 /// The config and its compiled tables, with the allowed files' kernel identities.
@@ -253,8 +280,7 @@ impl Compiled {
 /// cannot be resolved make the table wider (degraded), never an error: only an invalid
 /// config is.
 pub fn compile(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
-    let config =
-        nnp_config::load_explicit(path, explicit).map_err(|e| GuardError::Config(e.to_string()))?;
+    let config = nnp_config::load_explicit(path, explicit).map_err(GuardError::Config)?;
     let mut table = config.guard_table(&Nss);
     table.fit();
     let (allow, allow_notes) = allow_keys(&table.allow)?;

@@ -216,7 +216,7 @@ impl Meta {
                 f.write_all(self.render().as_bytes())
             })
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| GuardError::System(format!("writing {}: {e}", path.display())))
+            .map_err(|e| crate::sys(&format!("writing {}", path.display()), e))
     }
 
     /// Parse the metadata text.

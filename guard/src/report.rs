@@ -89,7 +89,7 @@ pub fn read_report() -> Result<Vec<ReportEntry>, GuardError> {
         // an entry evicted between the listing and the lookup is simply gone
         if let Some(v) = m
             .lookup(&key, MapFlags::ANY)
-            .map_err(|e| GuardError::System(format!("reading the report: {e}")))?
+            .map_err(|e| crate::sys("reading the report", e))?
         {
             out.extend(parse_report_entry(&key, &v));
         }

@@ -217,13 +217,11 @@ impl Error {
     pub fn exit_status(&self) -> u8 {
         match self {
             Error::Usage(_) => USAGE,
-            Error::Config(_)
-            | Error::Guard(GuardError::Config(_))
-            | Error::Reload(GuardError::Config(_)) => Outcome::Problem.code(),
-            Error::Guard(GuardError::System(_))
-            | Error::Reload(GuardError::System(_))
-            | Error::Json(_)
-            | Error::System { .. } => Outcome::Incomplete.code(),
+            Error::Config(_) => Outcome::Problem.code(),
+            Error::Guard(e) | Error::Reload(e) if e.is_config() => Outcome::Problem.code(),
+            Error::Guard(_) | Error::Reload(_) | Error::Json(_) | Error::System { .. } => {
+                Outcome::Incomplete.code()
+            }
         }
     }
 }
@@ -412,6 +410,14 @@ mod tests {
         }
     }
 
+    /// A failed call in the guard: `sys` in nnp-guard builds these.
+    fn guard_call() -> GuardError {
+        GuardError::Call {
+            what: "opening the pinned map report".into(),
+            source: std::sync::Arc::new(std::io::Error::from_raw_os_error(2)),
+        }
+    }
+
     fn usage_error() -> Error {
         match parse_args(["nnpctl", "explian"]) {
             Err(e) => e,
@@ -426,10 +432,12 @@ mod tests {
         let cases: Vec<(Error, u8)> = vec![
             (usage_error(), 2),
             (load_error().into(), 1),
-            (GuardError::Config("c".into()).into(), 1),
+            (GuardError::Config(load_error()).into(), 1),
             (GuardError::System("s".into()).into(), 3),
-            (Error::Reload(GuardError::Config("c".into())), 1),
+            (guard_call().into(), 3),
+            (Error::Reload(GuardError::Config(load_error())), 1),
             (Error::Reload(GuardError::System("s".into())), 3),
+            (Error::Reload(guard_call()), 3),
             (json.into(), 3),
             (Error::system("cannot read /proc", io()), 3),
         ];
@@ -450,12 +458,16 @@ mod tests {
             "nnpctl: cannot read /proc: No such file or directory (os error 2)\n"
         );
         assert_eq!(
-            msg(Error::Reload(GuardError::Config("x.toml: bad".into()))),
-            "nnpctl: x.toml: bad; the loaded guard is unchanged\n"
+            msg(Error::Reload(GuardError::Config(load_error()))),
+            format!("nnpctl: {}; the loaded guard is unchanged\n", load_error())
         );
         assert_eq!(
             msg(GuardError::System("no guard".into()).into()),
             "nnpctl: no guard\n"
+        );
+        assert_eq!(
+            msg(guard_call().into()),
+            "nnpctl: opening the pinned map report: No such file or directory (os error 2)\n"
         );
         assert_eq!(
             msg(load_error().into()),
