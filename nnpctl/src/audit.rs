@@ -25,7 +25,7 @@ use nnp_config::{Config, Nss, Resolver, Who};
 use serde::Serialize;
 
 use crate::procfs::{self, ReadError};
-use crate::{Error, Outcome, Report};
+use crate::{Error, Outcome, Output};
 
 #[derive(Serialize, Clone)]
 struct Finding {
@@ -372,7 +372,7 @@ pub fn summary(config: &Config, state: &nnp_guard::GuardState) -> Result<Summary
     })
 }
 
-pub fn run(path: Option<&Path>, json: bool) -> Result<Report, Error> {
+pub fn run(path: Option<&Path>, json: bool) -> Result<Output, Error> {
     let config = nnp_config::load_main(path)?;
     let c = collect(&config, &nnp_guard::GuardState::read())?;
     render(c, json)
@@ -451,7 +451,7 @@ fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, 
     })
 }
 
-fn render(c: Collected, json: bool) -> Result<Report, Error> {
+fn render(c: Collected, json: bool) -> Result<Output, Error> {
     let Collected {
         findings,
         protected,
@@ -472,7 +472,7 @@ fn render(c: Collected, json: bool) -> Result<Report, Error> {
     } else {
         Outcome::Fine
     };
-    let mut r = Report::new();
+    let mut r = Output::new();
     r.outcome = outcome;
     if json {
         let doc = AuditJson {

@@ -8,7 +8,7 @@ use std::path::Path;
 use nnp_config::{escape, Config, Users};
 use nnp_sys::{getgr, getpw, scan_users, GrKey, PwKey};
 
-use crate::{Error, Outcome, Report};
+use crate::{Error, Outcome, Output};
 
 /// Findings about a valid config.
 #[derive(Default)]
@@ -136,8 +136,8 @@ pub fn findings(config: &Config) -> Findings {
     f
 }
 
-pub fn run(path: Option<&Path>) -> Result<Report, Error> {
-    let mut r = Report::new();
+pub fn run(path: Option<&Path>) -> Result<Output, Error> {
+    let mut r = Output::new();
     match nnp_config::load_main(path) {
         Err(e) => {
             for d in &e.diagnostics {

@@ -10,7 +10,7 @@ use crate::{Error, Outcome};
 const PAM_DIR: &str = "/etc/pam.d";
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
-enum Level {
+enum Severity {
     Ok,
     Info,
     Warning,
@@ -18,14 +18,14 @@ enum Level {
     Problem,
 }
 
-impl Level {
+impl Severity {
     fn tag(self) -> &'static str {
         match self {
-            Level::Ok => "ok",
-            Level::Info => "info",
-            Level::Warning => "warning",
-            Level::Problem => "problem",
-            Level::Unchecked => "unchecked",
+            Severity::Ok => "ok",
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Problem => "problem",
+            Severity::Unchecked => "unchecked",
         }
     }
 }
@@ -36,13 +36,13 @@ struct Finding {
     message: String,
 }
 
-struct Report {
-    worst: Level,
+struct Diagnosis {
+    worst: Severity,
     findings: Vec<Finding>,
 }
 
-impl Report {
-    fn say(&mut self, level: Level, msg: impl AsRef<str>) {
+impl Diagnosis {
+    fn say(&mut self, level: Severity, msg: impl AsRef<str>) {
         self.findings.push(Finding {
             level: level.tag(),
             message: msg.as_ref().to_string(),
@@ -56,7 +56,7 @@ use crate::pamstack::{self, module_name, Action, Handler, Kind, Stack};
 /// Everything about one `pam_nnp.so` line: whether libpam loads and reaches it, its control,
 /// arguments, its config, its position.
 fn check_line(
-    r: &mut Report,
+    r: &mut Diagnosis,
     name: &str,
     stack: &Stack,
     pos: usize,
@@ -103,9 +103,9 @@ fn check_line(
         why.push(skip_reason(&handlers[by], code));
     }
     let level = if why.is_empty() {
-        Level::Ok
+        Severity::Ok
     } else {
-        Level::Problem
+        Severity::Problem
     };
     r.say(
         level,
@@ -116,17 +116,17 @@ fn check_line(
         ),
     );
     for w in why {
-        r.say(Level::Problem, format!("{at}: {w}"));
+        r.say(Severity::Problem, format!("{at}: {w}"));
     }
     if let Some(code) = reach.error_ignored {
         r.say(
-            Level::Problem,
+            Severity::Problem,
             format!("{at}: control \"{}\": when pam_nnp fails ({}) the session still succeeds: only a control that fails the stack (required, requisite, [... default=bad]) makes a refused session fail the login; with this one an error of pam_nnp (a broken config, a directory outage) becomes a silent success WITHOUT no_new_privs", line.control, pamstack::return_name(code)),
         );
     }
     if reach.any_success && !reach.ignore_ok && !reach.not_loaded {
         r.say(
-            Level::Warning,
+            Severity::Warning,
             format!("{at}: only pam_nnp can make a session of service {name} succeed: users it does not restrict (it returns PAM_IGNORE for them) are refused; add session required pam_unix.so (or pam_permit.so) beside it"),
         );
     }
@@ -135,13 +135,13 @@ fn check_line(
     let (parsed, bad) = nnp_config::args::parse(&argv);
     if let Some(bad) = bad {
         r.say(
-            Level::Problem,
+            Severity::Problem,
             format!("{at}: {bad}: the module treats this as an error on every login"),
         );
     }
     if parsed.on_error == nnp_config::args::OnError::Allow {
         r.say(
-            Level::Warning,
+            Severity::Warning,
             format!("{at}: on_error=allow: when the config or a lookup fails (a typo, the directory down), restricted users get sessions WITHOUT no_new_privs; the default (deny) refuses them"),
         );
     }
@@ -156,13 +156,13 @@ fn check_line(
         Ok(c) => {
             let f = crate::check::findings(&c);
             for p in f.problems {
-                r.say(Level::Problem, format!("{at}: {p}"));
+                r.say(Severity::Problem, format!("{at}: {p}"));
             }
             for u in f.unchecked {
-                r.say(Level::Unchecked, format!("{at}: {u}"));
+                r.say(Severity::Unchecked, format!("{at}: {u}"));
             }
             r.say(
-                Level::Ok,
+                Severity::Ok,
                 format!(
                     "{at}: config {}: {} rules from {} files",
                     config.display(),
@@ -173,7 +173,7 @@ fn check_line(
         }
         Err(e) => {
             for d in &e.diagnostics {
-                r.say(Level::Problem, format!("{at}: config: {d}"));
+                r.say(Severity::Problem, format!("{at}: config: {d}"));
             }
         }
     }
@@ -188,7 +188,7 @@ fn check_line(
         } else {
             "before pam_selinux open: the shell's SELinux domain transition happens under no_new_privs (the policy must allow nnp_transition)"
         };
-        r.say(Level::Info, format!("{at}: {rel}"));
+        r.say(Severity::Info, format!("{at}: {rel}"));
     }
     if let Some(s) = find("pam_systemd.so", None) {
         let rel = if s < pos {
@@ -196,7 +196,7 @@ fn check_line(
         } else {
             "before pam_systemd (pam_systemd runs with no_new_privs set; it needs no privilege gain)"
         };
-        r.say(Level::Info, format!("{at}: {rel}"));
+        r.say(Severity::Info, format!("{at}: {rel}"));
     }
 }
 
@@ -272,11 +272,11 @@ fn service_names() -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-fn check_pam(r: &mut Report, has_rules: bool, default_config: Option<&Path>) -> bool {
+fn check_pam(r: &mut Diagnosis, has_rules: bool, default_config: Option<&Path>) -> bool {
     let names = match service_names() {
         Ok(n) => n,
         Err(e) => {
-            r.say(Level::Unchecked, e);
+            r.say(Severity::Unchecked, e);
             return false;
         }
     };
@@ -288,15 +288,15 @@ fn check_pam(r: &mut Report, has_rules: bool, default_config: Option<&Path>) -> 
         let stack = pamstack::load_service(&files, &module_dir, name);
         for u in &stack.unreadable {
             r.say(
-                Level::Unchecked,
+                Severity::Unchecked,
                 format!("PAM stack {name}: cannot read {u}: its pam_nnp lines are not checked"),
             );
         }
         if let Some(f) = &stack.fatal {
             let (level, tail) = if stack.mentions_nnp {
-                (Level::Problem, ", so pam_nnp never runs")
+                (Severity::Problem, ", so pam_nnp never runs")
             } else {
-                (Level::Warning, "")
+                (Severity::Warning, "")
             };
             r.say(
                 level,
@@ -310,7 +310,7 @@ fn check_pam(r: &mut Report, has_rules: bool, default_config: Option<&Path>) -> 
         }
         for g in &stack.ghosts {
             r.say(
-                Level::Problem,
+                Severity::Problem,
                 format!(
                     "{} (stack {name}): pam_nnp.so is never loaded: {}",
                     g.origin, g.reason
@@ -333,9 +333,9 @@ fn check_pam(r: &mut Report, has_rules: bool, default_config: Option<&Path>) -> 
     }
     if !any {
         let level = if has_rules {
-            Level::Problem
+            Severity::Problem
         } else {
-            Level::Info
+            Severity::Info
         };
         r.say(
             level,
@@ -345,19 +345,19 @@ fn check_pam(r: &mut Report, has_rules: bool, default_config: Option<&Path>) -> 
         );
     } else if !sshd_loads && names.iter().any(|n| n == "sshd") {
         r.say(
-            Level::Warning,
+            Severity::Warning,
             "the sshd stack does not load pam_nnp.so: ssh logins are not covered",
         );
     }
     sshd_loads
 }
 
-fn check_sshd(r: &mut Report, sshd_loads: bool) {
+fn check_sshd(r: &mut Diagnosis, sshd_loads: bool) {
     let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
         .into_iter()
         .find(|p| Path::new(p).exists());
     let Some(sshd) = sshd else {
-        r.say(Level::Info, "sshd is not installed");
+        r.say(Severity::Info, "sshd is not installed");
         return;
     };
     match Command::new(sshd).arg("-T").output() {
@@ -368,26 +368,26 @@ fn check_sshd(r: &mut Report, sshd_loads: bool) {
                 .find_map(|l| l.strip_prefix("usepam "))
                 .map(str::trim);
             match usepam {
-                Some("yes") => r.say(Level::Ok, "sshd runs with UsePAM yes (sshd -T)"),
+                Some("yes") => r.say(Severity::Ok, "sshd runs with UsePAM yes (sshd -T)"),
                 Some(v) => r.say(
-                    if sshd_loads { Level::Problem } else { Level::Warning },
+                    if sshd_loads { Severity::Problem } else { Severity::Warning },
                     format!("sshd runs with UsePAM {v}: it opens no PAM session, so pam_nnp cannot act for ssh logins (use nnp-shell, or UsePAM yes)"),
                 ),
-                None => r.say(Level::Warning, "sshd -T did not report UsePAM"),
+                None => r.say(Severity::Warning, "sshd -T did not report UsePAM"),
             }
         }
         Ok(out) => r.say(
-            Level::Warning,
+            Severity::Warning,
             format!(
                 "cannot read sshd's effective configuration (sshd -T: {})",
                 String::from_utf8_lossy(&out.stderr).trim()
             ),
         ),
-        Err(e) => r.say(Level::Warning, format!("cannot run {sshd} -T: {e}")),
+        Err(e) => r.say(Severity::Warning, format!("cannot run {sshd} -T: {e}")),
     }
 }
 
-fn check_shells(r: &mut Report) {
+fn check_shells(r: &mut Diagnosis) {
     let shells = std::fs::read_to_string("/etc/shells").unwrap_or_default();
     let listed = |p: &str| shells.lines().any(|l| l.trim() == p);
     let mut candidates: Vec<String> = Vec::new();
@@ -408,35 +408,35 @@ fn check_shells(r: &mut Report) {
     }
     if candidates.is_empty() {
         r.say(
-            Level::Info,
+            Severity::Info,
             "nnp-shell is not installed and no user has it as shell",
         );
         return;
     }
     for c in candidates {
         if listed(&c) {
-            r.say(Level::Ok, format!("{c} is in /etc/shells"));
+            r.say(Severity::Ok, format!("{c} is in /etc/shells"));
         } else {
             r.say(
-                Level::Problem,
+                Severity::Problem,
                 format!("{c} is not in /etc/shells: some services (ftp, chsh, dropbear) refuse users whose shell is not listed; run add-shell {c}"),
             );
         }
     }
     r.say(
-        Level::Info,
+        Severity::Info,
         format!("{users} user(s) in /etc/passwd have nnp-shell as login shell"),
     );
 }
 
-fn check_lsm(r: &mut Report) {
+fn check_lsm(r: &mut Diagnosis) {
     match std::fs::read_to_string("/sys/fs/selinux/enforce") {
         Ok(v) if v.trim() == "1" => r.say(
-            Level::Warning,
+            Severity::Warning,
             "SELinux is enforcing: under no_new_privs an exec that changes domain is refused unless the policy allows nnp_transition (or the new domain is bounded by the old); test confined programs for restricted users",
         ),
-        Ok(_) => r.say(Level::Info, "SELinux is permissive"),
-        Err(_) => r.say(Level::Info, "SELinux is not enabled"),
+        Ok(_) => r.say(Severity::Info, "SELinux is permissive"),
+        Err(_) => r.say(Severity::Info, "SELinux is not enabled"),
     }
     match std::fs::read_to_string("/sys/module/apparmor/parameters/enabled") {
         Ok(v) if v.trim() == "Y" => {
@@ -444,11 +444,11 @@ fn check_lsm(r: &mut Report) {
                 .map(|p| p.lines().count().to_string())
                 .unwrap_or_else(|_| "an unknown number of".to_string());
             r.say(
-                Level::Warning,
+                Severity::Warning,
                 format!("AppArmor is enabled ({profiles} profiles loaded): under no_new_privs a profile transition on exec must stay within the current confinement (stacking); px/ux transitions that widen it fail"),
             );
         }
-        _ => r.say(Level::Info, "AppArmor is not enabled"),
+        _ => r.say(Severity::Info, "AppArmor is not enabled"),
     }
 }
 
@@ -466,54 +466,54 @@ fn guard_unit_enabled() -> bool {
 
 /// What the kernel offers the exec guard, and whether it is in force (the one answer:
 /// [`nnp_guard::GuardState`]).
-fn check_guard(r: &mut Report) {
+fn check_guard(r: &mut Diagnosis) {
     let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
     if !btf {
         r.say(
-            Level::Info,
+            Severity::Info,
             "exec guard: the kernel has no BTF (/sys/kernel/btf/vmlinux): the guard cannot run",
         );
         return;
     }
-    r.say(Level::Ok, "exec guard: kernel BTF present");
+    r.say(Severity::Ok, "exec guard: kernel BTF present");
     let active = nnp_guard::bpf_lsm_active();
     match (active, nnp_guard::lsm_list()) {
         (Some(true), Some(list)) => {
-            r.say(Level::Ok, format!("exec guard: bpf is in the active LSM list ({list})"))
+            r.say(Severity::Ok, format!("exec guard: bpf is in the active LSM list ({list})"))
         }
         (_, Some(list)) => r.say(
-            Level::Info,
+            Severity::Info,
             format!("exec guard: bpf is not in the active LSM list ({list}): BPF LSM programs attach but never run here; {}", nnp_guard::lsm_hint()),
         ),
         _ => r.say(
-            Level::Info,
+            Severity::Info,
             "exec guard: cannot read /sys/kernel/security/lsm (securityfs not mounted?)",
         ),
     }
     let lsm = nnp_guard::probe(nnp_guard::Mode::Lsm);
     let kill = nnp_guard::probe(nnp_guard::Mode::Kill);
     match (&lsm, active, &kill) {
-        (Ok(()), Some(true), _) => r.say(Level::Ok, "exec guard: LSM programs load and run here: mode lsm (exec fails with EPERM)"),
+        (Ok(()), Some(true), _) => r.say(Severity::Ok, "exec guard: LSM programs load and run here: mode lsm (exec fails with EPERM)"),
         (Ok(()), _, Ok(())) => r.say(
-            Level::Ok,
+            Severity::Ok,
             "exec guard: LSM programs load but the kernel does not run them (bpf not active); the sched_prepare_exec tracepoint does: mode kill (refused execs are killed)",
         ),
         (Err(e), _, Ok(())) => r.say(
-            Level::Ok,
+            Severity::Ok,
             format!("exec guard: LSM programs do not load here ({e}); the sched_prepare_exec tracepoint does: mode kill (refused execs are killed)"),
         ),
         (Ok(()), _, Err(e2)) => r.say(
-            Level::Info,
+            Severity::Info,
             format!("exec guard: cannot run here: LSM programs load but the kernel does not run them ({}); kill (sched_prepare_exec, Linux 6.10+): {e2}", nnp_guard::lsm_hint()),
         ),
         (Err(e1), _, Err(e2)) => r.say(
-            Level::Info,
+            Severity::Info,
             format!("exec guard: cannot run here: lsm: {e1}; kill (sched_prepare_exec, Linux 6.10+): {e2}"),
         ),
     }
     let state = nnp_guard::GuardState::read();
     r.say(
-        Level::Info,
+        Severity::Info,
         if state.hook {
             "exec guard: the kernel has the bprm_no_new_privs hook: guard_action = \"degrade\" runs a guarded privilege-raising exec with the caller's privileges"
         } else {
@@ -522,7 +522,7 @@ fn check_guard(r: &mut Report) {
     );
     if let Some(a) = state.action {
         r.say(
-            Level::Info,
+            Severity::Info,
             format!(
                 "exec guard: action {}: a guarded user's privilege-raising exec {}",
                 a.as_str(),
@@ -531,7 +531,7 @@ fn check_guard(r: &mut Report) {
         );
     }
     if let Some(f) = state.action_fallback() {
-        r.say(Level::Info, format!("exec guard: {f}"));
+        r.say(Severity::Info, format!("exec guard: {f}"));
     }
     let mode = state.mode.map_or("?", nnp_guard::Mode::as_str);
     let config = state
@@ -541,33 +541,33 @@ fn check_guard(r: &mut Report) {
         .unwrap_or_default();
     match state.protection() {
         nnp_guard::Protection::NotLoaded if guard_unit_enabled() => r.say(
-            Level::Problem,
+            Severity::Problem,
             "exec guard: nnp-guard.service is enabled but no guard is loaded (see the lines above for what the kernel lacks, and journalctl -u nnp-guard.service)",
         ),
         nnp_guard::Protection::NotLoaded => r.say(
-            Level::Info,
+            Severity::Info,
             "exec guard: not loaded (nnpctl guard load, or systemctl enable --now nnp-guard.service)",
         ),
         nnp_guard::Protection::InForce => r.say(
-            Level::Ok,
+            Severity::Ok,
             format!("exec guard: in force: loaded, mode {mode}, live, config {config} is current, complete"),
         ),
         nnp_guard::Protection::NotInForce(why) => {
             for w in why {
-                r.say(Level::Problem, format!("exec guard: loaded (mode {mode}) but not in force: {w}"));
+                r.say(Severity::Problem, format!("exec guard: loaded (mode {mode}) but not in force: {w}"));
             }
         }
         nnp_guard::Protection::CannotTell(why) => {
             for w in why {
-                r.say(Level::Unchecked, format!("exec guard: cannot tell whether it is in force: {w}"));
+                r.say(Severity::Unchecked, format!("exec guard: cannot tell whether it is in force: {w}"));
             }
         }
     }
 }
 
-pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Error> {
-    let mut r = Report {
-        worst: Level::Ok,
+pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Output, Error> {
+    let mut r = Diagnosis {
+        worst: Severity::Ok,
         findings: Vec::new(),
     };
     let shown = path.map_or_else(
@@ -577,7 +577,7 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Error> {
     let has_rules = match nnp_config::load_main(path) {
         Ok(c) => {
             r.say(
-                Level::Ok,
+                Severity::Ok,
                 format!(
                     "config {shown}: {} rules from {} files",
                     c.rules.len(),
@@ -586,13 +586,13 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Error> {
             );
             let f = crate::check::findings(&c);
             for w in f.warnings {
-                r.say(Level::Warning, w);
+                r.say(Severity::Warning, w);
             }
             !c.rules.is_empty()
         }
         Err(e) => {
             for d in &e.diagnostics {
-                r.say(Level::Problem, d.to_string());
+                r.say(Severity::Problem, d.to_string());
             }
             true
         }
@@ -603,11 +603,11 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Report, Error> {
     check_lsm(&mut r);
     check_guard(&mut r);
     let outcome = match r.worst {
-        Level::Problem => Outcome::Problem,
-        Level::Unchecked => Outcome::Incomplete,
+        Severity::Problem => Outcome::Problem,
+        Severity::Unchecked => Outcome::Incomplete,
         _ => Outcome::Fine,
     };
-    let mut out = crate::Report::new();
+    let mut out = crate::Output::new();
     out.outcome = outcome;
     if json {
         #[derive(Serialize)]

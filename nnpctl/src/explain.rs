@@ -6,7 +6,7 @@ use std::path::Path;
 use nnp_config::{escape, DecideError, Nss, Resolver, Service, Verdict, Who};
 use serde::Serialize;
 
-use crate::{Error, Outcome, Report};
+use crate::{Error, Outcome, Output};
 
 #[derive(Serialize)]
 struct RuleJson {
@@ -144,7 +144,7 @@ pub fn run(
     user: &[u8],
     service: Option<&str>,
     json: bool,
-) -> Result<Report, Error> {
+) -> Result<Output, Error> {
     let config = nnp_config::load_main(path)?;
     // Linux-PAM lowercases service names: the module sees `--service SSHD` as "sshd".
     let service = service.map(str::to_lowercase);
@@ -156,7 +156,7 @@ pub fn run(
         Ok(s) => s.shell.to_string(),
         Err(_) => nnp_config::DEFAULT_SHELL.to_string(),
     };
-    let mut r = Report::new();
+    let mut r = Output::new();
     let shown = escape(user);
     if json {
         let (d, error): (Option<&nnp_config::Decision<'_>>, Option<&DecideError>) = match &decision

@@ -9,7 +9,7 @@ use std::time::Duration;
 use nnp_guard::{GuardState, Mode, Protection};
 use serde::Serialize;
 
-use crate::{Error, Outcome, Report};
+use crate::{Error, Outcome, Output};
 
 /// `--mode` of `guard load`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -22,7 +22,7 @@ pub enum LoadMode {
     Kill,
 }
 
-fn compiled_lines(r: &mut Report, c: &nnp_guard::Compiled) {
+fn compiled_lines(r: &mut Output, c: &nnp_guard::Compiled) {
     for n in c.table.notes.iter().chain(&c.allow_notes) {
         r.line(format!("note: {n}"));
     }
@@ -51,7 +51,7 @@ fn tables(c: &nnp_guard::Compiled) -> String {
     )
 }
 
-pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Report, Error> {
+pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Output, Error> {
     let want = match mode {
         LoadMode::Auto => None,
         LoadMode::Lsm => Some(Mode::Lsm),
@@ -73,7 +73,7 @@ pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Report
     } else {
         nnp_guard::load(p, explicit, want)
     }?;
-    let mut r = Report::new();
+    let mut r = Output::new();
     compiled_lines(&mut r, &c);
     r.line(format!(
         "guard loaded: mode {} ({}), live, pinned at {}",
@@ -87,17 +87,17 @@ pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Report
     Ok(r)
 }
 
-pub fn reload(path: Option<&Path>) -> Result<Report, Error> {
+pub fn reload(path: Option<&Path>) -> Result<Output, Error> {
     let (p, explicit) = nnp_config::main_path(path);
     let c = nnp_guard::reload(p, explicit).map_err(Error::Reload)?;
-    let mut r = Report::new();
+    let mut r = Output::new();
     compiled_lines(&mut r, &c);
     r.line(format!("guard reloaded: {}", tables(&c)));
     Ok(r)
 }
 
-pub fn unload() -> Result<Report, Error> {
-    let mut r = Report::new();
+pub fn unload() -> Result<Output, Error> {
+    let mut r = Output::new();
     if nnp_guard::unload()? {
         r.line("guard unloaded");
     } else {
@@ -198,13 +198,13 @@ fn status_model(s: &GuardState) -> (StatusModel, Outcome) {
     )
 }
 
-pub fn status(json: bool) -> Result<Report, Error> {
+pub fn status(json: bool) -> Result<Output, Error> {
     let (m, outcome) = status_model(&GuardState::read());
     render_status(&m, outcome, json)
 }
 
-fn render_status(m: &StatusModel, outcome: Outcome, json: bool) -> Result<Report, Error> {
-    let mut r = Report::new();
+fn render_status(m: &StatusModel, outcome: Outcome, json: bool) -> Result<Output, Error> {
+    let mut r = Output::new();
     r.outcome = outcome;
     if json {
         r.line(serde_json::to_string_pretty(m)?);

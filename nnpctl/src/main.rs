@@ -156,7 +156,7 @@ impl Outcome {
 }
 
 /// What a command prints and how it ends.
-pub struct Report {
+pub struct Output {
     /// Standard output.
     pub out: String,
     /// Standard error (messages about what could not be checked).
@@ -165,9 +165,9 @@ pub struct Report {
     pub outcome: Outcome,
 }
 
-impl Report {
-    fn new() -> Report {
-        Report {
+impl Output {
+    fn new() -> Output {
+        Output {
             out: String::new(),
             err: String::new(),
             outcome: Outcome::Fine,
@@ -272,7 +272,7 @@ impl From<serde_json::Error> for Error {
     }
 }
 
-fn try_main(cli: Cli) -> Result<Report, Error> {
+fn try_main(cli: Cli) -> Result<Output, Error> {
     let config = cli.config.as_deref();
     match cli.command {
         Command::Check => check::run(config),
@@ -297,7 +297,7 @@ fn try_main(cli: Cli) -> Result<Report, Error> {
             GuardCommand::Status { json } => guard::status(json),
             GuardCommand::Report { json } => report::run(json),
             GuardCommand::Watch { json, retry } => {
-                guard::watch(json, retry).map(|outcome| Report {
+                guard::watch(json, retry).map(|outcome| Output {
                     out: String::new(),
                     err: String::new(),
                     outcome,
@@ -368,10 +368,10 @@ where
     }
 }
 
-/// What a command that ran prints (stdout, stderr) and exits with: its report, or its
+/// What a command that ran prints (stdout, stderr) and exits with: its output, or its
 /// error as `nnpctl: MESSAGE` with the error's status, or 3 after a panic (the panic
 /// hook has printed it).
-fn finish(result: std::thread::Result<Result<Report, Error>>) -> (String, String, u8) {
+fn finish(result: std::thread::Result<Result<Output, Error>>) -> (String, String, u8) {
     match result {
         Ok(Ok(report)) => (report.out, report.err, report.outcome.code()),
         Ok(Err(e)) => (String::new(), format!("nnpctl: {e}\n"), e.exit_status()),
@@ -529,7 +529,7 @@ mod tests {
 
     #[test]
     fn a_finished_command_prints_and_exits_as_its_outcome_says() {
-        let report = Report {
+        let report = Output {
             out: "o\n".into(),
             err: "e\n".into(),
             outcome: Outcome::Problem,
@@ -547,7 +547,7 @@ mod tests {
             )
         );
         assert_eq!(finish(Ok(Err(load_error().into()))).2, 1);
-        let fine = Report::new();
+        let fine = Output::new();
         assert_eq!(finish(Ok(Ok(fine))).2, 0);
         // A panic is "could not complete", never 101.
         assert_eq!(finish(Err(Box::new("boom"))).2, 3);

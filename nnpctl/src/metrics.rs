@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::{Error, Report};
+use crate::{Error, Output};
 
 /// The guard's part of the metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -364,9 +364,9 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     result
 }
 
-pub fn run(path: Option<&Path>, output: Option<&Path>) -> Result<Report, Error> {
+pub fn run(path: Option<&Path>, output: Option<&Path>) -> Result<Output, Error> {
     let text = collect(path).render();
-    let mut r = Report::new();
+    let mut r = Output::new();
     match output {
         None => r.out = text,
         Some(o) => write_atomically(o, &text)

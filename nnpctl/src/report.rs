@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use nnp_guard::{Meta, ReportEntry};
 use serde::Serialize;
 
-use crate::{Error, Outcome, Report};
+use crate::{Error, Outcome, Output};
 
 /// The rule name of entries counted while some group of the process could not be read.
 pub const UNREAD_GROUPS: &str = "(groups that could not all be read)";
@@ -204,8 +204,8 @@ pub fn render_text(m: &ReportModel) -> String {
 
 /// `nnpctl guard report [--json]`: exit 0 with the report, 1 when no guard is loaded, 3 when
 /// the loaded guard's report cannot be read.
-pub fn run(json: bool) -> Result<Report, Error> {
-    let mut r = Report::new();
+pub fn run(json: bool) -> Result<Output, Error> {
+    let mut r = Output::new();
     let m = if nnp_guard::is_loaded() {
         let meta = Meta::read();
         let entries = nnp_guard::read_report()?;

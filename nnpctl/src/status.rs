@@ -3,9 +3,9 @@
 use std::path::Path;
 
 use crate::procfs;
-use crate::{Outcome, Report};
+use crate::{Outcome, Output};
 
-pub fn run(pids: &[u32]) -> Report {
+pub fn run(pids: &[u32]) -> Output {
     let pids: Vec<u32> = if pids.is_empty() {
         // nnpctl itself: it inherited its NoNewPrivs and uids from whoever ran it.
         vec![std::process::id()]
@@ -13,7 +13,7 @@ pub fn run(pids: &[u32]) -> Report {
         pids.to_vec()
     };
     let root = Path::new("/proc");
-    let mut r = Report::new();
+    let mut r = Output::new();
     let mut buf = Vec::with_capacity(4096);
     r.line(format!(
         "{:>7}  {:<10} {:<8} {:>6} {:>6}  COMMAND",

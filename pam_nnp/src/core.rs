@@ -7,6 +7,7 @@ use std::path::Path;
 use nnp_config::{Config, Directory, LoadError, Resolver, Service, Verdict, Who};
 
 use nnp_config::args::{Args, OnError};
+use nnp_sys::pamlog::Priority;
 
 /// What the system provides; injected so the hook is testable without root or libpam.
 pub trait System {
@@ -45,31 +46,20 @@ pub enum Code {
     SessionErr,
 }
 
-/// Log severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// LOG_ERR
-    Err,
-    /// LOG_NOTICE
-    Notice,
-    /// LOG_DEBUG
-    Debug,
-}
-
-/// Everything the hook must do after the decision.
+/// The module's response to PAM: everything the hook must do after the decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub struct Response {
     /// The return code.
     pub code: Code,
     /// Log lines (pam_syslog adds the `pam_nnp(SERVICE:session): ` prefix).
-    pub logs: Vec<(Level, String)>,
+    pub logs: Vec<(Priority, String)>,
     /// PAM_TEXT_INFO to send to the user.
     pub notice: Option<String>,
 }
 
-impl Report {
-    fn ignore(logs: Vec<(Level, String)>) -> Report {
-        Report {
+impl Response {
+    fn ignore(logs: Vec<(Priority, String)>) -> Response {
+        Response {
             code: Code::Ignore,
             logs,
             notice: None,
@@ -78,7 +68,7 @@ impl Report {
 }
 
 /// An error under the line's `on_error`.
-pub fn error_report(on_error: OnError, user: &str, cause: &str) -> Report {
+pub fn error_response(on_error: OnError, user: &str, cause: &str) -> Response {
     let (code, consequence) = match on_error {
         OnError::Deny => (Code::SessionErr, "session refused (on_error=deny)"),
         OnError::Allow => (
@@ -86,10 +76,10 @@ pub fn error_report(on_error: OnError, user: &str, cause: &str) -> Report {
             "session continues WITHOUT no_new_privs (on_error=allow)",
         ),
     };
-    Report {
+    Response {
         code,
         logs: vec![(
-            Level::Err,
+            Priority::Err,
             format!("user {user}: error: {cause}; {consequence}"),
         )],
         notice: None,
@@ -104,15 +94,15 @@ pub fn error_report(on_error: OnError, user: &str, cause: &str) -> Report {
 pub const USER_MANAGER_SERVICE: &str = "systemd-user";
 
 /// The whole of `pam_sm_open_session` after PAM's items and the arguments have been read.
-pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service: &str) -> Report {
+pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service: &str) -> Response {
     let shown = user.map_or_else(|| "(none)".to_string(), nnp_config::escape);
     let Some(user) = user else {
-        return error_report(args.on_error, &shown, "PAM_USER is not set");
+        return error_response(args.on_error, &shown, "PAM_USER is not set");
     };
     let config = match sys.load(&args.config, args.config_explicit) {
         Ok(c) => c,
         Err(e) => {
-            return error_report(args.on_error, &shown, &format!("cannot use config: {e}"));
+            return error_response(args.on_error, &shown, &format!("cannot use config: {e}"));
         }
     };
     let mut res = Resolver::new(sys.directory());
@@ -124,7 +114,7 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
     };
     let decision = match decided {
         Ok(d) => d,
-        Err(e) => return error_report(args.on_error, &shown, &e.to_string()),
+        Err(e) => return error_response(args.on_error, &shown, &e.to_string()),
     };
     let who = match &decision.user {
         Some(u) => format!("user {shown} (uid {})", u.uid),
@@ -140,16 +130,16 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
         (Verdict::Enforce, Some(rule)) => match sys.set_nnp() {
             Ok(()) => {
                 logs.push((
-                    Level::Notice,
+                    Priority::Notice,
                     format!("{who}: no_new_privs set by rule {}{scope}", rule.at),
                 ));
-                Report {
+                Response {
                     code: Code::Success,
                     logs,
                     notice: config.notice.clone(),
                 }
             }
-            Err(e) => error_report(
+            Err(e) => error_response(
                 args.on_error,
                 &shown,
                 &format!("rule {} says nnp, but {e}", rule.at),
@@ -157,22 +147,22 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
         },
         (Verdict::Audit, Some(rule)) => {
             logs.push((
-                Level::Notice,
+                Priority::Notice,
                 format!(
                     "{who}: audit mode: would set no_new_privs by rule {}",
                     rule.at
                 ),
             ));
-            Report::ignore(logs)
+            Response::ignore(logs)
         }
         (Verdict::Exempt, Some(rule)) => {
             if args.debug {
                 logs.push((
-                    Level::Debug,
+                    Priority::Debug,
                     format!("{who}: exempt (nnp = false) by rule {}", rule.at),
                 ));
             }
-            Report::ignore(logs)
+            Response::ignore(logs)
         }
         _ => {
             if args.debug {
@@ -184,9 +174,9 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
                 } else {
                     "no rule matches; nothing done".to_string()
                 };
-                logs.push((Level::Debug, format!("{who}: {why}")));
+                logs.push((Priority::Debug, format!("{who}: {why}")));
             }
-            Report::ignore(logs)
+            Response::ignore(logs)
         }
     }
 }
@@ -280,7 +270,7 @@ mod tests {
 
     const RULES: &str = "notice = \"NNP is on\"\n[[rule]]\nusers = [\"carol\"]\nnnp = false\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n";
 
-    fn run(fake: &Fake, argv: &[&[u8]], user: &[u8]) -> Report {
+    fn run(fake: &Fake, argv: &[&[u8]], user: &[u8]) -> Response {
         let (args, err) = crate::args::parse(argv);
         assert!(err.is_none());
         open_session(fake, &args, Some(user), "sshd")
@@ -296,7 +286,7 @@ mod tests {
         assert_eq!(
             r.logs,
             [(
-                Level::Notice,
+                Priority::Notice,
                 "user alice (uid 2001): no_new_privs set by rule /etc/security/nnp.toml:5"
                     .to_string()
             )]

@@ -17,7 +17,7 @@ use pam::conv::Conv;
 use pam::items::{Service, User};
 use pam::module::{PamHandle, PamHooks};
 
-use crate::core::{Code, RealSystem, Report};
+use crate::core::{Code, RealSystem, Response};
 
 struct PamNnp;
 // The macro generates the `extern "C"` entry points (pam-bindings' own unsafe code, each
@@ -92,8 +92,8 @@ fn open_session(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
             .map_or_else(|| "(none)".to_string(), nnp_config::escape)
     };
     if let Some(e) = arg_error {
-        let report = core::error_report(parsed.on_error, &shown(), &e.to_string());
-        return apply(pamh, &report, flags);
+        let response = core::error_response(parsed.on_error, &shown(), &e.to_string());
+        return apply(pamh, &response, flags);
     }
     // A service that cannot be read would make every `services` rule silently not match:
     // an error like any other, under the line's on_error.
@@ -102,13 +102,14 @@ fn open_session(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
             String::from_utf8_lossy(s.0.to_bytes()).into_owned()
         }
         _ => {
-            let report = core::error_report(parsed.on_error, &shown(), "PAM_SERVICE is not set");
-            return apply(pamh, &report, flags);
+            let response =
+                core::error_response(parsed.on_error, &shown(), "PAM_SERVICE is not set");
+            return apply(pamh, &response, flags);
         }
     };
     // A panic anywhere in the decision becomes the line's on_error result, never an
     // unwind into the login program.
-    let report = std::panic::catch_unwind(|| {
+    let response = std::panic::catch_unwind(|| {
         inject_fault(user.as_deref());
         core::open_session(&RealSystem, &parsed, user.as_deref(), &service)
     })
@@ -118,17 +119,17 @@ fn open_session(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
             .ok()
             .flatten()
             .unwrap_or_default();
-        core::error_report(
+        core::error_response(
             parsed.on_error,
             &shown(),
             &format!("internal error in pam_nnp (panic: {what})"),
         )
     });
-    apply(pamh, &report, flags)
+    apply(pamh, &response, flags)
 }
 
-fn apply(pamh: &mut PamHandle, report: &Report, flags: PamFlag) -> PamResultCode {
-    if let Some(notice) = &report.notice {
+fn apply(pamh: &mut PamHandle, response: &Response, flags: PamFlag) -> PamResultCode {
+    if let Some(notice) = &response.notice {
         if flags & PAM_SILENT == 0 {
             if let Ok(Some(conv)) = pamh.get_item::<Conv>() {
                 // A conversation failure is not an error.
@@ -139,9 +140,9 @@ fn apply(pamh: &mut PamHandle, report: &Report, flags: PamFlag) -> PamResultCode
     // Logging is best effort and cannot panic into the decision.
     let handle: &PamHandle = pamh;
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        log::send(handle, &report.logs)
+        log::send(handle, &response.logs)
     }));
-    pam_code(report.code)
+    pam_code(response.code)
 }
 
 impl PamHooks for PamNnp {

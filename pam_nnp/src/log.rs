@@ -5,7 +5,6 @@
 
 use pam::module::PamHandle;
 
-use crate::core::Level;
 use nnp_sys::pamlog::{self, Priority};
 
 /// Longest message sent (syslog daemons truncate around 1-8 KiB anyway).
@@ -20,14 +19,9 @@ pub fn sanitize(msg: &str) -> String {
 }
 
 /// Send each line through pam_syslog.
-pub fn send(pamh: &PamHandle, lines: &[(Level, String)]) {
-    for (level, msg) in lines {
-        let prio = match level {
-            Level::Err => Priority::Err,
-            Level::Notice => Priority::Notice,
-            Level::Debug => Priority::Debug,
-        };
-        pamlog::log(pamh, prio, &sanitize(msg));
+pub fn send(pamh: &PamHandle, lines: &[(Priority, String)]) {
+    for (prio, msg) in lines {
+        pamlog::log(pamh, *prio, &sanitize(msg));
     }
 }
 
