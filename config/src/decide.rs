@@ -199,27 +199,35 @@ pub enum Service<'a> {
     Ignored,
 }
 
-/// The outcome of a decision.
+/// The outcome of a decision; every verdict but [`Verdict::NoMatch`] carries its deciding
+/// rule, so nothing can enforce without one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Verdict<'c> {
     /// No rule matches: nothing is done.
     NoMatch,
     /// The first matching rule says `nnp = false`.
-    Exempt,
+    Exempt(&'c Rule),
     /// The first matching rule says `nnp = true` in audit mode: log "would set".
-    Audit,
+    Audit(&'c Rule),
     /// The first matching rule says `nnp = true` in enforce mode: set NNP.
-    Enforce,
+    Enforce(&'c Rule),
 }
 
-impl Verdict {
+impl<'c> Verdict<'c> {
     /// The spelling in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::NoMatch => "no-match",
-            Verdict::Exempt => "exempt",
-            Verdict::Audit => "audit",
-            Verdict::Enforce => "enforce",
+            Verdict::Exempt(_) => "exempt",
+            Verdict::Audit(_) => "audit",
+            Verdict::Enforce(_) => "enforce",
+        }
+    }
+    /// The deciding rule.
+    pub fn rule(self) -> Option<&'c Rule> {
+        match self {
+            Verdict::NoMatch => None,
+            Verdict::Exempt(r) | Verdict::Audit(r) | Verdict::Enforce(r) => Some(r),
         }
     }
 }
@@ -227,10 +235,8 @@ impl Verdict {
 /// A decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision<'c> {
-    /// What is to be done.
-    pub verdict: Verdict,
-    /// The deciding rule.
-    pub rule: Option<&'c Rule>,
+    /// What is to be done, by which rule.
+    pub verdict: Verdict<'c>,
     /// The effective mode: the rule's, else the top-level one.
     pub mode: Mode,
     /// The account, when it had to be looked up (with no rules nothing is looked up, and a
@@ -240,14 +246,18 @@ pub struct Decision<'c> {
     pub because: Option<String>,
 }
 
-impl Decision<'_> {
+impl<'c> Decision<'c> {
+    /// The deciding rule, if one matched.
+    pub fn rule(&self) -> Option<&'c Rule> {
+        self.verdict.rule()
+    }
     /// The deciding rule says `nnp = true` (enforce or audit).
     pub fn restricts(&self) -> bool {
-        matches!(self.verdict, Verdict::Audit | Verdict::Enforce)
+        matches!(self.verdict, Verdict::Audit(_) | Verdict::Enforce(_))
     }
     /// NNP is to be set now.
     pub fn sets_nnp(&self) -> bool {
-        self.verdict == Verdict::Enforce
+        matches!(self.verdict, Verdict::Enforce(_))
     }
 }
 
@@ -444,7 +454,6 @@ impl Config {
         if self.rules.is_empty() {
             return Ok(Decision {
                 verdict: Verdict::NoMatch,
-                rule: None,
                 mode: self.mode,
                 user: None,
                 because: None,
@@ -500,13 +509,12 @@ impl Config {
             if let Some(because) = self.rule_matches(rule, res, facts, service)? {
                 let mode = rule.mode.unwrap_or(self.mode);
                 let verdict = match (rule.nnp, mode) {
-                    (false, _) => Verdict::Exempt,
-                    (true, Mode::Audit) => Verdict::Audit,
-                    (true, Mode::Enforce) => Verdict::Enforce,
+                    (false, _) => Verdict::Exempt(rule),
+                    (true, Mode::Audit) => Verdict::Audit(rule),
+                    (true, Mode::Enforce) => Verdict::Enforce(rule),
                 };
                 return Ok(Decision {
                     verdict,
-                    rule: Some(rule),
                     mode,
                     user: facts.account(),
                     because: Some(because),
@@ -515,7 +523,6 @@ impl Config {
         }
         Ok(Decision {
             verdict: Verdict::NoMatch,
-            rule: None,
             mode: self.mode,
             user: facts.account(),
             because: None,
@@ -686,7 +693,7 @@ impl Config {
             None => (DEFAULT_SHELL, "default"),
         };
         let rule = if self.rules.iter().any(|r| r.shell.is_some()) {
-            self.decide(res, who, Service::Ignored)?.rule
+            self.decide(res, who, Service::Ignored)?.rule()
         } else {
             None
         };

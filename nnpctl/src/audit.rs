@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use nnp_config::{Config, Nss, Resolver, Who};
+use nnp_config::{Config, Nss, Resolver, Verdict, Who};
 use serde::Serialize;
 
 use crate::procfs::{self, ReadError};
@@ -77,15 +77,16 @@ impl Scan {
     }
 }
 
-/// The verdict for a process owner: `Ok(Some((user, rule)))` when restricted.
-type Verdict = Result<Option<(String, String)>, String>;
+/// Whether a process owner (real uid, gid, groups) is restricted: `Ok(Some((user, rule)))`
+/// by that rule, `Ok(None)` not, `Err(why)` when it cannot be decided.
+type Restriction = Result<Option<(String, String)>, String>;
 
 /// Rescans of /proc after the first pass, at most (see the module's documentation).
 const MAX_RESCANS: usize = 64;
 /// Time the rescans may take, at most.
 const RESCAN_BUDGET: Duration = Duration::from_secs(1);
 
-fn verdict(config: &Config, res: &mut Resolver<'_>, p: &procfs::Proc) -> Verdict {
+fn restriction(config: &Config, res: &mut Resolver<'_>, p: &procfs::Proc) -> Restriction {
     let uid = p.ruid;
     let who = Who::Kernel {
         uid,
@@ -93,14 +94,16 @@ fn verdict(config: &Config, res: &mut Resolver<'_>, p: &procfs::Proc) -> Verdict
         groups: &p.groups,
     };
     match config.decide_any_service(res, who) {
-        Ok(d) if d.sets_nnp() => {
-            let user = d
-                .user
-                .as_ref()
-                .map_or_else(|| format!("#{uid}"), |u| nnp_config::escape(&u.name));
-            Ok(d.rule.map(|r| (user, r.at.to_string())))
-        }
-        Ok(_) => Ok(None),
+        Ok(d) => match d.verdict {
+            Verdict::Enforce(rule) => {
+                let user = d
+                    .user
+                    .as_ref()
+                    .map_or_else(|| format!("#{uid}"), |u| nnp_config::escape(&u.name));
+                Ok(Some((user, rule.at.to_string())))
+            }
+            Verdict::NoMatch | Verdict::Exempt(_) | Verdict::Audit(_) => Ok(None),
+        },
         Err(e) => Err(e.to_string()),
     }
 }
@@ -182,7 +185,7 @@ struct Worker<'a> {
     boot: u64,
     ticks: u64,
     res: Resolver<'a>,
-    verdicts: HashMap<(u32, u32, Vec<u32>), Verdict>,
+    restrictions: HashMap<(u32, u32, Vec<u32>), Restriction>,
     buf: Vec<u8>,
     s: Scan,
 }
@@ -202,7 +205,7 @@ impl<'a> Worker<'a> {
             boot,
             ticks,
             res: Resolver::new(&Nss),
-            verdicts: HashMap::new(),
+            restrictions: HashMap::new(),
             buf: Vec::with_capacity(4096),
             s: Scan::default(),
         }
@@ -262,11 +265,11 @@ impl<'a> Worker<'a> {
             return Visit::Read; // every thread has NNP: fine whatever the rules say
         }
         let key = (p.ruid, p.rgid, p.groups.clone());
-        let v = match self.verdicts.get(&key) {
+        let v = match self.restrictions.get(&key) {
             Some(v) => v.clone(),
             None => {
-                let v = verdict(self.config, &mut self.res, &p);
-                self.verdicts.insert(key, v.clone());
+                let v = restriction(self.config, &mut self.res, &p);
+                self.restrictions.insert(key, v.clone());
                 v
             }
         };

@@ -73,7 +73,7 @@ fn enforcement(config: &nnp_config::Config, user: &[u8]) -> EnforcementJson {
     for svc in services.iter().map(Some).chain(std::iter::once(None)) {
         let s = svc.map_or(Service::Unnamed, |n| Service::Named(n));
         let (verdict, rule) = match config.decide(&mut res, Who::Name(user), s) {
-            Ok(d) => (d.verdict.as_str(), d.rule.map(rule_json)),
+            Ok(d) => (d.verdict.as_str(), d.rule().map(rule_json)),
             Err(_) => ("error", None),
         };
         module.push(ModuleJson {
@@ -164,7 +164,7 @@ pub fn run(
             Ok(d) => (Some(d), None),
             Err(e) => (None, Some(e)),
         };
-        let rule = d.and_then(|d| d.rule);
+        let rule = d.and_then(|d| d.rule());
         let out = ExplainJson {
             schema: "nnp.explain/1",
             user: shown.clone(),
@@ -215,7 +215,7 @@ pub fn run(
             r.outcome = Outcome::Incomplete;
         }
         Ok(d) => {
-            match d.rule {
+            match d.rule() {
                 None => r.line("rule:     none matches"),
                 Some(rule) => r.line(format!("rule:     #{} at {}", rule.at.index, rule.at)),
             }
@@ -228,9 +228,9 @@ pub fn run(
                     "nothing is done (no rules: nothing looked up)"
                 }
                 Verdict::NoMatch => "nothing is done (no rule matches)",
-                Verdict::Exempt => "nothing is done (exempt: nnp = false)",
-                Verdict::Enforce => "pam_nnp sets no_new_privs",
-                Verdict::Audit => "audit: pam_nnp logs \"would set\" and sets nothing",
+                Verdict::Exempt(_) => "nothing is done (exempt: nnp = false)",
+                Verdict::Enforce(_) => "pam_nnp sets no_new_privs",
+                Verdict::Audit(_) => "audit: pam_nnp logs \"would set\" and sets nothing",
             };
             r.line(format!("decision: {what}"));
         }

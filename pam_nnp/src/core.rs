@@ -126,8 +126,8 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
     } else {
         ""
     };
-    match (decision.verdict, decision.rule) {
-        (Verdict::Enforce, Some(rule)) => match sys.set_nnp() {
+    match decision.verdict {
+        Verdict::Enforce(rule) => match sys.set_nnp() {
             Ok(()) => {
                 logs.push((
                     Priority::Notice,
@@ -145,7 +145,7 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
                 &format!("rule {} says nnp, but {e}", rule.at),
             ),
         },
-        (Verdict::Audit, Some(rule)) => {
+        Verdict::Audit(rule) => {
             logs.push((
                 Priority::Notice,
                 format!(
@@ -155,7 +155,7 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
             ));
             Response::ignore(logs)
         }
-        (Verdict::Exempt, Some(rule)) => {
+        Verdict::Exempt(rule) => {
             if args.debug {
                 logs.push((
                     Priority::Debug,
@@ -164,7 +164,7 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
             }
             Response::ignore(logs)
         }
-        _ => {
+        Verdict::NoMatch => {
             if args.debug {
                 let why = if config.rules.is_empty() {
                     format!(

@@ -125,13 +125,13 @@ fn cast() -> Dir {
 
 /// The module's verdict (services ignored, as nnp-shell and the guard decide) and the
 /// guard's compiled answer, for every account of the cast.
-type Row = (
+type Row<'c> = (
     String,
-    Option<(usize, Verdict)>,
+    Option<(usize, Verdict<'c>)>,
     Option<(usize, GuardVerdict)>,
 );
 
-fn differential(c: &Config, d: &Dir) -> Vec<Row> {
+fn differential<'c>(c: &'c Config, d: &Dir) -> Vec<Row<'c>> {
     let t = c.guard_table(d);
     d.users
         .iter()
@@ -141,7 +141,7 @@ fn differential(c: &Config, d: &Dir) -> Vec<Row> {
             let m = c
                 .decide(&mut res, Who::Name(&u.name), Service::Ignored)
                 .unwrap();
-            let module = m.rule.map(|r| (r.at.index, m.verdict));
+            let module = m.rule().map(|r| (r.at.index, m.verdict));
             let (uid, gid, groups) = d.creds(u);
             let guard = t.lookup(uid, gid, &groups).map(decode);
             (escape(&u.name), module, guard)
@@ -149,17 +149,17 @@ fn differential(c: &Config, d: &Dir) -> Vec<Row> {
         .collect()
 }
 
-fn same(m: Option<(usize, Verdict)>, g: Option<(usize, GuardVerdict)>) -> bool {
+fn same(m: Option<(usize, Verdict<'_>)>, g: Option<(usize, GuardVerdict)>) -> bool {
     match (m, g) {
         (None, None) => true,
-        (None, Some((_, GuardVerdict::Exempt))) | (Some((_, Verdict::Exempt)), None) => true,
+        (None, Some((_, GuardVerdict::Exempt))) | (Some((_, Verdict::Exempt(_))), None) => true,
         (Some((i, v)), Some((j, w))) => {
             i == j
                 && matches!(
                     (v, w),
-                    (Verdict::Exempt, GuardVerdict::Exempt)
-                        | (Verdict::Enforce, GuardVerdict::Enforce)
-                        | (Verdict::Audit, GuardVerdict::Audit)
+                    (Verdict::Exempt(_), GuardVerdict::Exempt)
+                        | (Verdict::Enforce(_), GuardVerdict::Enforce)
+                        | (Verdict::Audit(_), GuardVerdict::Audit)
                 )
         }
         _ => false,
