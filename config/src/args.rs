@@ -67,17 +67,17 @@ impl fmt::Display for ArgError {
             ArgError::ConfigNotAbsolute(arg) => write!(
                 f,
                 "bad module argument \"{}\": config= needs an absolute path",
-                crate::escape(arg)
+                crate::escape_value(arg)
             ),
             ArgError::BadOnError(arg) => write!(
                 f,
                 "bad module argument \"{}\": on_error= takes deny or allow",
-                crate::escape(arg)
+                crate::escape_value(arg)
             ),
             ArgError::Unknown(arg) => write!(
                 f,
                 "unknown module argument \"{}\" (expected config=PATH, on_error=deny|allow, debug)",
-                crate::escape(arg)
+                crate::escape_value(arg)
             ),
         }
     }

@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::nssfiles::{self, FileGroups};
-use crate::{escape, Config, Mode, Rule, Users, DEFAULT_SHELL};
+use crate::{escape_value, Config, Mode, Rule, Users, DEFAULT_SHELL};
 
 /// A user as the directory has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,7 +144,7 @@ impl Directory for Nss {
     }
     fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
         let found = nnp_sys::getgr(nnp_sys::GrKey::Name(name)).map_err(|mut e| {
-            e.what = format!("group lookup for \"{}\" (getgrnam_r)", escape(name));
+            e.what = format!("group lookup for \"{}\" (getgrnam_r)", escape_value(name));
             e
         })?;
         Ok(found.map(|g| GroupEntry {
@@ -488,7 +488,7 @@ impl Config {
                     kernel: true,
                 });
             }
-            (None, Who::Name(n)) => return Err(DecideError::UnknownUser(escape(n))),
+            (None, Who::Name(n)) => return Err(DecideError::UnknownUser(escape_value(n))),
             (None, Who::Uid(uid)) => return Err(DecideError::UnknownUser(format!("uid {uid}"))),
         };
         Ok(UserFacts {
@@ -576,7 +576,7 @@ impl Config {
                                 || n.as_bytes() == facts.entry.name.as_slice()
                                 || res.name_is_uid(n, uid).map_err(lookup)?;
                             if same {
-                                hit = Some(format!("user \"{}\"", escape(n.as_bytes())));
+                                hit = Some(format!("user \"{}\"", escape_value(n.as_bytes())));
                                 break;
                             }
                         } else if rule.nnp || facts.kernel {
@@ -590,8 +590,10 @@ impl Config {
                                 res.user_named(n.as_bytes()).map(|e| e.map(|e| e.uid))
                             };
                             if named.map_err(lookup)? == Some(uid) {
-                                hit =
-                                    Some(format!("user \"{}\" (uid {uid})", escape(n.as_bytes())));
+                                hit = Some(format!(
+                                    "user \"{}\" (uid {uid})",
+                                    escape_value(n.as_bytes())
+                                ));
                                 break;
                             }
                         }
@@ -629,7 +631,7 @@ impl Config {
                     if rule.nnp && first_error.is_none() {
                         first_error = Some(DecideError::UnknownGroup {
                             rule: rule.at.to_string(),
-                            group: escape(name.as_bytes()),
+                            group: escape_value(name.as_bytes()),
                         });
                     }
                     continue;
@@ -644,7 +646,11 @@ impl Config {
                     continue;
                 }
             };
-            let shown = format!("group \"{}\" (gid {})", escape(name.as_bytes()), entry.gid);
+            let shown = format!(
+                "group \"{}\" (gid {})",
+                escape_value(name.as_bytes()),
+                entry.gid
+            );
             if entry.gid == facts.entry.gid {
                 return Ok(Some(format!("{shown}, primary")));
             }

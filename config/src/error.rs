@@ -56,7 +56,7 @@ impl Diagnostic {
             let gutter = line.to_string();
             out.push('\n');
             out.push_str(&format!("{} |\n", " ".repeat(gutter.len())));
-            out.push_str(&format!("{gutter} | {}\n", escape_line(src)));
+            out.push_str(&format!("{gutter} | {}\n", mask_source_line(src)));
             out.push_str(&format!(
                 "{} | {}^",
                 " ".repeat(gutter.len()),
@@ -73,7 +73,7 @@ impl Diagnostic {
 /// The offending source line, shown under its diagnostic: every character nnp's escaper
 /// would escape (controls, bidi and format characters...) becomes `?`, one column for one,
 /// so the caret stays under the spot and nothing can reorder the displayed line.
-fn escape_line(s: &str) -> String {
+fn mask_source_line(s: &str) -> String {
     s.chars()
         .map(|c| {
             if crate::is_hidden(c) && c != '\t' {

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{escape, Config, Directory, LookupError, Mode, Resolver, Rule, UserEntry, Users};
+use crate::{escape_value, Config, Directory, LookupError, Mode, Resolver, Rule, UserEntry, Users};
 
 /// The kernel program's limits (`guard/src/bpf/guard.h`).
 pub const MAX_KEYS: usize = 65536;
@@ -225,7 +225,7 @@ impl Config {
                 "{}: uid {} of \"{}\" is shared with another account: the guard does not exempt it (the kernel sees only the uid)",
                 rule.at,
                 u.uid,
-                escape(name.as_bytes())
+                escape_value(name.as_bytes())
             ));
             return Resolved::Found(BTreeSet::new());
         }
@@ -249,7 +249,7 @@ impl Config {
                 Some(Users::Names(names)) => {
                     let mut set = BTreeSet::new();
                     for n in names {
-                        let shown = escape(n.as_bytes());
+                        let shown = escape_value(n.as_bytes());
                         let found = if rule.nnp {
                             Self::restricting_uids(dir, n)
                         } else {
@@ -291,7 +291,7 @@ impl Config {
             if let Some(groups) = &rule.groups {
                 let mut set = BTreeSet::new();
                 for g in groups {
-                    let shown = escape(g.as_bytes());
+                    let shown = escape_value(g.as_bytes());
                     match res.group(self, g) {
                         Ok(Some(e)) => {
                             set.insert(e.gid);

@@ -36,7 +36,7 @@ pub use error::{Diagnostic, LoadError};
 pub use source::{open_allowed_file, MAX_FILE_SIZE};
 
 pub use nssfiles::FileGroups;
-pub use text::{escape, escape_message, is_hidden};
+pub use text::{escape_message, escape_value, is_hidden};
 
 /// The compiled-in main configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/security/nnp.toml";

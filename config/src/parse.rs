@@ -8,7 +8,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::error::Diagnostic;
-use crate::{GuardAction, Mode, Rule, RuleRef, Users};
+use crate::{escape_value, GuardAction, Mode, Rule, RuleRef, Users};
 
 pub(crate) const TOP_KEYS: &str = "mode, shell, notice, guard_allow, guard_action, rule";
 pub(crate) const RULE_KEYS: &str = "users, groups, uids, services, nnp, mode, shell";
@@ -141,7 +141,7 @@ pub(crate) fn parse_file(
             let mut msg = one_line(e.message());
             if msg == "duplicate key" {
                 let key = text.get(span.clone()).unwrap_or("").trim();
-                msg = format!("duplicate key \"{}\"", escape(key.trim_matches('"')));
+                msg = format!("duplicate key \"{}\"", escape_value(key.trim_matches('"')));
             } else {
                 msg = format!("TOML syntax error: {msg}");
             }
@@ -184,7 +184,7 @@ pub(crate) fn parse_file(
                                     item.span(),
                                     format!(
                                         "guard_allow entry \"{}\" is not an absolute path",
-                                        escape(path)
+                                        escape_value(path)
                                     ),
                                 );
                                 ok = false;
@@ -235,7 +235,10 @@ pub(crate) fn parse_file(
             },
             _ => ctx.err_suggest(
                 key.span(),
-                format!("unknown key \"{}\" (expected one of {TOP_KEYS})", escape(k)),
+                format!(
+                    "unknown key \"{}\" (expected one of {TOP_KEYS})",
+                    escape_value(k)
+                ),
                 k,
                 &[
                     "mode",
@@ -263,12 +266,6 @@ fn setting<T>(ctx: &Ctx<'_>, span: Range<usize>, value: T) -> Setting<T> {
     }
 }
 
-/// Escape a user-written string for a message (nnp's one escaper: nothing that is not
-/// printable reaches a terminal or log).
-pub(crate) fn escape(s: &str) -> String {
-    crate::escape(s.as_bytes())
-}
-
 fn mode_value(ctx: &mut Ctx<'_>, key: &str, value: &Spanned<DeValue<'_>>) -> Option<Mode> {
     match value.get_ref() {
         DeValue::String(s) => match s.as_ref() {
@@ -279,7 +276,7 @@ fn mode_value(ctx: &mut Ctx<'_>, key: &str, value: &Spanned<DeValue<'_>>) -> Opt
                     value.span(),
                     format!(
                         "unknown {key} \"{}\" (expected \"enforce\" or \"audit\")",
-                        escape(other)
+                        escape_value(other)
                     ),
                     other,
                     &["enforce", "audit"],
@@ -309,7 +306,7 @@ fn guard_action_value(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Option
                     value.span(),
                     format!(
                         "unknown guard_action \"{}\" (expected \"degrade\" or \"refuse\")",
-                        escape(other)
+                        escape_value(other)
                     ),
                     other,
                     &["degrade", "refuse"],
@@ -336,7 +333,10 @@ fn shell_value(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Option<String
             } else {
                 ctx.err(
                     value.span(),
-                    format!("shell \"{}\" is not an absolute path", escape(s)),
+                    format!(
+                        "shell \"{}\" is not an absolute path",
+                        escape_value(s.as_bytes())
+                    ),
                 );
                 None
             }
@@ -448,7 +448,7 @@ fn uid_list(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Option<Vec<(u32,
                             item.span(),
                             format!(
                                 "uid range \"{}\" is reversed: {a} is greater than {b} (write \"{b}-{a}\")",
-                                escape(s)
+                                escape_value(s.as_bytes())
                             ),
                         );
                         ok = false;
@@ -458,7 +458,7 @@ fn uid_list(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Option<Vec<(u32,
                             item.span(),
                             format!(
                                 "malformed uid range \"{}\" (expected \"A-B\" with 0 <= A <= B <= {MAX_UID}, e.g. \"2000-2999\", or a single uid)",
-                                escape(s)
+                                escape_value(s.as_bytes())
                             ),
                         );
                         ok = false;
@@ -523,7 +523,7 @@ fn parse_rule(
                 key.span(),
                 format!(
                     "unknown key \"{}\" (expected one of {RULE_KEYS})",
-                    escape(k)
+                    escape_value(k)
                 ),
                 k,
                 &[

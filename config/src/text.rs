@@ -15,9 +15,12 @@
 //! - invisible fillers (combining grapheme joiner, Hangul fillers, braille blank...);
 //! - private-use characters and noncharacters (no font shows them as what they are).
 //!
-//! [`escape`] also escapes `\` and `"` so the result is unambiguous inside quotes, and bounds
-//! it to about 256 bytes; [`escape_message`] escapes only what is not printable (for a log
-//! line built from already-escaped parts) and takes its own bound.
+//! [`escape_value`] (one value shown inside a message) also escapes `\` and `"` so the
+//! result is unambiguous inside quotes, and bounds it to about 256 bytes; [`escape_message`]
+//! (a whole message for one log or terminal line) escapes only what is not printable (for a
+//! line built from already-escaped parts) and takes its own bound. A config source line
+//! shown under a diagnostic is masked instead (`error.rs`: hidden characters become `?`,
+//! so its caret stays in place).
 
 /// Inclusive ranges of characters that are never shown as is (besides `char::is_control`).
 /// Format characters (Cf, Unicode 15.1), separators, spaces other than U+0020, invisible
@@ -107,13 +110,15 @@ fn bound(s: &mut String, max: usize) {
     }
 }
 
-/// Longest result of [`escape`] before the `...` mark.
+/// Longest result of [`escape_value`] before the `...` mark.
 pub const ESCAPE_MAX: usize = 256;
 
-/// Escape possibly hostile bytes (user names, paths, commands) for logs, JSON and terminal
-/// output: printable UTF-8 as is; every hidden character (see [`is_hidden`]), `\` and `"`
-/// escaped; bytes that are not UTF-8 as `\xNN`; bounded to about 256 bytes.
-pub fn escape(bytes: &[u8]) -> String {
+/// Escape one possibly hostile value (a user name, path, command, a string from the config)
+/// to be shown inside a message in logs, JSON and terminal output: printable UTF-8 as is;
+/// every hidden character (see [`is_hidden`]), `\` and `"` escaped; bytes that are not
+/// UTF-8 as `\xNN`; bounded to about 256 bytes.
+pub fn escape_value(value: impl AsRef<[u8]>) -> String {
+    let bytes = value.as_ref();
     let mut s = String::new();
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -165,19 +170,19 @@ mod tests {
 
     #[test]
     fn plain_text_and_non_ascii_letters_pass() {
-        assert_eq!(escape(b"alice"), "alice");
-        assert_eq!(escape("é Ω 日本 😀".as_bytes()), "é Ω 日本 😀");
-        assert_eq!(escape(b"a b"), "a b");
+        assert_eq!(escape_value(b"alice"), "alice");
+        assert_eq!(escape_value("é Ω 日本 😀".as_bytes()), "é Ω 日本 😀");
+        assert_eq!(escape_value(b"a b"), "a b");
     }
 
     #[test]
     fn controls_quotes_and_invalid_bytes() {
-        assert_eq!(escape(b"caf\xe9"), "caf\\xe9");
-        assert_eq!(escape(b"a\nb\rc\td\0"), "a\\nb\\rc\\td\\0");
-        assert_eq!(escape(b"\x1b[31m"), "\\u{1b}[31m");
-        assert_eq!(escape(b"\x7f"), "\\u{7f}");
-        assert_eq!(escape("\u{85}\u{9b}".as_bytes()), "\\u{85}\\u{9b}"); // C1: NEL, CSI
-        assert_eq!(escape(br#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape_value(b"caf\xe9"), "caf\\xe9");
+        assert_eq!(escape_value(b"a\nb\rc\td\0"), "a\\nb\\rc\\td\\0");
+        assert_eq!(escape_value(b"\x1b[31m"), "\\u{1b}[31m");
+        assert_eq!(escape_value(b"\x7f"), "\\u{7f}");
+        assert_eq!(escape_value("\u{85}\u{9b}".as_bytes()), "\\u{85}\\u{9b}"); // C1: NEL, CSI
+        assert_eq!(escape_value(br#"a"b\c"#), r#"a\"b\\c"#);
     }
 
     #[test]
@@ -217,7 +222,7 @@ mod tests {
             '\u{FDD0}',
         ] {
             let s = c.to_string();
-            let e = escape(s.as_bytes());
+            let e = escape_value(s.as_bytes());
             assert_eq!(
                 e,
                 format!("\\u{{{:x}}}", u32::from(c)),
@@ -228,7 +233,7 @@ mod tests {
         }
         // A right-to-left override cannot disguise a command line.
         assert_eq!(
-            escape("sleep 1 \u{202E}gnp.exe".as_bytes()),
+            escape_value("sleep 1 \u{202E}gnp.exe".as_bytes()),
             "sleep 1 \\u{202e}gnp.exe"
         );
     }
@@ -264,11 +269,11 @@ mod tests {
 
     #[test]
     fn bounded_on_a_character_boundary() {
-        let e = escape(&[b'u'; 5000]);
+        let e = escape_value([b'u'; 5000]);
         assert!(e.ends_with("...") && e.len() <= ESCAPE_MAX + 3);
-        let e = escape("é".repeat(500).as_bytes());
+        let e = escape_value("é".repeat(500).as_bytes());
         assert!(e.ends_with("...") && e.len() <= ESCAPE_MAX + 3);
-        let e = escape(&[0xff; 500]);
+        let e = escape_value([0xff; 500]);
         assert!(e.ends_with("...") && e.len() <= ESCAPE_MAX + 3);
         let m = escape_message(&"é".repeat(2000), 960);
         assert!(m.ends_with("...") && m.len() <= 963);

@@ -1232,7 +1232,7 @@ pub fn parse_event(data: &[u8]) -> Option<Event> {
     let cstr = |o: usize, n: usize| {
         let b = data.get(o..o + n).unwrap_or(&[]);
         let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-        nnp_config::escape(&b[..end])
+        nnp_config::escape_value(&b[..end])
     };
     let value = read_u32(data, offset_of!(nnp_event, value));
     Some(Event {
@@ -1426,7 +1426,7 @@ mod tests {
         );
         let e = parse_event(&r).unwrap();
         assert_eq!(e.comm, "abcdefghijklmnop");
-        assert_eq!(e.file, nnp_config::escape(b"/tmp/a\nb\xff"));
+        assert_eq!(e.file, nnp_config::escape_value(b"/tmp/a\nb\xff"));
         assert!(!e.file.contains('\n'));
     }
 

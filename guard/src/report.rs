@@ -64,7 +64,7 @@ pub fn parse_report_entry(key: &[u8], value: &[u8]) -> Option<ReportEntry> {
         let o = offset_of!(nnp_report_value, file);
         let b = value.get(o..o + 128).unwrap_or(&[]);
         let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-        nnp_config::escape(&b[..end])
+        nnp_config::escape_value(&b[..end])
     };
     Some(ReportEntry {
         rule: (read_u32(key, offset_of!(nnp_report_key, value)) >> 2) as usize,

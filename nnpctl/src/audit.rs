@@ -99,7 +99,7 @@ fn restriction(config: &Config, res: &mut Resolver<'_>, p: &procfs::Proc) -> Res
                 let user = d
                     .user
                     .as_ref()
-                    .map_or_else(|| format!("#{uid}"), |u| nnp_config::escape(&u.name));
+                    .map_or_else(|| format!("#{uid}"), |u| nnp_config::escape_value(&u.name));
                 Ok(Some((user, rule.at.to_string())))
             }
             Verdict::NoMatch | Verdict::Exempt(_) | Verdict::Audit(_) => Ok(None),

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use nnp_config::{escape, Config, Users};
+use nnp_config::{escape_value, Config, Users};
 use nnp_sys::{getgr, getpw, scan_users, GrKey, PwKey};
 
 use crate::{Error, Outcome, Output};
@@ -36,7 +36,7 @@ pub fn findings(config: &Config) -> Findings {
     for rule in &config.rules {
         if let Some(Users::Names(names)) = &rule.users {
             for n in names {
-                let shown = escape(n.as_bytes());
+                let shown = escape_value(n.as_bytes());
                 match getpw(PwKey::Name(n.as_bytes())) {
                     Err(e) => f
                         .unchecked
@@ -49,7 +49,7 @@ pub fn findings(config: &Config) -> Findings {
                             f.warnings.push(format!(
                                 "{}: user \"{shown}\" is \"{}\" in NSS (uid {}); names match case-insensitively, but write the canonical name",
                                 rule.at,
-                                escape(&pw.name),
+                                escape_value(&pw.name),
                                 pw.uid
                             ));
                         }
@@ -70,7 +70,7 @@ pub fn findings(config: &Config) -> Findings {
                             .cloned()
                             .collect();
                         for other in others {
-                            let other = escape(&other);
+                            let other = escape_value(&other);
                             f.warnings.push(if rule.nnp {
                                 format!(
                                     "{}: uid {} of user \"{shown}\" is also the account \"{other}\": this rule restricts both (a second name is the same identity to the kernel)",
@@ -88,7 +88,7 @@ pub fn findings(config: &Config) -> Findings {
             }
         }
         for g in rule.groups.iter().flatten() {
-            let shown = escape(g.as_bytes());
+            let shown = escape_value(g.as_bytes());
             match getgr(GrKey::Name(g.as_bytes())) {
                 Err(e) => f
                     .unchecked
@@ -106,7 +106,7 @@ pub fn findings(config: &Config) -> Findings {
                         f.warnings.push(format!(
                             "{}: group \"{shown}\" is \"{}\" (gid {}) in NSS; matching is by gid, but write the canonical name",
                             rule.at,
-                            escape(&gr.name),
+                            escape_value(&gr.name),
                             gr.gid
                         ));
                     }
@@ -120,12 +120,12 @@ pub fn findings(config: &Config) -> Findings {
                 f.warnings.push(format!(
                     "{}: service \"{}\" is compared as \"{}\" (Linux-PAM names services in lowercase)",
                     rule.at,
-                    escape(svc.as_bytes()),
-                    escape(lower.as_bytes())
+                    escape_value(svc.as_bytes()),
+                    escape_value(lower.as_bytes())
                 ));
             }
             if lower.contains('/') || !Path::new("/etc/pam.d").join(&lower).is_file() {
-                let lower = escape(lower.as_bytes());
+                let lower = escape_value(lower.as_bytes());
                 f.warnings.push(format!(
                     "{}: service \"{lower}\" has no PAM stack /etc/pam.d/{lower} (a typo? no login program uses it here)",
                     rule.at

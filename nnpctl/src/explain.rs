@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use nnp_config::{escape, DecideError, Nss, Resolver, Service, Verdict, Who};
+use nnp_config::{escape_value, DecideError, Nss, Resolver, Service, Verdict, Who};
 use serde::Serialize;
 
 use crate::{Error, Outcome, Output};
@@ -157,7 +157,7 @@ pub fn run(
         Err(_) => nnp_config::DEFAULT_SHELL.to_string(),
     };
     let mut r = Output::new();
-    let shown = escape(user);
+    let shown = escape_value(user);
     if json {
         let (d, error): (Option<&nnp_config::Decision<'_>>, Option<&DecideError>) = match &decision
         {
@@ -199,7 +199,7 @@ pub fn run(
             Some(u) => r.line(format!(
                 "user:     {shown} (uid {}, canonical name {})",
                 u.uid,
-                escape(&u.name)
+                escape_value(&u.name)
             )),
             None => r.line(format!(
                 "user:     {shown} (not looked up: there are no rules)"

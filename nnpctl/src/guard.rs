@@ -304,7 +304,7 @@ pub fn watch(json: bool, retry: u64) -> Result<Outcome, Error> {
             let user = nnp_sys::getpw(nnp_sys::PwKey::Uid(e.uid))
                 .ok()
                 .flatten()
-                .map(|p| nnp_config::escape(&p.name))
+                .map(|p| nnp_config::escape_value(&p.name))
                 .unwrap_or_else(|| format!("#{}", e.uid));
             let rule = rule_name(e.rule);
             let line = format!(

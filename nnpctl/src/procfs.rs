@@ -181,7 +181,7 @@ pub fn cmdline(root: &Path, pid: u32, name: &str, buf: &mut Vec<u8>) -> String {
                 .iter()
                 .map(|&c| if c == 0 { b' ' } else { c })
                 .collect();
-            nnp_config::escape(&s)
+            nnp_config::escape_value(&s)
         }
         _ => format!("[{name}]"),
     }

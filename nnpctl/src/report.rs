@@ -135,7 +135,7 @@ pub fn user_name(uid: u32) -> String {
     nnp_sys::getpw(nnp_sys::PwKey::Uid(uid))
         .ok()
         .flatten()
-        .map(|p| nnp_config::escape(&p.name))
+        .map(|p| nnp_config::escape_value(&p.name))
         .unwrap_or_else(|| format!("#{uid}"))
 }
 

@@ -95,7 +95,7 @@ pub const USER_MANAGER_SERVICE: &str = "systemd-user";
 
 /// The whole of `pam_sm_open_session` after PAM's items and the arguments have been read.
 pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service: &str) -> Response {
-    let shown = user.map_or_else(|| "(none)".to_string(), nnp_config::escape);
+    let shown = user.map_or_else(|| "(none)".to_string(), nnp_config::escape_value);
     let Some(user) = user else {
         return error_response(args.on_error, &shown, "PAM_USER is not set");
     };

@@ -89,7 +89,7 @@ fn open_session(pamh: &mut PamHandle, args: &[&CStr], flags: PamFlag) -> PamResu
     };
     let shown = || {
         user.as_deref()
-            .map_or_else(|| "(none)".to_string(), nnp_config::escape)
+            .map_or_else(|| "(none)".to_string(), nnp_config::escape_value)
     };
     if let Some(e) = arg_error {
         let response = core::error_response(parsed.on_error, &shown(), &e.to_string());

@@ -97,7 +97,7 @@ impl Directory for Fake {
         self.group_lookups.set(self.group_lookups.get() + 1);
         if self.group_db_down {
             return Err(down(
-                &format!("group lookup for \"{}\" (getgrnam_r)", escape(name)),
+                &format!("group lookup for \"{}\" (getgrnam_r)", escape_value(name)),
                 5,
             ));
         }

@@ -144,7 +144,7 @@ fn differential<'c>(c: &'c Config, d: &Dir) -> Vec<Row<'c>> {
             let module = m.rule().map(|r| (r.at.index, m.verdict));
             let (uid, gid, groups) = d.creds(u);
             let guard = t.lookup(uid, gid, &groups).map(decode);
-            (escape(&u.name), module, guard)
+            (escape_value(&u.name), module, guard)
         })
         .collect()
 }
