@@ -105,28 +105,28 @@ use skel::types::{
     nnp_counter, nnp_entry, nnp_event, nnp_file_key, nnp_guard_action, nnp_range, nnp_state_slot,
 };
 
-/// How the guard is attached.
+/// How the guard is attached (`--mode lsm|kill`; the config's enforce/audit is `nnp_config::Mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum AttachMode {
     /// BPF LSM on `bprm_creds_from_file`: the exec fails with EPERM.
     Lsm,
     /// `tp_btf/sched_prepare_exec`: the task is killed before the new image runs.
     Kill,
 }
 
-impl Mode {
+impl AttachMode {
     /// The spelling in `--mode`, status and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
-            Mode::Lsm => "lsm",
-            Mode::Kill => "kill",
+            AttachMode::Lsm => "lsm",
+            AttachMode::Kill => "kill",
         }
     }
     /// Parse a `--mode` value.
-    pub fn parse(s: &str) -> Option<Mode> {
+    pub fn parse(s: &str) -> Option<AttachMode> {
         match s {
-            "lsm" => Some(Mode::Lsm),
-            "kill" => Some(Mode::Kill),
+            "lsm" => Some(AttachMode::Lsm),
+            "kill" => Some(AttachMode::Kill),
             _ => None,
         }
     }
@@ -748,8 +748,8 @@ fn exec_seen(counters: &dyn MapCore) -> Result<bool, GuardError> {
 pub fn load(
     path: &Path,
     explicit: bool,
-    want: Option<Mode>,
-) -> Result<(Mode, Compiled), GuardError> {
+    want: Option<AttachMode>,
+) -> Result<(AttachMode, Compiled), GuardError> {
     let _lock = Lock::acquire()?;
     if is_loaded() {
         return Err(GuardError::System(format!(
@@ -760,9 +760,9 @@ pub fn load(
     // Leftovers of a loader that died before pinning its link: ours to clear (we hold the
     // lock and no link is pinned, so no guard is in force through them).
     remove_pins();
-    let order: Vec<Mode> = match want {
+    let order: Vec<AttachMode> = match want {
         Some(m) => vec![m],
-        None => vec![Mode::Lsm, Mode::Kill],
+        None => vec![AttachMode::Lsm, AttachMode::Kill],
     };
     let mut why = Vec::new();
     for mode in order {
@@ -787,8 +787,8 @@ pub fn load(
 pub fn replace(
     path: &Path,
     explicit: bool,
-    want: Option<Mode>,
-) -> Result<(Mode, Compiled), GuardError> {
+    want: Option<AttachMode>,
+) -> Result<(AttachMode, Compiled), GuardError> {
     let lock = Lock::acquire()?;
     if !is_loaded() {
         drop(lock);
@@ -797,9 +797,9 @@ pub fn replace(
     let c = compile(path, explicit)?;
     remove_pins_in(PIN_NEXT);
     remove_pins_in(PIN_OLD);
-    let order: Vec<Mode> = match want {
+    let order: Vec<AttachMode> = match want {
         Some(m) => vec![m],
-        None => vec![Mode::Lsm, Mode::Kill],
+        None => vec![AttachMode::Lsm, AttachMode::Kill],
     };
     let mut why = Vec::new();
     for mode in order {
@@ -831,20 +831,20 @@ pub fn replace(
 /// Open the object and load the program of `mode` only (nothing attached).
 fn open_load(
     storage: &mut MaybeUninit<libbpf_rs::OpenObject>,
-    mode: Mode,
+    mode: AttachMode,
 ) -> Result<skel::GuardSkel<'_>, GuardError> {
     // libbpf's own messages would go to stderr; the reason is in our error instead.
     libbpf_rs::set_print(None);
     let mut open = skel::GuardSkelBuilder::default()
         .open(storage)
         .map_err(|e| sys("opening the BPF object", e))?;
-    open.progs.nnp_lsm.set_autoload(mode == Mode::Lsm);
-    open.progs.nnp_kill.set_autoload(mode == Mode::Kill);
+    open.progs.nnp_lsm.set_autoload(mode == AttachMode::Lsm);
+    open.progs.nnp_kill.set_autoload(mode == AttachMode::Kill);
     // attached beside nnp_lsm wherever the kernel has the hook; state[NNP_S_ACTION] says
     // whether it asks for anything, so reload can switch guard_action
     open.progs
         .nnp_degrade
-        .set_autoload(mode == Mode::Lsm && degrade_hook());
+        .set_autoload(mode == AttachMode::Lsm && degrade_hook());
     open.load().map_err(|e| sys("loading the program", e))
 }
 
@@ -857,8 +857,8 @@ fn action_slot(c: &Compiled, degrade_attached: bool) -> (Action, u32) {
     }
 }
 
-fn try_load(c: &Compiled, mode: Mode, dir: &str) -> Result<Action, GuardError> {
-    if mode == Mode::Lsm && bpf_lsm_active() == Some(false) {
+fn try_load(c: &Compiled, mode: AttachMode, dir: &str) -> Result<Action, GuardError> {
+    if mode == AttachMode::Lsm && bpf_lsm_active() == Some(false) {
         return Err(GuardError::System(format!(
             "bpf is not in the kernel's active LSM list ({}): an LSM program would attach and never run; {}",
             lsm_list().unwrap_or_default(),
@@ -891,12 +891,12 @@ fn try_load(c: &Compiled, mode: Mode, dir: &str) -> Result<Action, GuardError> {
             .map_err(|e| sys("writing the state", e))?;
     }
     let prog = match mode {
-        Mode::Lsm => &skel.progs.nnp_lsm,
-        Mode::Kill => &skel.progs.nnp_kill,
+        AttachMode::Lsm => &skel.progs.nnp_lsm,
+        AttachMode::Kill => &skel.progs.nnp_kill,
     };
     let mut link = prog.attach().map_err(|e| sys("attaching", e))?;
     let mut degrade_link = match mode {
-        Mode::Lsm if degrade_hook() => Some(
+        AttachMode::Lsm if degrade_hook() => Some(
             skel.progs
                 .nnp_degrade
                 .attach()
@@ -905,8 +905,8 @@ fn try_load(c: &Compiled, mode: Mode, dir: &str) -> Result<Action, GuardError> {
         _ => None,
     };
     let action = match mode {
-        Mode::Kill => Action::Kill,
-        Mode::Lsm => {
+        AttachMode::Kill => Action::Kill,
+        AttachMode::Lsm => {
             let (action, v) = action_slot(c, degrade_link.is_some());
             skel.maps
                 .state
@@ -921,11 +921,11 @@ fn try_load(c: &Compiled, mode: Mode, dir: &str) -> Result<Action, GuardError> {
     };
     if !exec_seen(&skel.maps.counters)? {
         return Err(GuardError::System(match mode {
-            Mode::Lsm => format!(
+            AttachMode::Lsm => format!(
                 "the LSM program attached but never ran (the kernel does not call BPF LSM programs); {}",
                 lsm_hint()
             ),
-            Mode::Kill => "the tracepoint program attached but never ran".to_string(),
+            AttachMode::Kill => "the tracepoint program attached but never ran".to_string(),
         }));
     }
     std::fs::create_dir_all(dir).map_err(|e| sys(&format!("creating {dir}"), e))?;
@@ -976,7 +976,7 @@ fn try_load(c: &Compiled, mode: Mode, dir: &str) -> Result<Action, GuardError> {
 
 /// Can this kernel load the program of `mode`? Loads it (nothing attached, nothing pinned)
 /// and drops it: for `nnpctl doctor`. Loading is not running: see [`GuardState`].
-pub fn probe(mode: Mode) -> Result<(), GuardError> {
+pub fn probe(mode: AttachMode) -> Result<(), GuardError> {
     let mut storage = MaybeUninit::uninit();
     open_load(&mut storage, mode).map(|_| ())
 }
@@ -1013,15 +1013,15 @@ fn state_get(state: &MapHandle, s: nnp_state_slot) -> Result<u32, GuardError> {
 }
 
 /// The attached program's mode, as the kernel reports the pinned link.
-pub fn attached_mode() -> Result<Mode, GuardError> {
+pub fn attached_mode() -> Result<AttachMode, GuardError> {
     let link = Link::open(pin_path("link")).map_err(|e| sys("opening the pinned link", e))?;
     let info = link.info().map_err(|e| sys("reading the link", e))?;
     match info.info {
         // tp_btf programs are attached through a raw tracepoint link
-        libbpf_rs::query::LinkTypeInfo::RawTracepoint(_) => Ok(Mode::Kill),
+        libbpf_rs::query::LinkTypeInfo::RawTracepoint(_) => Ok(AttachMode::Kill),
         libbpf_rs::query::LinkTypeInfo::Tracing(t) => match t.attach_type {
-            libbpf_rs::ProgramAttachType::LsmMac => Ok(Mode::Lsm),
-            libbpf_rs::ProgramAttachType::TraceRawTp => Ok(Mode::Kill),
+            libbpf_rs::ProgramAttachType::LsmMac => Ok(AttachMode::Lsm),
+            libbpf_rs::ProgramAttachType::TraceRawTp => Ok(AttachMode::Kill),
             other => Err(GuardError::System(format!(
                 "the pinned link has an unexpected attach type ({other:?})"
             ))),
@@ -1066,8 +1066,8 @@ fn reload_locked(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
         )
         .map_err(|e| sys("switching to the new tables", e))?;
     let action = match mode {
-        Mode::Kill => Action::Kill,
-        Mode::Lsm => {
+        AttachMode::Kill => Action::Kill,
+        AttachMode::Lsm => {
             let (action, v) = action_slot(&c, pin_path("link_degrade").exists());
             state
                 .update(
@@ -1101,8 +1101,8 @@ pub fn unload() -> Result<bool, GuardError> {
 
 /// The action in force, as the kernel holds it: kill mode kills; LSM mode degrades only while
 /// the degrade program is attached and `state[NNP_S_ACTION]` asks it to.
-pub fn attached_action(mode: Mode) -> Result<Action, GuardError> {
-    if mode == Mode::Kill {
+pub fn attached_action(mode: AttachMode) -> Result<Action, GuardError> {
+    if mode == AttachMode::Kill {
         return Ok(Action::Kill);
     }
     if !pin_path("link_degrade").exists() {

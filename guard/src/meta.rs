@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::{Action, Compiled, FileKey, GuardAction, GuardError, Mode, RUN_DIR};
+use crate::{Action, AttachMode, Compiled, FileKey, GuardAction, GuardError, RUN_DIR};
 
 /// The identity of the BPF program this nnpctl carries (SHA-256 of its sources).
 pub const PROGRAM_ID: &str = env!("NNP_GUARD_PROGRAM_ID");
@@ -58,7 +58,7 @@ pub struct Meta {
     /// The BPF program's identity (SHA-256 of its sources, computed by build.rs) when loaded.
     pub program: String,
     /// Attach mode when loaded (the kernel's answer is [`crate::attached_mode`]).
-    pub mode: Mode,
+    pub mode: AttachMode,
     /// The action in force when loaded or reloaded (the kernel's answer is
     /// [`crate::attached_action`]).
     pub action: Action,
@@ -98,7 +98,7 @@ fn one_line(s: &str) -> String {
 }
 
 impl Meta {
-    pub(crate) fn new(mode: Mode, action: Action, c: &Compiled) -> Meta {
+    pub(crate) fn new(mode: AttachMode, action: Action, c: &Compiled) -> Meta {
         Meta {
             mode,
             action,
@@ -223,7 +223,7 @@ impl Meta {
     pub fn parse(text: &str) -> Option<Meta> {
         let mut m = Meta {
             program: "unknown".to_string(),
-            mode: Mode::Kill,
+            mode: AttachMode::Kill,
             action: Action::Refuse,
             requested: GuardAction::Refuse,
             config: PathBuf::new(),
@@ -240,7 +240,7 @@ impl Meta {
         for line in text.lines() {
             let (k, v) = line.split_once(' ')?;
             match k {
-                "mode" => m.mode = Mode::parse(v)?,
+                "mode" => m.mode = AttachMode::parse(v)?,
                 "program" => m.program = v.to_string(),
                 "action" => m.action = Action::parse(v)?,
                 "requested" => {
@@ -374,7 +374,7 @@ mod tests {
     fn meta_round_trips() {
         let m = Meta {
             program: "0123abcd".into(),
-            mode: Mode::Lsm,
+            mode: AttachMode::Lsm,
             action: Action::Degrade,
             requested: GuardAction::Degrade,
             config: PathBuf::from("/etc/security/my nnp.toml"),

@@ -3,7 +3,7 @@
 //! current (its rules are those of the files on disk now) and complete (not degraded).
 //! `guard status`, `doctor`, `audit` and `explain` all ask [`GuardState::read`].
 
-use crate::{Action, GuardAction, Meta, Mode};
+use crate::{Action, AttachMode, GuardAction, Meta};
 
 /// The guard's state, read from the kernel and the metadata.
 #[derive(Debug, Clone, Default)]
@@ -11,7 +11,7 @@ pub struct GuardState {
     /// A link is pinned.
     pub loaded: bool,
     /// The attached mode, as the kernel reports the link.
-    pub mode: Option<Mode>,
+    pub mode: Option<AttachMode>,
     /// What a caught exec gets, as the kernel holds it (degrade, refuse, kill).
     pub action: Option<Action>,
     /// `guard_action` in the loaded config.
@@ -80,7 +80,7 @@ impl GuardState {
             Ok(c) => s.counters = c,
             Err(e) => s.cannot_tell.push(e.to_string()),
         }
-        if s.mode == Some(Mode::Lsm) && crate::bpf_lsm_active() == Some(false) {
+        if s.mode == Some(AttachMode::Lsm) && crate::bpf_lsm_active() == Some(false) {
             s.not_live = Some(format!(
                 "the LSM program is attached but bpf is not in the kernel's active LSM list ({}): it never runs; {}",
                 crate::lsm_list().unwrap_or_default(),

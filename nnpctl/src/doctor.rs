@@ -490,8 +490,8 @@ fn check_guard(r: &mut Diagnosis) {
             "exec guard: cannot read /sys/kernel/security/lsm (securityfs not mounted?)",
         ),
     }
-    let lsm = nnp_guard::probe(nnp_guard::Mode::Lsm);
-    let kill = nnp_guard::probe(nnp_guard::Mode::Kill);
+    let lsm = nnp_guard::probe(nnp_guard::AttachMode::Lsm);
+    let kill = nnp_guard::probe(nnp_guard::AttachMode::Kill);
     match (&lsm, active, &kill) {
         (Ok(()), Some(true), _) => r.say(Severity::Ok, "exec guard: LSM programs load and run here: mode lsm (exec fails with EPERM)"),
         (Ok(()), _, Ok(())) => r.say(
@@ -533,7 +533,7 @@ fn check_guard(r: &mut Diagnosis) {
     if let Some(f) = state.action_fallback() {
         r.say(Severity::Info, format!("exec guard: {f}"));
     }
-    let mode = state.mode.map_or("?", nnp_guard::Mode::as_str);
+    let mode = state.mode.map_or("?", nnp_guard::AttachMode::as_str);
     let config = state
         .meta
         .as_ref()

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use nnp_guard::{GuardState, Mode, Protection};
+use nnp_guard::{AttachMode, GuardState, Protection};
 use serde::Serialize;
 
 use crate::{Error, Outcome, Output};
@@ -54,8 +54,8 @@ fn tables(c: &nnp_guard::Compiled) -> String {
 pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Output, Error> {
     let want = match mode {
         LoadMode::Auto => None,
-        LoadMode::Lsm => Some(Mode::Lsm),
-        LoadMode::Kill => Some(Mode::Kill),
+        LoadMode::Lsm => Some(AttachMode::Lsm),
+        LoadMode::Kill => Some(AttachMode::Kill),
     };
     let (p, explicit) = nnp_config::main_path(path);
     // Replacing keeps the config the loaded guard was loaded from, unless one is named.
@@ -81,7 +81,7 @@ pub fn load(path: Option<&Path>, mode: LoadMode, replace: bool) -> Result<Output
         tables(&c),
         nnp_guard::PIN_DIR
     ));
-    if mode == Mode::Kill {
+    if mode == AttachMode::Kill {
         r.line("kill mode: a refused exec is killed (SIGKILL) before the new program runs; callers see \"Killed\", not EPERM");
     }
     Ok(r)
@@ -168,7 +168,7 @@ fn status_model(s: &GuardState) -> (StatusModel, Outcome) {
             live: s.live,
             current: s.loaded && s.meta.is_some() && s.stale.is_empty(),
             degraded: !s.unresolved.is_empty(),
-            mode: s.mode.map(Mode::as_str),
+            mode: s.mode.map(AttachMode::as_str),
             action: s.action.map(nnp_guard::Action::as_str),
             action_requested: s.requested.map(nnp_guard::GuardAction::as_str),
             action_fallback: s.action_fallback(),
@@ -395,7 +395,7 @@ mod tests {
         GuardState {
             loaded: true,
             live: true,
-            mode: Some(Mode::Lsm),
+            mode: Some(AttachMode::Lsm),
             counters: [10, 4, 3, 1],
             ..GuardState::default()
         }

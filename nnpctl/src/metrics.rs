@@ -307,7 +307,7 @@ pub fn collect(path: Option<&Path>) -> Metrics {
         current: state.loaded && state.meta.is_some() && state.stale.is_empty(),
         degraded: !state.unresolved.is_empty(),
         in_force: state.in_force(),
-        mode: state.mode.map(nnp_guard::Mode::as_str),
+        mode: state.mode.map(nnp_guard::AttachMode::as_str),
         action: state.action.map(nnp_guard::Action::as_str),
         counters: (state.loaded && state.cannot_tell.is_empty()).then_some(state.counters),
     };
