@@ -51,7 +51,7 @@ impl Diagnosis {
     }
 }
 
-use crate::pamstack::{self, module_name, Action, Handler, Kind, Stack};
+use crate::pamstack::{self, module_name, Handler, HandlerKind, PamAction, Stack};
 
 /// Everything about one `pam_nnp.so` line: whether libpam loads and reaches it, its control,
 /// arguments, its config, its position.
@@ -72,12 +72,12 @@ fn check_line(
     };
     let module = line.module().unwrap_or("");
     // Position among the session modules (a substack line is not one).
-    let counted = |h: &Handler| !matches!(h.kind, Kind::Substack { .. });
+    let counted = |h: &Handler| !matches!(h.kind, HandlerKind::Substack { .. });
     let index = handlers[..pos].iter().filter(|h| counted(h)).count();
     let total = handlers.iter().filter(|h| counted(h)).count();
     let reach = pamstack::reach(handlers, pos);
     let mut why: Vec<String> = Vec::new();
-    if let Kind::Module {
+    if let HandlerKind::Module {
         file,
         present: false,
         ..
@@ -205,9 +205,9 @@ fn skip_reason(h: &Handler, code: u8) -> String {
     let what = format!("{}: \"{}\"", h.origin, h.describe());
     let ret = pamstack::return_name(code);
     match h.actions[usize::from(code)] {
-        Action::Jump(n) => format!("{what} jumps over {n} module(s), pam_nnp among them, when its module returns {ret}: the session goes on WITHOUT no_new_privs"),
-        Action::Done => format!("{what} ends the stack when its module returns {ret} (\"sufficient\" or \"done\"), before pam_nnp: the session succeeds WITHOUT no_new_privs"),
-        Action::Die => format!("{what} ends the (sub)stack when its module returns {ret} (\"requisite\" or \"die\"), before pam_nnp, and a later \"reset\" forgets the failure: the session can succeed WITHOUT no_new_privs"),
+        PamAction::Jump(n) => format!("{what} jumps over {n} module(s), pam_nnp among them, when its module returns {ret}: the session goes on WITHOUT no_new_privs"),
+        PamAction::Done => format!("{what} ends the stack when its module returns {ret} (\"sufficient\" or \"done\"), before pam_nnp: the session succeeds WITHOUT no_new_privs"),
+        PamAction::Die => format!("{what} ends the (sub)stack when its module returns {ret} (\"requisite\" or \"die\"), before pam_nnp, and a later \"reset\" forgets the failure: the session can succeed WITHOUT no_new_privs"),
         a => format!("{what} skips pam_nnp when its module returns {ret} ({})", a.name()),
     }
 }
@@ -218,7 +218,7 @@ fn broken_lines(handlers: &[Handler]) -> String {
     let mut out = Vec::new();
     for h in handlers {
         match &h.kind {
-            Kind::Module {
+            HandlerKind::Module {
                 file,
                 present: false,
                 ..
@@ -227,11 +227,11 @@ fn broken_lines(handlers: &[Handler]) -> String {
                 h.origin,
                 file.display()
             )),
-            Kind::MustFail { reason } => out.push(format!(
+            HandlerKind::MustFail { reason } => out.push(format!(
                 "{}: {reason} (libpam installs it as always failing)",
                 h.origin
             )),
-            Kind::Module { .. } | Kind::Substack { .. } => {
+            HandlerKind::Module { .. } | HandlerKind::Substack { .. } => {
                 if let Some(e) = &h.control_error {
                     out.push(format!("{}: control \"{}\": {e}", h.origin, h.control));
                 }

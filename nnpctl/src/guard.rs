@@ -312,9 +312,9 @@ pub fn watch(json: bool, retry: u64) -> Result<Outcome, Error> {
                 e.action, e.pid, e.uid, e.comm, e.file, e.time_ns
             );
             let (kind, action) = match e.action {
-                "refused" => (crate::journal::Kind::Refused, "refused"),
-                "killed" => (crate::journal::Kind::Killed, "killed"),
-                _ => (crate::journal::Kind::WouldRefuse, "would-refuse"),
+                "refused" => (crate::journal::EventKind::Refused, "refused"),
+                "killed" => (crate::journal::EventKind::Killed, "killed"),
+                _ => (crate::journal::EventKind::WouldRefuse, "would-refuse"),
             };
             let (pid, uid) = (e.pid.to_string(), e.uid.to_string());
             log.log(
@@ -361,9 +361,9 @@ pub fn watch(json: bool, retry: u64) -> Result<Outcome, Error> {
         },
         |r| {
             let kind = if r.is_ok() {
-                crate::journal::Kind::Refined
+                crate::journal::EventKind::Refined
             } else {
-                crate::journal::Kind::RefineFailed
+                crate::journal::EventKind::RefineFailed
             };
             let msg = match r {
                 Ok(r) => format!(

@@ -18,7 +18,7 @@ pub const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 /// A kind of event, with its `MESSAGE_ID` (the catalog explains each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum EventKind {
     /// LSM mode refused an exec (EPERM).
     Refused,
     /// Kill mode killed an exec before the new image ran.
@@ -31,22 +31,22 @@ pub enum Kind {
     RefineFailed,
 }
 
-impl Kind {
+impl EventKind {
     /// The `MESSAGE_ID` (128 bits, hex).
     pub fn message_id(self) -> &'static str {
         match self {
-            Kind::Refused => "e280426ffb4e420f9cbec18477842fd0",
-            Kind::Killed => "c822ea26a8674bd2b194236bbedad26e",
-            Kind::WouldRefuse => "7cb7c9f234604a019f516dff0533b43b",
-            Kind::Refined => "142decf6689b4db6aa774b9ae3306caf",
-            Kind::RefineFailed => "86b784c5c5e24a57b8211e14b9a13fc6",
+            EventKind::Refused => "e280426ffb4e420f9cbec18477842fd0",
+            EventKind::Killed => "c822ea26a8674bd2b194236bbedad26e",
+            EventKind::WouldRefuse => "7cb7c9f234604a019f516dff0533b43b",
+            EventKind::Refined => "142decf6689b4db6aa774b9ae3306caf",
+            EventKind::RefineFailed => "86b784c5c5e24a57b8211e14b9a13fc6",
         }
     }
     /// syslog priority: err for a refusal or a failure, notice otherwise.
     pub fn priority(self) -> u8 {
         match self {
-            Kind::Refused | Kind::Killed | Kind::RefineFailed => 3,
-            Kind::WouldRefuse | Kind::Refined => 5,
+            EventKind::Refused | EventKind::Killed | EventKind::RefineFailed => 3,
+            EventKind::WouldRefuse | EventKind::Refined => 5,
         }
     }
 }
@@ -123,7 +123,7 @@ impl Logger {
 
     /// Log `message` of `kind` with extra `fields` (`NNP_...`): to the journal, else (or
     /// when the datagram cannot be sent) to syslog. Best effort.
-    pub fn log(&self, kind: Kind, message: &str, fields: &[(&str, &str)]) {
+    pub fn log(&self, kind: EventKind, message: &str, fields: &[(&str, &str)]) {
         if let Some((sock, path)) = &self.journal {
             let prio = kind.priority().to_string();
             let mut all: Vec<(&str, &str)> = vec![
@@ -192,11 +192,11 @@ mod tests {
     #[test]
     fn message_ids_are_distinct_128_bit_hex() {
         let all = [
-            Kind::Refused,
-            Kind::Killed,
-            Kind::WouldRefuse,
-            Kind::Refined,
-            Kind::RefineFailed,
+            EventKind::Refused,
+            EventKind::Killed,
+            EventKind::WouldRefuse,
+            EventKind::Refined,
+            EventKind::RefineFailed,
         ];
         let mut ids: Vec<&str> = all.iter().map(|k| k.message_id()).collect();
         for id in &ids {
@@ -227,7 +227,7 @@ mod tests {
         let log = Logger::at(&path);
         assert!(log.journal());
         log.log(
-            Kind::WouldRefuse,
+            EventKind::WouldRefuse,
             "audit: would refuse: pid 7 uid 61001 (alice) /usr/bin/su",
             &[
                 ("NNP_USER", "alice"),
@@ -243,7 +243,7 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k, String::from_utf8(v).unwrap()))
             .collect();
-        assert_eq!(fields["MESSAGE_ID"], Kind::WouldRefuse.message_id());
+        assert_eq!(fields["MESSAGE_ID"], EventKind::WouldRefuse.message_id());
         assert_eq!(fields["PRIORITY"], "5");
         assert_eq!(fields["SYSLOG_IDENTIFIER"], "nnp-guard");
         assert_eq!(fields["NNP_RULE"], "/etc/security/nnp.toml:3");

@@ -98,7 +98,7 @@ impl Files for RealFiles {
 
 /// What libpam does with one return value of a module (`_PAM_ACTION_*`, or a jump).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
+pub enum PamAction {
     Ignore,
     Ok,
     Done,
@@ -109,27 +109,27 @@ pub enum Action {
     Jump(u32),
 }
 
-impl Action {
+impl PamAction {
     pub fn name(self) -> String {
         match self {
-            Action::Ignore => "ignore".into(),
-            Action::Ok => "ok".into(),
-            Action::Done => "done".into(),
-            Action::Bad => "bad".into(),
-            Action::Die => "die".into(),
-            Action::Reset => "reset".into(),
-            Action::Jump(n) => n.to_string(),
+            PamAction::Ignore => "ignore".into(),
+            PamAction::Ok => "ok".into(),
+            PamAction::Done => "done".into(),
+            PamAction::Bad => "bad".into(),
+            PamAction::Die => "die".into(),
+            PamAction::Reset => "reset".into(),
+            PamAction::Jump(n) => n.to_string(),
         }
     }
 }
 
-const ACTION_NAMES: [(&str, Action); 6] = [
-    ("ignore", Action::Ignore),
-    ("ok", Action::Ok),
-    ("done", Action::Done),
-    ("bad", Action::Bad),
-    ("die", Action::Die),
-    ("reset", Action::Reset),
+const ACTION_NAMES: [(&str, PamAction); 6] = [
+    ("ignore", PamAction::Ignore),
+    ("ok", PamAction::Ok),
+    ("done", PamAction::Done),
+    ("bad", PamAction::Bad),
+    ("die", PamAction::Die),
+    ("reset", PamAction::Reset),
 ];
 
 /// Where a line is written: the file and the physical line where its logical line starts.
@@ -147,7 +147,7 @@ impl std::fmt::Display for Origin {
 
 /// What a session handler is.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub enum HandlerKind {
     /// A module line. `file` is the path libpam dlopens; `present` whether it is there.
     Module {
         path: String,
@@ -165,12 +165,12 @@ pub enum Kind {
 /// One entry of the session phase, in libpam's order.
 #[derive(Clone, Debug)]
 pub struct Handler {
-    pub kind: Kind,
+    pub kind: HandlerKind,
     /// The `-` prefix: libpam does not log a failure to load the module (nothing else).
     pub silent: bool,
     /// The control field as written.
     pub control: String,
-    pub actions: [Action; RETURN_VALUES],
+    pub actions: [PamAction; RETURN_VALUES],
     /// Substack depth (0: the service's own stack and everything it `include`s).
     pub level: usize,
     pub origin: Origin,
@@ -182,13 +182,13 @@ impl Handler {
     /// The module path, for module lines.
     pub fn module(&self) -> Option<&str> {
         match &self.kind {
-            Kind::Module { path, .. } => Some(path),
+            HandlerKind::Module { path, .. } => Some(path),
             _ => None,
         }
     }
     pub fn args(&self) -> &[String] {
         match &self.kind {
-            Kind::Module { args, .. } => args,
+            HandlerKind::Module { args, .. } => args,
             _ => &[],
         }
     }
@@ -198,9 +198,9 @@ impl Handler {
     /// A short description: `session CONTROL MODULE` or what libpam made of the line.
     pub fn describe(&self) -> String {
         match &self.kind {
-            Kind::Module { path, .. } => format!("session {} {path}", self.control),
-            Kind::MustFail { reason } => format!("a broken session line ({reason})"),
-            Kind::Substack { name } => format!("session substack {name}"),
+            HandlerKind::Module { path, .. } => format!("session {} {path}", self.control),
+            HandlerKind::MustFail { reason } => format!("a broken session line ({reason})"),
+            HandlerKind::Substack { name } => format!("session substack {name}"),
         }
     }
 }
@@ -390,13 +390,13 @@ fn strtok(s: &str, pos: &mut usize) -> Option<(String, usize)> {
 
 /// `_pam_parse_control`: a `value=action …` list; anything malformed makes every value `bad`.
 /// Values left unset get `default`'s action, else `bad`. The error, if any, is returned too.
-fn parse_control(tok: &str) -> ([Action; RETURN_VALUES], Option<String>) {
-    let mut set: [Option<Action>; RETURN_VALUES] = [None; RETURN_VALUES];
+fn parse_control(tok: &str) -> ([PamAction; RETURN_VALUES], Option<String>) {
+    let mut set: [Option<PamAction>; RETURN_VALUES] = [None; RETURN_VALUES];
     let b = tok.as_bytes();
     let mut i = 0;
     let fail = |what: &str, at: usize| {
         (
-            [Action::Bad; RETURN_VALUES],
+            [PamAction::Bad; RETURN_VALUES],
             Some(format!(
                 "{what} at \"{}\": libpam treats every outcome as bad",
                 String::from_utf8_lossy(&b[at.min(b.len())..])
@@ -451,7 +451,7 @@ fn parse_control(tok: &str) -> ([Action; RETURN_VALUES], Option<String>) {
             if n == 0 {
                 return fail("expecting a non-zero jump", i);
             }
-            Action::Jump(n)
+            PamAction::Jump(n)
         };
         if ret == RETURN_VALUES {
             for a in set.iter_mut().filter(|a| a.is_none()) {
@@ -461,23 +461,23 @@ fn parse_control(tok: &str) -> ([Action; RETURN_VALUES], Option<String>) {
             set[ret] = Some(action);
         }
     }
-    (set.map(|a| a.unwrap_or(Action::Bad)), None)
+    (set.map(|a| a.unwrap_or(PamAction::Bad)), None)
 }
 
 /// The actions of a keyword control (`required`, …) or of a `[...]` control.
-fn control_actions(tok: &str) -> ([Action; RETURN_VALUES], Option<String>) {
+fn control_actions(tok: &str) -> ([PamAction; RETURN_VALUES], Option<String>) {
     let mut a = [None; RETURN_VALUES];
     let (ok, default) = match tok.to_ascii_lowercase().as_str() {
         "required" => {
-            a[usize::from(PAM_IGNORE)] = Some(Action::Ignore);
-            (Action::Ok, Action::Bad)
+            a[usize::from(PAM_IGNORE)] = Some(PamAction::Ignore);
+            (PamAction::Ok, PamAction::Bad)
         }
         "requisite" => {
-            a[usize::from(PAM_IGNORE)] = Some(Action::Ignore);
-            (Action::Ok, Action::Die)
+            a[usize::from(PAM_IGNORE)] = Some(PamAction::Ignore);
+            (PamAction::Ok, PamAction::Die)
         }
-        "optional" => (Action::Ok, Action::Ignore),
-        "sufficient" => (Action::Done, Action::Ignore),
+        "optional" => (PamAction::Ok, PamAction::Ignore),
+        "sufficient" => (PamAction::Done, PamAction::Ignore),
         _ => return parse_control(tok),
     };
     a[usize::from(PAM_SUCCESS)] = Some(ok);
@@ -495,24 +495,24 @@ struct Loader<'a> {
 }
 
 /// Why a file could not be loaded.
-enum LoadError {
+enum FileError {
     /// It could not be read (missing, unreadable): doctor cannot know what it holds.
     Unreadable(String),
     /// libpam gives up on it (and on whatever includes it).
     Broken(String),
 }
 
-impl LoadError {
+impl FileError {
     fn text(&self) -> &str {
         match self {
-            LoadError::Unreadable(s) | LoadError::Broken(s) => s,
+            FileError::Unreadable(s) | FileError::Broken(s) => s,
         }
     }
 }
 
 impl Loader<'_> {
     /// `_pam_open_config_file`: an absolute path, or the name in each config dir in turn.
-    fn open(&mut self, name: &str) -> Result<(PathBuf, String), LoadError> {
+    fn open(&mut self, name: &str) -> Result<(PathBuf, String), FileError> {
         let candidates: Vec<PathBuf> = if name.starts_with('/') {
             vec![PathBuf::from(name)]
         } else {
@@ -534,20 +534,20 @@ impl Loader<'_> {
         }
         let e = first_err.unwrap_or_else(|| format!("{name}: not found"));
         self.unreadable.push(e.clone());
-        Err(LoadError::Unreadable(e))
+        Err(FileError::Unreadable(e))
     }
 
     /// `_pam_load_conf_file`.
-    fn load(&mut self, name: &str, req: Type, level: usize, depth: usize) -> Result<(), LoadError> {
+    fn load(&mut self, name: &str, req: Type, level: usize, depth: usize) -> Result<(), FileError> {
         if level >= SUBSTACK_MAX_LEVEL {
-            return Err(LoadError::Broken(format!(
+            return Err(FileError::Broken(format!(
                 "{name}: substacks nested {SUBSTACK_MAX_LEVEL} deep (libpam's limit)"
             )));
         }
         if depth > MAX_INCLUDE_DEPTH {
             let e = format!("{name}: includes nested more than {MAX_INCLUDE_DEPTH} deep (a loop?)");
             self.unreadable.push(e.clone());
-            return Err(LoadError::Unreadable(e));
+            return Err(FileError::Unreadable(e));
         }
         let (path, text) = self.open(name)?;
         self.parse(&path, &text, req, level, depth)
@@ -561,7 +561,7 @@ impl Loader<'_> {
         req: Type,
         level: usize,
         depth: usize,
-    ) -> Result<(), LoadError> {
+    ) -> Result<(), FileError> {
         let (lines, error) = assemble(text);
         // libpam may stop before a pam_nnp line (a broken line above it): any mention counts.
         let pending = error.as_ref().map(|e| e.1.as_str());
@@ -577,7 +577,7 @@ impl Loader<'_> {
             self.line(path, line, req, level, depth)?;
         }
         match error {
-            Some((e, _)) => Err(LoadError::Broken(format!("{}: {e}", path.display()))),
+            Some((e, _)) => Err(FileError::Broken(format!("{}: {e}", path.display()))),
             None => Ok(()),
         }
     }
@@ -589,7 +589,7 @@ impl Loader<'_> {
         req: Type,
         level: usize,
         depth: usize,
-    ) -> Result<(), LoadError> {
+    ) -> Result<(), FileError> {
         let origin = Origin {
             file: path.to_path_buf(),
             line: line.start_line(),
@@ -616,15 +616,15 @@ impl Loader<'_> {
         // including file fail, no name crashes libpam 1.5.2).
         if tok(0).is_some_and(|t| t.eq_ignore_ascii_case("@include")) {
             let Some(name) = tok(1) else {
-                return Err(LoadError::Broken(format!(
+                return Err(FileError::Broken(format!(
                     "{origin}: @include without a file name (libpam 1.5.2 crashes on it)"
                 )));
             };
             return match self.load(name, req, level, depth + 1) {
                 Ok(()) => Ok(()),
-                Err(LoadError::Unreadable(e)) => Err(LoadError::Unreadable(e)),
-                Err(LoadError::Broken(e)) => {
-                    Err(LoadError::Broken(format!("{origin}: @include {name}: {e}")))
+                Err(FileError::Unreadable(e)) => Err(FileError::Unreadable(e)),
+                Err(FileError::Broken(e)) => {
+                    Err(FileError::Broken(format!("{origin}: @include {name}: {e}")))
                 }
             };
         }
@@ -695,26 +695,26 @@ impl Loader<'_> {
         let (actions, control_error) = match tok(1) {
             None => {
                 must_fail.get_or_insert_with(|| "no control flag".into());
-                ([Action::Bad; RETURN_VALUES], None)
+                ([PamAction::Bad; RETURN_VALUES], None)
             }
             Some(c) if c.eq_ignore_ascii_case("include") || c.eq_ignore_ascii_case("substack") => {
                 let substack = c.eq_ignore_ascii_case("substack");
                 let name = tok(2).map(str::to_string);
                 if substack {
                     self.handlers.push(Handler {
-                        kind: Kind::Substack {
+                        kind: HandlerKind::Substack {
                             name: name.clone().unwrap_or_default(),
                         },
                         silent,
                         control: control.clone(),
-                        actions: [Action::Ignore; RETURN_VALUES],
+                        actions: [PamAction::Ignore; RETURN_VALUES],
                         level,
                         origin: origin.clone(),
                         control_error: None,
                     });
                 }
                 let loaded = match &name {
-                    None => Err(LoadError::Broken("no file name".into())),
+                    None => Err(FileError::Broken("no file name".into())),
                     Some(n) => {
                         self.load(n, Type::Session, level + usize::from(substack), depth + 1)
                     }
@@ -729,10 +729,10 @@ impl Loader<'_> {
                             e.text()
                         );
                         self.handlers.push(Handler {
-                            kind: Kind::MustFail { reason: what },
+                            kind: HandlerKind::MustFail { reason: what },
                             silent,
                             control: control.clone(),
-                            actions: [Action::Bad; RETURN_VALUES],
+                            actions: [PamAction::Bad; RETURN_VALUES],
                             level,
                             origin,
                             control_error: None,
@@ -748,7 +748,7 @@ impl Loader<'_> {
             must_fail.get_or_insert_with(|| "no module name".into());
         }
         let kind = match (&must_fail, &module) {
-            (Some(reason), _) => Kind::MustFail {
+            (Some(reason), _) => HandlerKind::MustFail {
                 reason: reason.clone(),
             },
             (None, Some(m)) => {
@@ -763,25 +763,25 @@ impl Loader<'_> {
                         && self
                             .files
                             .is_file(Path::new(&file.to_string_lossy().replace("$ISA", "."))));
-                Kind::Module {
+                HandlerKind::Module {
                     path: m.clone(),
                     file,
                     present,
                     args: toks.iter().skip(3).map(|t| t.0.clone()).collect(),
                 }
             }
-            (None, None) => Kind::MustFail {
+            (None, None) => HandlerKind::MustFail {
                 reason: "no module name".into(),
             },
         };
         // Every pam_nnp.so token but the module of a session module line is never loaded.
         for &(is_module, pl) in &nnp {
-            if is_module && matches!(kind, Kind::Module { .. }) {
+            if is_module && matches!(kind, HandlerKind::Module { .. }) {
                 continue;
             }
             let reason = if pl != origin.line {
                 joined(&origin, text)
-            } else if let Kind::MustFail { reason } = &kind {
+            } else if let HandlerKind::MustFail { reason } = &kind {
                 format!("{reason}: libpam makes this line an always-failing session entry")
             } else {
                 format!("\"{}\" passes it as an argument", text.trim())
@@ -861,8 +861,8 @@ fn load_one(files: &dyn Files, module_dir: &Path, service: &str) -> Stack {
         mentions_nnp: false,
     };
     let fatal = match l.load(service, Type::Any, 0, 0) {
-        Ok(()) | Err(LoadError::Unreadable(_)) => None,
-        Err(LoadError::Broken(e)) => Some(e),
+        Ok(()) | Err(FileError::Unreadable(_)) => None,
+        Err(FileError::Broken(e)) => Some(e),
     };
     Stack {
         handlers: l.handlers,
@@ -967,19 +967,19 @@ pub fn reach(handlers: &[Handler], target: usize) -> Reach {
         }
         base.prev_level = level;
         let codes: Vec<u8> = match &h.kind {
-            Kind::Substack { .. } => {
+            HandlerKind::Substack { .. } => {
                 base.idx += 1;
                 todo.push(base);
                 continue;
             }
-            Kind::MustFail { .. } => vec![PAM_PERM_DENIED],
-            Kind::Module { present: false, .. } => vec![PAM_MODULE_UNKNOWN],
-            Kind::Module { .. } => (0..RETURN_VALUES as u8)
+            HandlerKind::MustFail { .. } => vec![PAM_PERM_DENIED],
+            HandlerKind::Module { present: false, .. } => vec![PAM_MODULE_UNKNOWN],
+            HandlerKind::Module { .. } => (0..RETURN_VALUES as u8)
                 .filter(|&c| c != PAM_INCOMPLETE)
                 .collect(),
         };
         // One representative per distinct effect.
-        let mut tried: HashSet<(Action, u8)> = HashSet::new();
+        let mut tried: HashSet<(PamAction, u8)> = HashSet::new();
         for code in codes {
             let class = match code {
                 PAM_SUCCESS => 0,
@@ -993,34 +993,34 @@ pub fn reach(handlers: &[Handler], target: usize) -> Reach {
             let mut s = base.clone();
             if st.idx == target && s.target == Target::Pending {
                 s.target = match &h.kind {
-                    Kind::Module { present: false, .. } => Target::NotLoaded,
+                    HandlerKind::Module { present: false, .. } => Target::NotLoaded,
                     _ => Target::Ran(code),
                 };
             }
             let mut end = st.idx; // the last handler this step consumes
             let mut decided = false;
             match action {
-                Action::Reset => {
+                PamAction::Reset => {
                     (s.impression, s.status_ok) = s.substates[level];
                 }
-                Action::Ok | Action::Done => {
+                PamAction::Ok | PamAction::Done => {
                     if s.impression == Impression::Undef
                         || (s.impression == Impression::Positive && s.status_ok)
                     {
                         s.impression = Impression::Positive;
                         s.status_ok = code == PAM_SUCCESS;
                     }
-                    decided = action == Action::Done && s.impression == Impression::Positive;
+                    decided = action == PamAction::Done && s.impression == Impression::Positive;
                 }
-                Action::Bad | Action::Die => {
+                PamAction::Bad | PamAction::Die => {
                     if s.impression != Impression::Negative {
                         s.impression = Impression::Negative;
                         s.status_ok = code == PAM_SUCCESS;
                     }
-                    decided = action == Action::Die;
+                    decided = action == PamAction::Die;
                 }
-                Action::Ignore => {}
-                Action::Jump(n) => {
+                PamAction::Ignore => {}
+                PamAction::Jump(n) => {
                     let mut left = n;
                     while end + 1 < handlers.len() && handlers[end + 1].level >= h.level && left > 0
                     {
@@ -1380,12 +1380,12 @@ mod tests {
             "session required pam_permit.so\nsession required /opt/pam_nnp.so\n",
         )]);
         assert!(
-            matches!(&s.handlers[1].kind, Kind::Module { present: false, file, .. } if file == Path::new("/opt/pam_nnp.so"))
+            matches!(&s.handlers[1].kind, HandlerKind::Module { present: false, file, .. } if file == Path::new("/opt/pam_nnp.so"))
         );
         let s = stack(&[("svc", "session required pam_permit.so\nsession required /lib/x86_64-linux-gnu/security/pam_nnp.so\n")]);
         assert!(matches!(
             &s.handlers[1].kind,
-            Kind::Module { present: true, .. }
+            HandlerKind::Module { present: true, .. }
         ));
     }
 
@@ -1413,7 +1413,7 @@ mod tests {
             ("inc", "session required pam_permit.so\n@include\n"),
         ]);
         assert!(s.fatal.is_none());
-        assert!(matches!(s.handlers[2].kind, Kind::MustFail { .. }));
+        assert!(matches!(s.handlers[2].kind, HandlerKind::MustFail { .. }));
         assert!(!reach(&s.handlers, 3).any_success);
         // case-insensitive keywords, @include inside an include, uppercase @INCLUDE
         let s = stack(&[
@@ -1437,7 +1437,7 @@ mod tests {
             ),
         ]);
         assert_eq!(s.handlers.len(), 2);
-        assert!(matches!(s.handlers[0].kind, Kind::MustFail { .. }));
+        assert!(matches!(s.handlers[0].kind, HandlerKind::MustFail { .. }));
     }
 
     #[test]
@@ -1491,17 +1491,17 @@ mod tests {
         assert_eq!(s.handlers[1].control, "required");
         let (a, e) = parse_control("success=1 default=ignore");
         assert!(e.is_none());
-        assert_eq!(a[0], Action::Jump(1));
-        assert_eq!(a[14], Action::Ignore);
+        assert_eq!(a[0], PamAction::Jump(1));
+        assert_eq!(a[14], PamAction::Ignore);
         let (a, e) = parse_control("success = done new_authtok_reqd=ok");
         assert!(e.is_none());
         assert_eq!(
             (a[0], a[12], a[14]),
-            (Action::Done, Action::Ok, Action::Bad)
+            (PamAction::Done, PamAction::Ok, PamAction::Bad)
         );
         let (a, e) = parse_control("success=okay");
         assert!(e.is_some());
-        assert_eq!(a, [Action::Bad; RETURN_VALUES]);
+        assert_eq!(a, [PamAction::Bad; RETURN_VALUES]);
         let (_, e) = parse_control("success=0");
         assert!(e.is_some());
         // an unclosed bracket takes the rest of the line: no module name
@@ -1509,7 +1509,7 @@ mod tests {
             "svc",
             "session required pam_permit.so\nsession [success=ok default=bad pam_nnp.so\n",
         )]);
-        assert!(matches!(s.handlers[1].kind, Kind::MustFail { .. }));
+        assert!(matches!(s.handlers[1].kind, HandlerKind::MustFail { .. }));
         assert_eq!(
             s.ghosts.len(),
             1,
@@ -1520,7 +1520,7 @@ mod tests {
         let s = stack(&[("svc", "session required pam_nnp.so\r\n")]);
         assert!(matches!(
             &s.handlers[0].kind,
-            Kind::Module { present: false, .. }
+            HandlerKind::Module { present: false, .. }
         ));
     }
 
