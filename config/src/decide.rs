@@ -30,143 +30,12 @@
 //!   credentials, as the exec guard decides: `uids` by uid, `groups` by gid among its real
 //!   gid and supplementary groups, `users` names by the uid they resolve to.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::path::PathBuf;
-use std::sync::Arc;
 
-use crate::nssfiles::{self, FileGroups};
-use crate::{escape_value, Config, Mode, Rule, Users, DEFAULT_SHELL};
-
-/// A user as the directory has it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserEntry {
-    /// The canonical name (bytes, as NSS returned them).
-    pub name: Vec<u8>,
-    /// uid.
-    pub uid: u32,
-    /// Primary gid.
-    pub gid: u32,
-}
-
-/// A group as the directory has it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupEntry {
-    /// gid.
-    pub gid: u32,
-    /// Member names listed in the entry.
-    pub members: Vec<Vec<u8>>,
-}
-
-/// A lookup that failed (not "not found": a source that is down, an I/O error...).
-#[derive(Debug, Clone)]
-pub enum LookupError {
-    /// An NSS call failed (the source is down, out of memory...).
-    Source(nnp_sys::SysError),
-    /// A local account file could not be read.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// Why (shared: a failed fact is kept and handed out again).
-        source: Arc<std::io::Error>,
-    },
-}
-
-impl fmt::Display for LookupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LookupError::Source(e) => e.fmt(f),
-            LookupError::File { path, source } => {
-                write!(f, "reading {}: {source}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for LookupError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            LookupError::Source(e) => Some(e),
-            LookupError::File { source, .. } => Some(&**source),
-        }
-    }
-}
-
-impl From<nnp_sys::SysError> for LookupError {
-    fn from(e: nnp_sys::SysError) -> Self {
-        LookupError::Source(e)
-    }
-}
-
-/// Where the facts come from: NSS in production, a fake in tests.
-pub trait Directory {
-    /// The passwd entry of exactly these name bytes.
-    fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError>;
-    /// The passwd entry of a uid.
-    fn user_by_uid(&self, uid: u32) -> Result<Option<UserEntry>, LookupError>;
-    /// The group entry of exactly these name bytes.
-    fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError>;
-    /// Every gid of the user (getgrouplist).
-    fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError>;
-    /// The groups of these names as NSS would answer them from a local file read in one
-    /// pass, when NSS reads that file first; `None` when it does not (then every name is
-    /// asked with [`Directory::group_by_name`]). Never an enumeration of the database.
-    fn local_groups(&self, _want: &HashSet<&str>) -> Option<FileGroups> {
-        None
-    }
-    /// The local accounts (the passwd file read directly, never an enumeration of a
-    /// directory): the exec guard looks there for every account a restricting name matches
-    /// ignoring case, and for other accounts sharing an exempted uid. Login paths never
-    /// call it.
-    fn local_users(&self) -> Result<Vec<UserEntry>, LookupError> {
-        Ok(Vec::new())
-    }
-}
-
-/// The system's NSS (reentrant calls through nnp-sys).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Nss;
-
-fn user_entry(e: nnp_sys::PwEntry) -> UserEntry {
-    UserEntry {
-        name: e.name,
-        uid: e.uid,
-        gid: e.gid,
-    }
-}
-
-impl Directory for Nss {
-    fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
-        Ok(nnp_sys::getpw(nnp_sys::PwKey::Name(name))?.map(user_entry))
-    }
-    fn user_by_uid(&self, uid: u32) -> Result<Option<UserEntry>, LookupError> {
-        Ok(nnp_sys::getpw(nnp_sys::PwKey::Uid(uid))?.map(user_entry))
-    }
-    fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
-        let found = nnp_sys::getgr(nnp_sys::GrKey::Name(name)).map_err(|mut e| {
-            e.what = format!("group lookup for \"{}\" (getgrnam_r)", escape_value(name));
-            e
-        })?;
-        Ok(found.map(|g| GroupEntry {
-            gid: g.gid,
-            members: g.members,
-        }))
-    }
-    fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
-        Ok(nnp_sys::group_list(user, primary)?)
-    }
-    fn local_groups(&self, want: &HashSet<&str>) -> Option<FileGroups> {
-        nssfiles::local_groups(want)
-    }
-    fn local_users(&self) -> Result<Vec<UserEntry>, LookupError> {
-        crate::guard::passwd_users(std::path::Path::new("/etc/passwd"))
-    }
-}
-
-/// After this many single group-name lookups in one resolver, the remaining names of the
-/// config are read from `/etc/group` in one pass when NSS reads `files` first (a 1,000-rule
-/// config over a 20,000-line /etc/group costs one read, not 1,000 `getgrnam_r` scans).
-const SCAN_AFTER: usize = 4;
+use crate::resolve::UserFacts;
+use crate::{
+    escape_value, Config, LookupError, Mode, Resolver, Rule, UserEntry, Users, DEFAULT_SHELL,
+};
 
 /// Who a decision is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,118 +190,6 @@ impl fmt::Display for DecideError {
 
 impl std::error::Error for DecideError {}
 
-type GroupFact = Result<Option<GroupEntry>, LookupError>;
-
-/// The facts about one user, looked up on demand and kept for the rest of the decision.
-struct UserFacts {
-    /// The account; for kernel credentials without a passwd entry, an empty name with the
-    /// process's uid and gid.
-    entry: UserEntry,
-    given: Option<Vec<u8>>,
-    gids: Option<Result<Vec<u32>, LookupError>>,
-    /// Decided from kernel credentials: no account name, the gids are the kernel's.
-    kernel: bool,
-}
-
-impl UserFacts {
-    fn account(&self) -> Option<UserEntry> {
-        (!self.kernel).then(|| self.entry.clone())
-    }
-}
-
-/// Looks facts up on demand and caches them: group names across users (audit asks for many
-/// uids), the user's facts within one decision.
-pub struct Resolver<'d> {
-    dir: &'d dyn Directory,
-    groups: HashMap<String, GroupFact>,
-    single_lookups: usize,
-    /// The local group file was read for the config's names (once per resolver).
-    scanned: bool,
-    users: HashMap<Vec<u8>, Result<Option<UserEntry>, LookupError>>,
-}
-
-impl<'d> Resolver<'d> {
-    /// A resolver with empty caches.
-    pub fn new(dir: &'d dyn Directory) -> Self {
-        Resolver {
-            dir,
-            groups: HashMap::new(),
-            single_lookups: 0,
-            scanned: false,
-            users: HashMap::new(),
-        }
-    }
-
-    /// A group by name, cached; after a few single lookups the config's remaining group
-    /// names are read from the local group file in one pass when NSS reads it first
-    /// ([`Directory::local_groups`]); names not found there are asked with `getgrnam_r`.
-    /// Never an enumeration of the group database.
-    pub(crate) fn group(&mut self, config: &Config, name: &str) -> GroupFact {
-        if let Some(f) = self.groups.get(name) {
-            return f.clone();
-        }
-        if self.single_lookups >= SCAN_AFTER && !self.scanned {
-            self.scanned = true;
-            let wanted: HashSet<&str> = config
-                .rules
-                .iter()
-                .filter_map(|r| r.groups.as_ref())
-                .flatten()
-                .filter(|g| !self.groups.contains_key(g.as_str()))
-                .map(String::as_str)
-                .collect();
-            if let Some(local) = self.dir.local_groups(&wanted) {
-                for (n, e) in local.found {
-                    if !local.unsure.contains(&n) {
-                        self.groups.entry(n).or_insert(Ok(Some(e)));
-                    }
-                }
-            }
-            if let Some(f) = self.groups.get(name) {
-                return f.clone();
-            }
-        }
-        self.single_lookups += 1;
-        let f = self.dir.group_by_name(name.as_bytes());
-        self.groups.insert(name.to_string(), f.clone());
-        f
-    }
-
-    /// The directory behind this resolver.
-    pub(crate) fn directory(&self) -> &'d dyn Directory {
-        self.dir
-    }
-
-    /// The account of exactly these name bytes (cached).
-    fn user_named(&mut self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
-        self.users
-            .entry(name.to_vec())
-            .or_insert_with(|| self.dir.user_by_name(name))
-            .clone()
-    }
-
-    /// Does a rule's user name resolve to this uid? (for exemptions; cached)
-    fn name_is_uid(&mut self, name: &str, uid: u32) -> Result<bool, LookupError> {
-        Ok(self
-            .user_named(name.as_bytes())?
-            .is_some_and(|e| e.uid == uid))
-    }
-
-    /// The uid a restricting rule's user name means: the account of that name, else (a name
-    /// written in another case than a case-sensitive source holds) of its lowercase form, as
-    /// the module matches names case-insensitively and the guard resolves them.
-    fn restricting_name_uid(&mut self, name: &str) -> Result<Option<u32>, LookupError> {
-        if let Some(e) = self.user_named(name.as_bytes())? {
-            return Ok(Some(e.uid));
-        }
-        let lower = name.to_lowercase();
-        if lower != name {
-            return Ok(self.user_named(lower.as_bytes())?.map(|e| e.uid));
-        }
-        Ok(None)
-    }
-}
-
 /// Case-insensitive equality of a rule's name and NSS/PAM bytes (Unicode lowercase when the
 /// bytes are UTF-8, ASCII otherwise).
 fn name_eq(rule: &str, bytes: &[u8]) -> bool {
@@ -465,8 +222,8 @@ impl Config {
 
     fn user_facts(&self, res: &mut Resolver<'_>, who: Who<'_>) -> Result<UserFacts, DecideError> {
         let (found, given) = match who {
-            Who::Name(n) => (res.dir.user_by_name(n), Some(n.to_vec())),
-            Who::Uid(uid) | Who::Kernel { uid, .. } => (res.dir.user_by_uid(uid), None),
+            Who::Name(n) => (res.directory().user_by_name(n), Some(n.to_vec())),
+            Who::Uid(uid) | Who::Kernel { uid, .. } => (res.directory().user_by_uid(uid), None),
         };
         let found = found.map_err(|error| DecideError::Lookup { rule: None, error })?;
         let entry = match (found, who) {
@@ -664,9 +421,10 @@ impl Config {
             if listed {
                 return Ok(Some(shown));
             }
-            let gids = facts
-                .gids
-                .get_or_insert_with(|| res.dir.group_ids(&facts.entry.name, facts.entry.gid));
+            let gids = facts.gids.get_or_insert_with(|| {
+                res.directory()
+                    .group_ids(&facts.entry.name, facts.entry.gid)
+            });
             match gids {
                 Ok(gids) if gids.contains(&entry.gid) => return Ok(Some(shown)),
                 Ok(_) => {}

@@ -16,17 +16,18 @@
 
 pub mod args;
 mod decide;
+mod directory;
 mod error;
 pub mod guard;
 mod nssfiles;
 mod parse;
+mod resolve;
 mod source;
 mod text;
 
-pub use decide::{
-    DecideError, Decision, Directory, GroupEntry, LookupError, Nss, Resolver, Service, ShellChoice,
-    UserEntry, Verdict, Who,
-};
+pub use decide::{DecideError, Decision, Service, ShellChoice, Verdict, Who};
+pub use directory::{Directory, GroupEntry, LookupError, Nss, UserEntry};
+pub use resolve::Resolver;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
