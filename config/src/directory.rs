@@ -131,6 +131,6 @@ impl Directory for Nss {
         nssfiles::local_groups(want)
     }
     fn local_users(&self) -> Result<Vec<UserEntry>, LookupError> {
-        crate::guard::passwd_users(std::path::Path::new("/etc/passwd"))
+        nssfiles::passwd_users(std::path::Path::new("/etc/passwd"))
     }
 }

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{escape_value, Config, Directory, LookupError, Mode, Resolver, Rule, UserEntry, Users};
+use crate::{escape_value, Config, Directory, LookupError, Mode, Resolver, Rule, Users};
 
 /// The kernel program's limits (`guard/src/bpf/guard.h`).
 pub const MAX_KEYS: usize = 65536;
@@ -520,38 +520,4 @@ impl GuardTable {
         }
         best
     }
-}
-
-/// The accounts of a passwd-format file. A missing file is no account; an unreadable one
-/// is an error.
-pub(crate) fn passwd_users(path: &std::path::Path) -> Result<Vec<UserEntry>, LookupError> {
-    let text = match std::fs::read(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(LookupError::File {
-                path: path.to_path_buf(),
-                source: std::sync::Arc::new(e),
-            })
-        }
-    };
-    let num = |b: &[u8]| {
-        std::str::from_utf8(b)
-            .ok()
-            .and_then(|s| s.parse::<u32>().ok())
-    };
-    let mut out = Vec::new();
-    for line in text.split(|&b| b == b'\n') {
-        let mut f = line.split(|&b| b == b':');
-        if let (Some(n), Some(_), Some(uid), Some(gid)) = (f.next(), f.next(), f.next(), f.next()) {
-            if let (Some(uid), Some(gid)) = (num(uid), num(gid)) {
-                out.push(UserEntry {
-                    name: n.to_vec(),
-                    uid,
-                    gid,
-                });
-            }
-        }
-    }
-    Ok(out)
 }

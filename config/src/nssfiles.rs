@@ -1,6 +1,7 @@
-//! Group names resolved from `/etc/group` in one pass, for the case where NSS would read that
-//! file first: no enumeration of the group database (`setgrent`/`getgrent_r`) ever runs in a
-//! login process.
+//! The local account files, read directly. The accounts of `/etc/passwd` (the exec guard's
+//! case variants and uid aliases; [`passwd_users`]). Group names resolved from `/etc/group` in
+//! one pass, for the case where NSS would read that file first: no enumeration of the group
+//! database (`setgrent`/`getgrent_r`) ever runs in a login process.
 //!
 //! When the `group:` line of `/etc/nsswitch.conf` names `files` first (with its default
 //! action on success, `return`), glibc's `getgrnam_r` answers a name that `/etc/group` holds
@@ -12,7 +13,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use crate::GroupEntry;
+use crate::{GroupEntry, LookupError, UserEntry};
 
 /// Does this nsswitch.conf make `files` the first source of the `group` database, returning
 /// on success? A missing `group:` line or any doubt is `false` (then only `getgrnam_r`).
@@ -99,6 +100,40 @@ pub fn local_groups(want: &HashSet<&str>) -> Option<FileGroups> {
     }
     let text = std::fs::read(Path::new("/etc/group")).ok()?;
     Some(scan(&text, want))
+}
+
+/// The accounts of a passwd-format file. A missing file is no account; an unreadable one
+/// is an error.
+pub(crate) fn passwd_users(path: &Path) -> Result<Vec<UserEntry>, LookupError> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(LookupError::File {
+                path: path.to_path_buf(),
+                source: std::sync::Arc::new(e),
+            })
+        }
+    };
+    let num = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse::<u32>().ok())
+    };
+    let mut out = Vec::new();
+    for line in text.split(|&b| b == b'\n') {
+        let mut f = line.split(|&b| b == b':');
+        if let (Some(n), Some(_), Some(uid), Some(gid)) = (f.next(), f.next(), f.next(), f.next()) {
+            if let (Some(uid), Some(gid)) = (num(uid), num(gid)) {
+                out.push(UserEntry {
+                    name: n.to_vec(),
+                    uid,
+                    gid,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -409,13 +409,15 @@ fn passwd_file_reading() {
         b"root:x:0:0::/:/bin/sh\nCarl:x:2003:2003::/:/bin/sh\nbad\n",
     )
     .unwrap();
-    let u = crate::guard::passwd_users(&dir).unwrap();
+    let u = crate::nssfiles::passwd_users(&dir).unwrap();
     assert_eq!(u.len(), 2);
     assert_eq!(u[1].name, b"Carl");
     let _ = std::fs::remove_file(&dir);
-    assert!(crate::guard::passwd_users(Path::new("/nonexistent/passwd"))
-        .unwrap()
-        .is_empty());
+    assert!(
+        crate::nssfiles::passwd_users(Path::new("/nonexistent/passwd"))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
