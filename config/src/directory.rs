@@ -24,6 +24,9 @@ pub struct UserEntry {
 /// A group as the directory has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupEntry {
+    /// The canonical name (bytes, as NSS returned them; a case-insensitive source may
+    /// answer a name in another case than the one asked for).
+    pub name: Vec<u8>,
     /// gid.
     pub gid: u32,
     /// Member names listed in the entry.
@@ -120,6 +123,7 @@ impl Directory for Nss {
             e
         })?;
         Ok(found.map(|g| GroupEntry {
+            name: g.name,
             gid: g.gid,
             members: g.members,
         }))

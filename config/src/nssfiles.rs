@@ -85,8 +85,14 @@ pub fn scan(text: &[u8], want: &HashSet<&str>) -> FileGroups {
             .filter(|m| !m.is_empty())
             .map(<[u8]>::to_vec)
             .collect();
-        out.found
-            .insert(name.to_string(), GroupEntry { gid, members });
+        out.found.insert(
+            name.to_string(),
+            GroupEntry {
+                name: name.as_bytes().to_vec(),
+                gid,
+                members,
+            },
+        );
     }
     out
 }

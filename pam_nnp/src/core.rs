@@ -225,6 +225,7 @@ mod tests {
         }
         fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
             Ok((name == b"restricted").then(|| GroupEntry {
+                name: name.to_vec(),
                 gid: 4100,
                 members: vec![b"alice".to_vec()],
             }))

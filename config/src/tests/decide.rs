@@ -49,6 +49,7 @@ impl Fake {
         self.groups.push((
             name.as_bytes().to_vec(),
             GroupEntry {
+                name: name.as_bytes().to_vec(),
                 gid,
                 members: members.iter().map(|m| m.to_vec()).collect(),
             },

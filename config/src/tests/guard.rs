@@ -36,6 +36,7 @@ impl Dir {
         self.groups.push((
             name.as_bytes().to_vec(),
             GroupEntry {
+                name: name.as_bytes().to_vec(),
                 gid,
                 members: members.iter().map(|m| m.to_vec()).collect(),
             },
