@@ -2,150 +2,8 @@
 //! silent no-match". Each of the review's cases has its regression test here.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
-
+use super::support::{cfg, down, Expect, Fake};
 use crate::*;
-
-#[derive(Default)]
-struct Fake {
-    users: Vec<UserEntry>,
-    /// name → entry, in /etc/group order (the first name wins, like getgrnam_r)
-    groups: Vec<(Vec<u8>, GroupEntry)>,
-    /// supplementary gids by user name (getgrouplist adds the primary one)
-    supp: HashMap<Vec<u8>, Vec<u32>>,
-    case_insensitive: bool,
-    group_db_down: bool,
-    group_list_fails: bool,
-    /// group names that NSS answers "not found" for although they exist (cold cache)
-    cold: Vec<Vec<u8>>,
-    /// NSS reads the local group file first: `local_groups` answers from `groups`
-    files_first: bool,
-    /// names on a line of the local file the parser is unsure about
-    unsure: Vec<String>,
-    /// user name lookups fail (a passwd source down)
-    user_db_down: bool,
-    group_lookups: Cell<usize>,
-    group_list_calls: Cell<usize>,
-    local_reads: Cell<usize>,
-    user_lookups: RefCell<Vec<Vec<u8>>>,
-}
-
-fn lower(b: &[u8]) -> Vec<u8> {
-    b.to_ascii_lowercase()
-}
-
-impl Fake {
-    fn user(mut self, name: &[u8], uid: u32, gid: u32) -> Self {
-        self.users.push(UserEntry {
-            name: name.to_vec(),
-            uid,
-            gid,
-        });
-        self
-    }
-    fn group(mut self, name: &str, gid: u32, members: &[&[u8]]) -> Self {
-        self.groups.push((
-            name.as_bytes().to_vec(),
-            GroupEntry {
-                name: name.as_bytes().to_vec(),
-                gid,
-                members: members.iter().map(|m| m.to_vec()).collect(),
-            },
-        ));
-        self
-    }
-    fn supp(mut self, user: &[u8], gids: &[u32]) -> Self {
-        self.supp.insert(user.to_vec(), gids.to_vec());
-        self
-    }
-    fn eq(&self, a: &[u8], b: &[u8]) -> bool {
-        if self.case_insensitive {
-            lower(a) == lower(b)
-        } else {
-            a == b
-        }
-    }
-}
-
-/// A source that is down: the error NSS gives for `what` with `errno`.
-fn down(what: &str, errno: i32) -> LookupError {
-    LookupError::Source(nnp_sys::SysError {
-        what: what.into(),
-        errno,
-    })
-}
-
-impl Directory for Fake {
-    fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
-        self.user_lookups.borrow_mut().push(name.to_vec());
-        if self.user_db_down {
-            return Err(down("user lookup (getpwnam_r)", 0));
-        }
-        let found = self.users.iter().find(|u| self.eq(&u.name, name)).cloned();
-        Ok(found.map(|mut u| {
-            if self.case_insensitive {
-                u.name = lower(&u.name); // SSSD case_sensitive = false returns lowercase
-            }
-            u
-        }))
-    }
-    fn user_by_uid(&self, uid: u32) -> Result<Option<UserEntry>, LookupError> {
-        Ok(self.users.iter().find(|u| u.uid == uid).cloned())
-    }
-    fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
-        self.group_lookups.set(self.group_lookups.get() + 1);
-        if self.group_db_down {
-            return Err(down(
-                &format!("group lookup for \"{}\" (getgrnam_r)", escape_value(name)),
-                5,
-            ));
-        }
-        if self.cold.iter().any(|c| c == name) {
-            return Ok(None);
-        }
-        Ok(self
-            .groups
-            .iter()
-            .find(|(n, _)| self.eq(n, name))
-            .map(|(_, e)| e.clone()))
-    }
-    fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
-        self.group_list_calls.set(self.group_list_calls.get() + 1);
-        if self.group_list_fails {
-            return Err(down("group list lookup (getgrouplist)", 0));
-        }
-        let mut v = vec![primary];
-        v.extend(self.supp.get(user).cloned().unwrap_or_default());
-        Ok(v)
-    }
-    fn local_groups(&self, want: &HashSet<&str>) -> Option<FileGroups> {
-        self.local_reads.set(self.local_reads.get() + 1);
-        if !self.files_first {
-            return None;
-        }
-        let mut out = FileGroups::default();
-        for (n, e) in &self.groups {
-            let Ok(n) = std::str::from_utf8(n) else {
-                continue;
-            };
-            if !want.contains(n) {
-                continue;
-            }
-            if self.unsure.iter().any(|u| u == n) {
-                out.unsure.insert(n.to_string());
-            } else {
-                out.found.entry(n.to_string()).or_insert_with(|| e.clone());
-            }
-        }
-        Some(out)
-    }
-}
-
-fn cfg(text: &str) -> Config {
-    parse_text(Path::new("/etc/security/nnp.toml"), text).unwrap()
-}
 
 fn decide<'c>(
     c: &'c Config,
@@ -612,4 +470,66 @@ fn a_lookup_error_keeps_its_cause() {
         e.source().map(|s| s.to_string()),
         Some("Permission denied (os error 13)".to_string())
     );
+}
+
+fn entry(name: &[u8], uid: u32) -> UserEntry {
+    UserEntry {
+        name: name.to_vec(),
+        uid,
+        gid: uid,
+    }
+}
+
+fn group_entry(name: &str, gid: u32, members: &[&[u8]]) -> GroupEntry {
+    GroupEntry {
+        name: name.as_bytes().to_vec(),
+        gid,
+        members: members.iter().map(|m| m.to_vec()).collect(),
+    }
+}
+
+#[test]
+fn scripted_a_non_member_costs_one_group_lookup_and_one_group_list() {
+    let c = cfg(GROUP_RULE);
+    let d = Fake::scripted([
+        Expect::UserByName(b"bob".to_vec(), Ok(Some(entry(b"bob", 2002)))),
+        Expect::GroupByName(
+            b"restricted".to_vec(),
+            Ok(Some(group_entry("restricted", 4100, &[b"alice"]))),
+        ),
+        Expect::GroupIds(b"bob".to_vec(), Ok(vec![2002])),
+    ]);
+    assert_eq!(verdict(&c, &d, b"bob"), "no-match");
+}
+
+#[test]
+fn scripted_after_four_group_lookups_the_rest_come_from_one_read_of_the_file() {
+    let mut text = String::new();
+    for k in 0..6 {
+        text.push_str(&format!("[[rule]]\ngroups = [\"g{k}\"]\nnnp = true\n"));
+    }
+    let c = cfg(&text);
+    let mut calls = vec![Expect::UserByName(
+        b"bob".to_vec(),
+        Ok(Some(entry(b"bob", 2002))),
+    )];
+    for k in 0..4 {
+        let g = format!("g{k}");
+        calls.push(Expect::GroupByName(
+            g.as_bytes().to_vec(),
+            Ok(Some(group_entry(&g, 5000 + k, &[]))),
+        ));
+        if k == 0 {
+            calls.push(Expect::GroupIds(b"bob".to_vec(), Ok(vec![2002, 5005])));
+        }
+    }
+    let mut file = FileGroups::default();
+    for k in 4..6 {
+        let g = format!("g{k}");
+        file.found.insert(g.clone(), group_entry(&g, 5000 + k, &[]));
+    }
+    calls.push(Expect::LocalGroups(Some(file)));
+    let d = Fake::scripted(calls);
+    let r = decide(&c, &d, b"bob", Service::Named("sshd")).unwrap();
+    assert_eq!(r.rule().unwrap().at.index, 6);
 }

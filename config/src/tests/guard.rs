@@ -4,110 +4,14 @@
 //! names that do not resolve.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::cell::Cell;
 use std::path::Path;
 
+use super::support::{cfg, Expect, Fake};
 use crate::guard::{decode, GuardVerdict};
 use crate::*;
 
-/// A case-sensitive directory like `files`: passwd in order (getpwuid returns the first
-/// account of a uid), groups with member lists, optional failures.
-#[derive(Default)]
-struct Dir {
-    users: Vec<UserEntry>,
-    groups: Vec<(Vec<u8>, GroupEntry)>,
-    /// names NSS answers "not found" for although they exist (directory not up)
-    down_names: Vec<Vec<u8>>,
-    /// every group lookup fails
-    groups_fail: bool,
-    user_lookups: Cell<usize>,
-}
-
-impl Dir {
-    fn user(mut self, name: &[u8], uid: u32, gid: u32) -> Self {
-        self.users.push(UserEntry {
-            name: name.to_vec(),
-            uid,
-            gid,
-        });
-        self
-    }
-    fn group(mut self, name: &str, gid: u32, members: &[&[u8]]) -> Self {
-        self.groups.push((
-            name.as_bytes().to_vec(),
-            GroupEntry {
-                name: name.as_bytes().to_vec(),
-                gid,
-                members: members.iter().map(|m| m.to_vec()).collect(),
-            },
-        ));
-        self
-    }
-    /// The kernel's view of an account's session: uid, primary gid, supplementary gids.
-    fn creds(&self, u: &UserEntry) -> (u32, u32, Vec<u32>) {
-        let groups = self
-            .groups
-            .iter()
-            .filter(|(_, g)| g.members.iter().any(|m| m == &u.name))
-            .map(|(_, g)| g.gid)
-            .collect();
-        (u.uid, u.gid, groups)
-    }
-}
-
-impl Directory for Dir {
-    fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
-        self.user_lookups.set(self.user_lookups.get() + 1);
-        if self.down_names.iter().any(|d| d == name) {
-            return Ok(None);
-        }
-        Ok(self.users.iter().find(|u| u.name == name).cloned())
-    }
-    fn user_by_uid(&self, uid: u32) -> Result<Option<UserEntry>, LookupError> {
-        Ok(self.users.iter().find(|u| u.uid == uid).cloned())
-    }
-    fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
-        if self.groups_fail {
-            return Err(LookupError::Source(nnp_sys::SysError {
-                what: "group source".into(),
-                errno: 0,
-            }));
-        }
-        if self.down_names.iter().any(|d| d == name) {
-            return Ok(None);
-        }
-        Ok(self
-            .groups
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, e)| e.clone()))
-    }
-    fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
-        let mut v = vec![primary];
-        v.extend(
-            self.groups
-                .iter()
-                .filter(|(_, g)| g.members.iter().any(|m| m == user))
-                .map(|(_, g)| g.gid),
-        );
-        Ok(v)
-    }
-    fn local_users(&self) -> Result<Vec<UserEntry>, LookupError> {
-        Ok(self
-            .users
-            .iter()
-            .filter(|u| !self.down_names.contains(&u.name))
-            .cloned()
-            .collect())
-    }
-}
-
-fn cfg(text: &str) -> Config {
-    parse_text(Path::new("/etc/security/nnp.toml"), text).unwrap()
-}
-
-fn cast() -> Dir {
-    Dir::default()
+fn cast() -> Fake {
+    Fake::default()
         .user(b"alice", 2001, 2001)
         .user(b"bob", 2002, 2002)
         .user(b"Carl", 2003, 2003)
@@ -132,7 +36,7 @@ type Row<'c> = (
     Option<(usize, GuardVerdict)>,
 );
 
-fn differential<'c>(c: &'c Config, d: &Dir) -> Vec<Row<'c>> {
+fn differential<'c>(c: &'c Config, d: &Fake) -> Vec<Row<'c>> {
     let t = c.guard_table(d);
     d.users
         .iter()
@@ -266,7 +170,7 @@ fn an_unknown_restricting_name_widens_the_rule_and_degrades() {
     // (then his setuid exec reached euid 0); an unknown group made the load fail (no guard
     // at all). Now the rule guards every task that reaches it, and says why.
     let mut d = cast().user(b"dan", 2600, 2600);
-    d.down_names = vec![b"dan".to_vec(), b"ops".to_vec()];
+    d.cold = vec![b"dan".to_vec(), b"ops".to_vec()];
     let c =
         cfg("[[rule]]\nusers = [\"dave\"]\nnnp = false\n[[rule]]\nusers = [\"dan\"]\nnnp = true\n");
     let t = c.guard_table(&d);
@@ -293,13 +197,13 @@ fn an_unknown_restricting_name_widens_the_rule_and_degrades() {
         Some((1, GuardVerdict::Enforce))
     );
     // the directory back: narrow again
-    d.down_names.clear();
+    d.cold.clear();
     let t = c.guard_table(&d);
     assert!(!t.degraded());
     assert_eq!(t.lookup(2001, 2001, &[]), None);
     // control: a lookup that fails (not "not found") widens too
     let mut d = cast();
-    d.groups_fail = true;
+    d.group_db_down = true;
     let t = c.guard_table(&d);
     assert!(t.degraded() && t.lookup(2001, 2001, &[]).is_some());
 }
@@ -314,7 +218,7 @@ fn an_unknown_exemption_name_does_not_match_and_a_failed_one_degrades() {
         t.lookup(2001, 2001, &[4100]).map(decode),
         Some((2, GuardVerdict::Enforce))
     );
-    d.groups_fail = true;
+    d.group_db_down = true;
     let c =
         cfg("[[rule]]\ngroups = [\"ops\"]\nnnp = false\n[[rule]]\nusers = [\"bob\"]\nnnp = true\n");
     let t = c.guard_table(&d);
@@ -426,7 +330,7 @@ fn widening_never_lets_an_audit_rule_shadow_a_later_enforcing_one() {
     // Widening an audit rule with an unknown group to everyone (star = audit) would shadow a
     // later enforcing rule; the same through merged ranges.
     let mut d = cast();
-    d.down_names = vec![b"ghosts".to_vec()];
+    d.cold = vec![b"ghosts".to_vec()];
     let c = cfg("[[rule]]\ngroups = [\"ghosts\"]\nnnp = true\nmode = \"audit\"\n[[rule]]\nusers = [\"bob\"]\nnnp = true\n");
     let t = c.guard_table(&d);
     assert!(t.degraded());
@@ -454,4 +358,30 @@ fn widening_never_lets_an_audit_rule_shadow_a_later_enforcing_one() {
         t.lookup(1010, 1010, &[]).map(decode),
         Some((3, GuardVerdict::Enforce))
     );
+}
+
+#[test]
+fn scripted_a_restricting_name_asks_its_case_variants_and_the_local_passwd_once() {
+    let c = cfg("[[rule]]\nusers = [\"alice\"]\nnnp = true\n");
+    let alice = UserEntry {
+        name: b"alice".to_vec(),
+        uid: 2001,
+        gid: 2001,
+    };
+    let d = Fake::scripted([
+        Expect::UserByName(b"alice".to_vec(), Ok(Some(alice.clone()))),
+        Expect::UserByName(b"ALICE".to_vec(), Ok(None)),
+        Expect::UserByName(b"Alice".to_vec(), Ok(None)),
+        Expect::LocalUsers(Ok(vec![
+            alice,
+            UserEntry {
+                name: b"ALICE".to_vec(),
+                uid: 2999,
+                gid: 2999,
+            },
+        ])),
+    ]);
+    let t = c.guard_table(&d);
+    assert!(!t.degraded());
+    assert_eq!(t.uids.keys().copied().collect::<Vec<_>>(), vec![2001, 2999]);
 }

@@ -3,6 +3,7 @@
 
 mod decide;
 mod guard;
+mod support;
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
