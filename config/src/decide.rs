@@ -34,7 +34,8 @@ use std::fmt;
 
 use crate::resolve::UserFacts;
 use crate::{
-    escape_value, Config, LookupError, Mode, Resolver, Rule, UserEntry, Users, DEFAULT_SHELL,
+    escape_value, Config, GroupEntry, LookupError, Mode, Resolver, Rule, UserEntry, Users,
+    DEFAULT_SHELL,
 };
 
 /// Who a decision is for.
@@ -371,6 +372,31 @@ impl Config {
         Ok(Some(why.join(", ")))
     }
 
+    /// A group a rule names, as the decision takes it: its entry; `Ok(None)` for a group NSS
+    /// does not know in an exemption (it never matches); an error for a failed lookup, and
+    /// for a group NSS does not know in an `nnp = true` rule (nobody can be proven not to be
+    /// a member: a directory that is down answers "not found"). `nnpctl check` reports the
+    /// same cases ([`Config::lint`]).
+    pub(crate) fn rule_group(
+        &self,
+        rule: &Rule,
+        name: &str,
+        res: &mut Resolver<'_>,
+    ) -> Result<Option<GroupEntry>, DecideError> {
+        match res.group(self, name) {
+            Ok(Some(e)) => Ok(Some(e)),
+            Ok(None) if rule.nnp => Err(DecideError::UnknownGroup {
+                rule: rule.at.to_string(),
+                group: escape_value(name.as_bytes()),
+            }),
+            Ok(None) => Ok(None),
+            Err(error) => Err(DecideError::Lookup {
+                rule: Some(rule.at.to_string()),
+                error,
+            }),
+        }
+    }
+
     /// Is the user in one of the rule's groups (by gid)? An error only when no group
     /// matched and one of them could not be decided.
     fn group_member(
@@ -382,24 +408,11 @@ impl Config {
     ) -> Result<Option<String>, DecideError> {
         let mut first_error = None;
         for name in groups {
-            let entry = match res.group(self, name) {
+            let entry = match self.rule_group(rule, name, res) {
                 Ok(Some(e)) => e,
-                Ok(None) => {
-                    if rule.nnp && first_error.is_none() {
-                        first_error = Some(DecideError::UnknownGroup {
-                            rule: rule.at.to_string(),
-                            group: escape_value(name.as_bytes()),
-                        });
-                    }
-                    continue;
-                }
-                Err(error) => {
-                    if first_error.is_none() {
-                        first_error = Some(DecideError::Lookup {
-                            rule: Some(rule.at.to_string()),
-                            error,
-                        });
-                    }
+                Ok(None) => continue,
+                Err(e) => {
+                    first_error.get_or_insert(e);
                     continue;
                 }
             };

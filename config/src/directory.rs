@@ -96,6 +96,12 @@ pub trait Directory {
     fn local_users(&self) -> Result<Vec<UserEntry>, LookupError> {
         Ok(Vec::new())
     }
+    /// Every account of the passwd database, wherever it is listed: an enumeration, for
+    /// `nnpctl check` only (another account sharing the uid of a rule's user). Best effort:
+    /// a source that does not enumerate contributes nothing. Login paths never call it.
+    fn accounts(&self) -> Vec<UserEntry> {
+        Vec::new()
+    }
 }
 
 /// The system's NSS (reentrant calls through nnp-sys).
@@ -136,5 +142,11 @@ impl Directory for Nss {
     }
     fn local_users(&self) -> Result<Vec<UserEntry>, LookupError> {
         nssfiles::passwd_users(std::path::Path::new("/etc/passwd"))
+    }
+    fn accounts(&self) -> Vec<UserEntry> {
+        nnp_sys::scan_users(|_| true)
+            .into_iter()
+            .map(user_entry)
+            .collect()
     }
 }

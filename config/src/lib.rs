@@ -3,6 +3,7 @@
 //! `pam_nnp`, `nnp-shell` and `nnpctl` all load the configuration with [`load`] and ask
 //! [`Config::decide`] / [`Config::shell_for`] / [`Config::decide_any_service`]; no front
 //! end matches rules, builds a subject or decides which lookups to skip on its own.
+//! `nnpctl check` asks [`Config::lint`] what the directory says about the rules' names.
 //!
 //! ```no_run
 //! use nnp_config::{load, Nss, Resolver, Service, Who};
@@ -19,6 +20,7 @@ mod decide;
 mod directory;
 mod error;
 pub mod guard;
+mod lint;
 mod nssfiles;
 mod parse;
 mod resolve;
@@ -27,6 +29,7 @@ mod text;
 
 pub use decide::{DecideError, Decision, Service, ShellChoice, Verdict, Who};
 pub use directory::{Directory, GroupEntry, LookupError, Nss, UserEntry};
+pub use lint::Findings;
 pub use resolve::Resolver;
 
 use std::fmt;

@@ -5,9 +5,9 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::{Error, Outcome};
+use nnp_config::Nss;
 
-const PAM_DIR: &str = "/etc/pam.d";
+use crate::{Error, Outcome};
 
 #[derive(PartialEq, Eq, PartialOrd, Ord, Clone, Copy)]
 enum Severity {
@@ -51,7 +51,7 @@ impl Diagnosis {
     }
 }
 
-use crate::pamstack::{self, module_name, Handler, HandlerKind, PamAction, Stack};
+use crate::pamstack::{self, module_name, Handler, HandlerKind, PamAction, Stack, PAM_DIR};
 
 /// Everything about one `pam_nnp.so` line: whether libpam loads and reaches it, its control,
 /// arguments, its config, its position.
@@ -154,7 +154,7 @@ fn check_line(
     let loaded = nnp_config::load_explicit(config, explicit);
     match loaded {
         Ok(c) => {
-            let f = crate::check::findings(&c);
+            let f = c.lint(&Nss, Path::new(PAM_DIR));
             for p in f.problems {
                 r.say(Severity::Problem, format!("{at}: {p}"));
             }
@@ -584,7 +584,7 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Output, Error> {
                     c.files.len()
                 ),
             );
-            let f = crate::check::findings(&c);
+            let f = c.lint(&Nss, Path::new(PAM_DIR));
             for w in f.warnings {
                 r.say(Severity::Warning, w);
             }

@@ -13,8 +13,10 @@ use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// The administrator's PAM stacks (`PAM_CONFIG_DF`).
+pub const PAM_DIR: &str = "/etc/pam.d";
 /// Where libpam looks for a service's file, in order (`PAM_CONFIG_DF`, `PAM_CONFIG_DIST_DF`).
-pub const CONFIG_DIRS: [&str; 2] = ["/etc/pam.d", "/usr/lib/pam.d"];
+pub const CONFIG_DIRS: [&str; 2] = [PAM_DIR, "/usr/lib/pam.d"];
 /// The service whose stack is used for a phase the service's own file does not configure.
 const DEFAULT_SERVICE: &str = "other";
 /// `BUF_SIZE` in `pam_handlers.c`: a logical line (continuations joined) must fit in it.

@@ -3,6 +3,7 @@
 
 mod decide;
 mod guard;
+mod lint;
 mod support;
 
 use std::fs;

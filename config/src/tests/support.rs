@@ -43,6 +43,8 @@ pub(crate) enum Expect {
     LocalGroups(Option<FileGroups>),
     /// [`Directory::local_users`].
     LocalUsers(Result<Vec<UserEntry>, LookupError>),
+    /// [`Directory::accounts`].
+    Accounts(Vec<UserEntry>),
 }
 
 /// The fake directory (see the module's doc).
@@ -125,6 +127,14 @@ impl Fake {
         } else {
             a == b
         }
+    }
+    /// The accounts a passwd file or an enumeration lists (not the cold ones).
+    fn listed_users(&self) -> Vec<UserEntry> {
+        self.users
+            .iter()
+            .filter(|u| !self.is_cold(&u.name))
+            .cloned()
+            .collect()
     }
     fn is_cold(&self, name: &[u8]) -> bool {
         self.cold.iter().any(|c| c == name)
@@ -272,12 +282,19 @@ impl Directory for Fake {
         ) {
             return a;
         }
-        Ok(self
-            .users
-            .iter()
-            .filter(|u| !self.is_cold(&u.name))
-            .cloned()
-            .collect())
+        Ok(self.listed_users())
+    }
+    fn accounts(&self) -> Vec<UserEntry> {
+        if let Some(a) = self.scripted_answer(
+            || "accounts()".to_string(),
+            |e| match e {
+                Expect::Accounts(a) => Ok(a),
+                e => Err(e),
+            },
+        ) {
+            return a;
+        }
+        self.listed_users()
     }
 }
 

@@ -1,0 +1,188 @@
+//! What `nnpctl check` (and `nnpctl doctor`) say about a valid config beyond its syntax:
+//! [`Config::lint`] asks a [`Directory`] about the names the rules use — NSS in production,
+//! the fake directory in unit tests — and looks for rules that never match.
+//!
+//! Group names go through the same [`Resolver`] as the decision, so a config naming many
+//! groups reads the local group file once when NSS reads it first, and a group that an
+//! `nnp = true` rule names and NSS does not know is a problem for the same reason the
+//! decision refuses on it (both ask `Config::rule_group`).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::{escape_value, Config, DecideError, Directory, LookupError, Resolver, Rule, Users};
+
+/// What [`Config::lint`] found, each entry a line as `nnpctl check` prints it after its
+/// `problem: `, `unchecked: ` or `warning: ` prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// Problems: the config does not do what it says (`nnpctl check` exits 1).
+    pub problems: Vec<String>,
+    /// Names whose lookup failed (exit 3 unless there is a problem).
+    pub unchecked: Vec<String>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Every other account of a uid, the passwd database enumerated once.
+type AccountsByUid = HashMap<u32, Vec<Vec<u8>>>;
+
+impl Config {
+    /// What `dir` says about the names of the rules, shadowed rules, service names that are
+    /// not lowercase, and services without a PAM stack in `pam_dir` (`/etc/pam.d`).
+    ///
+    /// The passwd database is enumerated ([`Directory::accounts`]) once, and only when a
+    /// rule names a user that exists: for `nnpctl`, never a login process.
+    pub fn lint(&self, dir: &dyn Directory, pam_dir: &Path) -> Findings {
+        let mut f = Findings::default();
+        let mut res = Resolver::new(dir);
+        let mut accounts: Option<AccountsByUid> = None;
+        for s in self.shadowed() {
+            f.warnings.push(format!(
+                "{}: rule {} can never match: rule {} at {} already matches everyone it would",
+                s.rule.at, s.rule.at.index, s.by.at.index, s.by.at
+            ));
+        }
+        for rule in &self.rules {
+            if let Some(Users::Names(names)) = &rule.users {
+                for n in names {
+                    self.lint_user(&mut f, &mut res, &mut accounts, rule, n);
+                }
+            }
+            for g in rule.groups.iter().flatten() {
+                self.lint_group(&mut f, &mut res, rule, g);
+            }
+            // A typo in `services` ("ssh" for "sshd") silently makes a rule never match.
+            for svc in rule.services.iter().flatten() {
+                let lower = svc.to_lowercase();
+                if lower != *svc {
+                    f.warnings.push(format!(
+                        "{}: service \"{}\" is compared as \"{}\" (Linux-PAM names services in lowercase)",
+                        rule.at,
+                        escape_value(svc.as_bytes()),
+                        escape_value(lower.as_bytes())
+                    ));
+                }
+                if lower.contains('/') || !pam_dir.join(&lower).is_file() {
+                    let lower = escape_value(lower.as_bytes());
+                    f.warnings.push(format!(
+                        "{}: service \"{lower}\" has no PAM stack {}/{lower} (a typo? no login program uses it here)",
+                        rule.at,
+                        pam_dir.display()
+                    ));
+                }
+            }
+        }
+        f
+    }
+
+    /// A user a rule names: unknown, not written canonically, or sharing its uid.
+    fn lint_user(
+        &self,
+        f: &mut Findings,
+        res: &mut Resolver<'_>,
+        accounts: &mut Option<AccountsByUid>,
+        rule: &Rule,
+        n: &str,
+    ) {
+        let shown = escape_value(n.as_bytes());
+        let pw = match res.user_named(n.as_bytes()) {
+            Err(e) => {
+                f.unchecked
+                    .push(format!("{}: cannot check user \"{shown}\": {e}", rule.at));
+                return;
+            }
+            Ok(None) => {
+                f.warnings
+                    .push(format!("{}: user \"{shown}\" is not known to NSS", rule.at));
+                return;
+            }
+            Ok(Some(pw)) => pw,
+        };
+        if pw.name != n.as_bytes() {
+            f.warnings.push(format!(
+                "{}: user \"{shown}\" is \"{}\" in NSS (uid {}); names match case-insensitively, but write the canonical name",
+                rule.at,
+                escape_value(&pw.name),
+                pw.uid
+            ));
+        }
+        // Every other account of that uid, wherever it is listed.
+        let by_uid = accounts.get_or_insert_with(|| {
+            let mut m = AccountsByUid::new();
+            for e in res.directory().accounts() {
+                m.entry(e.uid).or_default().push(e.name);
+            }
+            m
+        });
+        let others = by_uid
+            .get(&pw.uid)
+            .into_iter()
+            .flatten()
+            .filter(|name| **name != pw.name);
+        for other in others {
+            let other = escape_value(other);
+            f.warnings.push(if rule.nnp {
+                format!(
+                    "{}: uid {} of user \"{shown}\" is also the account \"{other}\": this rule restricts both (a second name is the same identity to the kernel)",
+                    rule.at, pw.uid
+                )
+            } else {
+                format!(
+                    "{}: uid {} of user \"{shown}\" is also the account \"{other}\": this exemption covers only \"{shown}\"; a login as \"{other}\" is decided by the later rules",
+                    rule.at, pw.uid
+                )
+            });
+        }
+    }
+
+    /// A group a rule names: unknown (a problem in an `nnp = true` rule, as the decision
+    /// refuses there), or not written canonically.
+    fn lint_group(&self, f: &mut Findings, res: &mut Resolver<'_>, rule: &Rule, g: &str) {
+        let shown = escape_value(g.as_bytes());
+        match self.rule_group(rule, g, res) {
+            Err(DecideError::Lookup { error, .. }) => f.unchecked.push(format!(
+                "{}: cannot check group \"{shown}\": {}",
+                rule.at,
+                group_failure(&error)
+            )),
+            // the other error: a group an `nnp = true` rule names that NSS does not know
+            Err(_) => f.problems.push(format!(
+                "{}: group \"{shown}\" is not known to NSS: the module refuses every user who reaches this rule (nnp = true), because nobody can be proven not to be a member (a directory that is down answers \"not found\"); fix the name or create the group",
+                rule.at
+            )),
+            Ok(None) => f.warnings.push(format!(
+                "{}: group \"{shown}\" is not known to NSS (in an nnp = false rule it never matches)",
+                rule.at
+            )),
+            Ok(Some(gr)) => {
+                if gr.name != g.as_bytes() {
+                    f.warnings.push(format!(
+                        "{}: group \"{shown}\" is \"{}\" (gid {}) in NSS; matching is by gid, but write the canonical name",
+                        rule.at,
+                        escape_value(&gr.name),
+                        gr.gid
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// A failed group lookup as `nnpctl check` shows it: the line names the group already, so
+/// the call is named without it (`group lookup (getgrnam_r) failed: ...`, where the
+/// decision's logs say `group lookup for "NAME" (getgrnam_r) failed: ...`).
+fn group_failure(e: &LookupError) -> String {
+    match e {
+        LookupError::Source(s)
+            if s.what.starts_with("group lookup for \"") && s.what.ends_with("\" (getgrnam_r)") =>
+        {
+            nnp_sys::SysError {
+                what: "group lookup (getgrnam_r)".to_string(),
+                errno: s.errno,
+            }
+            .to_string()
+        }
+        e => e.to_string(),
+    }
+}
