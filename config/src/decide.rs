@@ -84,6 +84,16 @@ pub enum Verdict<'c> {
 }
 
 impl<'c> Verdict<'c> {
+    /// What a matching rule does under the config's top-level mode `top`: `nnp = false`
+    /// exempts; `nnp = true` audits or enforces by [`Rule::mode_under`]. The one mapping of
+    /// rule and mode to a verdict: the exec guard's `GuardVerdict::of` is this one.
+    pub fn of(rule: &'c Rule, top: Mode) -> Verdict<'c> {
+        match (rule.nnp, rule.mode_under(top)) {
+            (false, _) => Verdict::Exempt(rule),
+            (true, Mode::Audit) => Verdict::Audit(rule),
+            (true, Mode::Enforce) => Verdict::Enforce(rule),
+        }
+    }
     /// The spelling in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -265,15 +275,9 @@ impl Config {
     ) -> Result<Decision<'_>, DecideError> {
         for rule in &self.rules {
             if let Some(because) = self.rule_matches(rule, res, facts, service)? {
-                let mode = rule.mode.unwrap_or(self.mode);
-                let verdict = match (rule.nnp, mode) {
-                    (false, _) => Verdict::Exempt(rule),
-                    (true, Mode::Audit) => Verdict::Audit(rule),
-                    (true, Mode::Enforce) => Verdict::Enforce(rule),
-                };
                 return Ok(Decision {
-                    verdict,
-                    mode,
+                    verdict: Verdict::of(rule, self.mode),
+                    mode: rule.mode_under(self.mode),
                     user: facts.account(),
                     because: Some(because),
                 });

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{escape_value, Config, Directory, LookupError, Mode, Resolver, Rule, Users};
+use crate::{escape_value, Config, Directory, LookupError, Mode, Resolver, Rule, Users, Verdict};
 
 /// The kernel program's limits (`guard/src/bpf/guard.h`).
 pub const MAX_KEYS: usize = 65536;
@@ -41,12 +41,14 @@ pub enum GuardVerdict {
 }
 
 impl GuardVerdict {
-    /// The verdict of a rule under a config's top-level mode.
+    /// The verdict of a rule under a config's top-level mode: the decision's
+    /// [`Verdict::of`], without its rule.
     pub fn of(rule: &Rule, top: Mode) -> GuardVerdict {
-        match (rule.nnp, rule.mode.unwrap_or(top)) {
-            (false, _) => GuardVerdict::Exempt,
-            (true, Mode::Enforce) => GuardVerdict::Enforce,
-            (true, Mode::Audit) => GuardVerdict::Audit,
+        match Verdict::of(rule, top) {
+            Verdict::Enforce(_) => GuardVerdict::Enforce,
+            Verdict::Audit(_) => GuardVerdict::Audit,
+            // a rule always gives one of the three; "no rule" is allowed, as an exemption
+            Verdict::Exempt(_) | Verdict::NoMatch => GuardVerdict::Exempt,
         }
     }
 }

@@ -144,6 +144,11 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The mode the rule runs in: its own `mode`, else the config's top-level `top`.
+    pub fn mode_under(&self, top: Mode) -> Mode {
+        self.mode.unwrap_or(top)
+    }
+
     /// Does this rule match every subject and service that `later` matches? Conservative:
     /// `true` only when each selector this rule names is named by `later` with a subset of
     /// values (or this rule's `users` is `"*"`).

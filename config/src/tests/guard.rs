@@ -385,3 +385,42 @@ fn scripted_a_restricting_name_asks_its_case_variants_and_the_local_passwd_once(
     assert!(!t.degraded());
     assert_eq!(t.uids.keys().copied().collect::<Vec<_>>(), vec![2001, 2999]);
 }
+
+#[test]
+fn one_mapping_of_rule_and_mode_to_a_verdict() {
+    use GuardVerdict as G;
+    let cases = [
+        ("enforce", "nnp = false", "exempt", G::Exempt),
+        (
+            "enforce",
+            "nnp = false\nmode = \"audit\"",
+            "exempt",
+            G::Exempt,
+        ),
+        ("enforce", "nnp = true", "enforce", G::Enforce),
+        ("enforce", "nnp = true\nmode = \"audit\"", "audit", G::Audit),
+        ("audit", "nnp = true", "audit", G::Audit),
+        (
+            "audit",
+            "nnp = true\nmode = \"enforce\"",
+            "enforce",
+            G::Enforce,
+        ),
+        ("audit", "nnp = false", "exempt", G::Exempt),
+    ];
+    let d = cast();
+    for (top, rule, module, guard) in cases {
+        let c = cfg(&format!(
+            "mode = \"{top}\"\n[[rule]]\nusers = [\"*\"]\n{rule}\n"
+        ));
+        let r = &c.rules[0];
+        assert_eq!(Verdict::of(r, c.mode).as_str(), module, "{top}: {rule}");
+        assert_eq!(GuardVerdict::of(r, c.mode), guard, "{top}: {rule}");
+        let mut res = Resolver::new(&d);
+        let decided = c
+            .decide(&mut res, Who::Uid(2001), Service::Ignored)
+            .unwrap();
+        assert_eq!(decided.verdict, Verdict::of(r, c.mode));
+        assert_eq!(decided.mode, r.mode_under(c.mode));
+    }
+}
