@@ -10,9 +10,10 @@
 //! the one answer to "is the guard in force", used by every front end.
 //!
 //! The generated skeletons (`libbpf-cargo`) are the only unsafe code here, in `skel` and
-//! `allow_skel`.
+//! `allow_skel` (one module, `generated`, carries their lint exceptions).
 #![deny(unsafe_code)]
 
+/// The generated skeletons, under one set of lint exceptions.
 #[allow(
     unsafe_code,
     clippy::all,
@@ -27,27 +28,15 @@
     missing_docs,
     unsafe_op_in_unsafe_fn
 )]
-mod skel {
-    include!(concat!(env!("OUT_DIR"), "/guard.skel.rs"));
+mod generated {
+    pub(crate) mod skel {
+        include!(concat!(env!("OUT_DIR"), "/guard.skel.rs"));
+    }
+    pub(crate) mod allow_skel {
+        include!(concat!(env!("OUT_DIR"), "/allow_key.skel.rs"));
+    }
 }
-
-#[allow(
-    unsafe_code,
-    clippy::all,
-    clippy::pedantic,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::todo,
-    clippy::unimplemented,
-    clippy::dbg_macro,
-    clippy::undocumented_unsafe_blocks,
-    missing_docs,
-    unsafe_op_in_unsafe_fn
-)]
-mod allow_skel {
-    include!(concat!(env!("OUT_DIR"), "/allow_key.skel.rs"));
-}
+use generated::{allow_skel, skel};
 
 mod meta;
 mod report;
