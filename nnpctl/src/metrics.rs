@@ -111,6 +111,11 @@ impl Out {
         self.family(name, "counter", help);
         self.sample(name, &[], value);
     }
+    /// An info gauge: one sample of value 1 whose label carries the information.
+    fn info(&mut self, name: &str, help: &str, label: (&str, &str)) {
+        self.family(name, "gauge", help);
+        self.sample(name, &[label], 1);
+    }
 }
 
 fn b(x: bool) -> u8 {
@@ -121,12 +126,11 @@ impl Metrics {
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut o = Out(String::new());
-        o.family(
+        o.info(
             "nnp_build_info",
-            "gauge",
             "The nnp version that wrote these metrics (always 1).",
+            ("version", self.version),
         );
-        o.sample("nnp_build_info", &[("version", self.version)], 1);
         o.gauge(
             "nnp_config_valid",
             "Whether the nnp configuration loads: parses, validates and passes the trust checks (1) or not (0).",
@@ -169,20 +173,18 @@ impl Metrics {
             b(g.in_force),
         );
         if let Some(mode) = g.mode {
-            o.family(
+            o.info(
                 "nnp_guard_info",
-                "gauge",
                 "The loaded exec guard's attach mode: lsm (refused execs fail with EPERM) or kill (always 1).",
+                ("mode", mode),
             );
-            o.sample("nnp_guard_info", &[("mode", mode)], 1);
         }
         if let Some(action) = g.action {
-            o.family(
+            o.info(
                 "nnp_guard_action_info",
-                "gauge",
                 "What the loaded exec guard does with a guarded privilege-raising exec: degrade (runs with the caller's privileges), refuse or kill (always 1).",
+                ("action", action),
             );
-            o.sample("nnp_guard_action_info", &[("action", action)], 1);
         }
         if let Some(c) = g.counters {
             o.counter(

@@ -70,6 +70,15 @@ pub fn read_status(path: &Path, pid: u32, buf: &mut Vec<u8>) -> Result<Proc, Rea
     Ok(parse_status(pid, &String::from_utf8_lossy(buf)))
 }
 
+/// The ids of a `Uid:` or `Gid:` line (real, effective, saved, filesystem); a field that is
+/// not a number reads as `u32::MAX`.
+fn id_fields(value: &str) -> Vec<u32> {
+    value
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(u32::MAX))
+        .collect()
+}
+
 /// Parse the text of `/proc/PID/status` (or a thread's). An id line that cannot be read in
 /// full counts as privileged: audit never calls a process it cannot read protected.
 fn parse_status(pid: u32, status: &str) -> Proc {
@@ -93,19 +102,13 @@ fn parse_status(pid: u32, status: &str) -> Proc {
         match key {
             "Name" => p.name = value.to_string(),
             "Uid" => {
-                let ids: Vec<u32> = value
-                    .split_whitespace()
-                    .map(|v| v.parse().unwrap_or(u32::MAX))
-                    .collect();
+                let ids = id_fields(value);
                 p.ruid = ids.first().copied().unwrap_or(u32::MAX);
                 p.euid = ids.get(1).copied().unwrap_or(u32::MAX);
                 p.privileged |= ids.len() != 4 || ids.iter().any(|&u| u != p.ruid);
             }
             "Gid" => {
-                let ids: Vec<u32> = value
-                    .split_whitespace()
-                    .map(|v| v.parse().unwrap_or(u32::MAX))
-                    .collect();
+                let ids = id_fields(value);
                 p.rgid = ids.first().copied().unwrap_or(u32::MAX);
                 p.privileged |= ids.len() != 4 || ids.iter().any(|&g| g != p.rgid);
             }
