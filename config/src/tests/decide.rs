@@ -2,7 +2,7 @@
 //! silent no-match". Each of the review's cases has its regression test here.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use super::support::{cfg, down, Expect, Fake};
+use super::support::{cfg, down, numbered_group_rules, Expect, Fake};
 use crate::*;
 
 fn decide<'c>(
@@ -262,50 +262,31 @@ fn no_rules_nothing_looked_up_even_for_unknown_users() {
 fn many_group_rules_are_resolved_in_one_pass() {
     // Cost: 1,000 rules must not mean 1,000 group lookups when NSS reads
     // the local group file first: one read of that file, never an enumeration.
-    let mut d = cast();
+    let mut d = cast().numbered_groups(1000).supp(b"bob", &[100_999]);
     d.files_first = true;
-    let mut text = String::new();
-    for k in 0..1000 {
-        d = d.group(&format!("g{k}"), 100_000 + k, &[]);
-        text.push_str(&format!("[[rule]]\ngroups = [\"g{k}\"]\nnnp = true\n"));
-    }
-    d = d.supp(b"bob", &[100_999]);
-    let c = cfg(&text);
+    let c = cfg(&numbered_group_rules(1000));
     let r = decide(&c, &d, b"bob", Service::Named("sshd")).unwrap();
     assert_eq!(r.rule().unwrap().at.index, 1000);
     assert_eq!(d.local_reads.get(), 1);
     assert!(d.group_lookups.get() <= 5, "{}", d.group_lookups.get());
     assert_eq!(d.group_list_calls.get(), 1);
     // NSS does not read files first (sss, ldap): every name is asked by name, still correct
-    let mut d2 = cast();
-    for k in 0..1000 {
-        d2 = d2.group(&format!("g{k}"), 100_000 + k, &[]);
-    }
-    d2 = d2.supp(b"bob", &[100_999]);
+    let d2 = cast().numbered_groups(1000).supp(b"bob", &[100_999]);
     let r = decide(&c, &d2, b"bob", Service::Named("sshd")).unwrap();
     assert_eq!(r.rule().unwrap().at.index, 1000);
     assert_eq!(d2.group_lookups.get(), 1000);
     // names the file does not hold are asked by name: unknown ones stay errors
-    let mut d3 = cast();
+    let mut d3 = cast().numbered_groups(10);
     d3.files_first = true;
-    for k in 0..10 {
-        d3 = d3.group(&format!("g{k}"), 100_000 + k, &[]);
-    }
     assert!(decide(&c, &d3, b"bob", Service::Named("sshd")).is_err()); // g10.. unknown
 }
 
 #[test]
 fn local_file_names_it_is_unsure_about_are_asked_of_nss() {
-    let mut d = cast();
+    let mut d = cast().numbered_groups(8).supp(b"bob", &[100_007]);
     d.files_first = true;
-    let mut text = String::new();
-    for k in 0..8 {
-        d = d.group(&format!("g{k}"), 100_000 + k, &[]);
-        text.push_str(&format!("[[rule]]\ngroups = [\"g{k}\"]\nnnp = true\n"));
-    }
     d.unsure = vec!["g7".into()];
-    d = d.supp(b"bob", &[100_007]);
-    let c = cfg(&text);
+    let c = cfg(&numbered_group_rules(8));
     let r = decide(&c, &d, b"bob", Service::Named("sshd")).unwrap();
     assert_eq!(r.rule().unwrap().at.index, 8);
     // g0..g3 single lookups, g4..g6 from the file, g7 asked again by name
@@ -504,11 +485,7 @@ fn scripted_a_non_member_costs_one_group_lookup_and_one_group_list() {
 
 #[test]
 fn scripted_after_four_group_lookups_the_rest_come_from_one_read_of_the_file() {
-    let mut text = String::new();
-    for k in 0..6 {
-        text.push_str(&format!("[[rule]]\ngroups = [\"g{k}\"]\nnnp = true\n"));
-    }
-    let c = cfg(&text);
+    let c = cfg(&numbered_group_rules(6));
     let mut calls = vec![Expect::UserByName(
         b"bob".to_vec(),
         Ok(Some(entry(b"bob", 2002))),

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::support::{cfg, down, Expect, Fake};
+use super::support::{cfg, down, numbered_group_rules, Expect, Fake};
 use crate::*;
 
 const AT: &str = "/etc/security/nnp.toml";
@@ -186,14 +186,9 @@ fn services_not_lowercase_or_without_a_pam_stack_are_warnings() {
 #[test]
 fn many_group_rules_read_the_group_file_once() {
     // 1,000 rules over a group file NSS reads first: one read, not 1,000 getgrnam_r scans.
-    let mut d = cast();
+    let mut d = cast().numbered_groups(1000);
     d.files_first = true;
-    let mut text = String::new();
-    for k in 0..1000 {
-        d = d.group(&format!("g{k}"), 100_000 + k, &[]);
-        text.push_str(&format!("[[rule]]\ngroups = [\"g{k}\"]\nnnp = true\n"));
-    }
-    let f = lint(&cfg(&text), &d);
+    let f = lint(&cfg(&numbered_group_rules(1000)), &d);
     assert_eq!(f, Findings::default());
     assert_eq!(d.local_reads.get(), 1);
     assert_eq!(d.group_lookups.get(), 4);

@@ -20,6 +20,13 @@ pub(crate) fn cfg(text: &str) -> Config {
     parse_text(Path::new("/etc/security/nnp.toml"), text).unwrap()
 }
 
+/// `n` rules, rule k restricting the group `gk` (see [`Fake::numbered_groups`]).
+pub(crate) fn numbered_group_rules(n: u32) -> String {
+    (0..n)
+        .map(|k| format!("[[rule]]\ngroups = [\"g{k}\"]\nnnp = true\n"))
+        .collect()
+}
+
 /// A source that is down: the error NSS gives for `what` with `errno`.
 pub(crate) fn down(what: &str, errno: i32) -> LookupError {
     LookupError::Source(nnp_sys::SysError {
@@ -105,6 +112,13 @@ impl Fake {
             gid,
             members: members.iter().map(|m| m.to_vec()).collect(),
         });
+        self
+    }
+    /// The groups `g0`..`g{n-1}`, gid 100000 + k, no members.
+    pub(crate) fn numbered_groups(mut self, n: u32) -> Self {
+        for k in 0..n {
+            self = self.group(&format!("g{k}"), 100_000 + k, &[]);
+        }
         self
     }
     pub(crate) fn supp(mut self, user: &[u8], gids: &[u32]) -> Self {
