@@ -267,58 +267,59 @@ fn setting<T>(ctx: &Ctx<'_>, span: Range<usize>, value: T) -> Setting<T> {
 }
 
 fn mode_value(ctx: &mut Ctx<'_>, key: &str, value: &Spanned<DeValue<'_>>) -> Option<Mode> {
+    keyword_value(
+        ctx,
+        key,
+        value,
+        &[("enforce", Mode::Enforce), ("audit", Mode::Audit)],
+    )
+}
+
+/// `guard_action`: what the exec guard does with an exec it catches.
+fn guard_action_value(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Option<GuardAction> {
+    keyword_value(
+        ctx,
+        "guard_action",
+        value,
+        &[
+            ("degrade", GuardAction::Degrade),
+            ("refuse", GuardAction::Refuse),
+        ],
+    )
+}
+
+/// A string that must be one of the words of `choices` (`"a" or "b"` in the message, a
+/// "did you mean" hint for a near miss).
+fn keyword_value<T: Copy>(
+    ctx: &mut Ctx<'_>,
+    key: &str,
+    value: &Spanned<DeValue<'_>>,
+    choices: &[(&str, T)],
+) -> Option<T> {
     match value.get_ref() {
-        DeValue::String(s) => match s.as_ref() {
-            "enforce" => Some(Mode::Enforce),
-            "audit" => Some(Mode::Audit),
-            other => {
-                ctx.err_suggest(
-                    value.span(),
-                    format!(
-                        "unknown {key} \"{}\" (expected \"enforce\" or \"audit\")",
-                        escape_value(other)
-                    ),
-                    other,
-                    &["enforce", "audit"],
-                );
-                None
+        DeValue::String(s) => {
+            if let Some(&(_, v)) = choices.iter().find(|(w, _)| *w == s.as_ref()) {
+                return Some(v);
             }
-        },
+            let words: Vec<&str> = choices.iter().map(|&(w, _)| w).collect();
+            let expected: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+            ctx.err_suggest(
+                value.span(),
+                format!(
+                    "unknown {key} \"{}\" (expected {})",
+                    escape_value(s.as_ref()),
+                    expected.join(" or ")
+                ),
+                s.as_ref(),
+                &words,
+            );
+            None
+        }
         other => {
             let t = type_name(other);
             ctx.err(
                 value.span(),
                 format!("\"{key}\" must be a string, found {t}"),
-            );
-            None
-        }
-    }
-}
-
-/// `guard_action`: what the exec guard does with an exec it catches.
-fn guard_action_value(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Option<GuardAction> {
-    match value.get_ref() {
-        DeValue::String(s) => match s.as_ref() {
-            "degrade" => Some(GuardAction::Degrade),
-            "refuse" => Some(GuardAction::Refuse),
-            other => {
-                ctx.err_suggest(
-                    value.span(),
-                    format!(
-                        "unknown guard_action \"{}\" (expected \"degrade\" or \"refuse\")",
-                        escape_value(other)
-                    ),
-                    other,
-                    &["degrade", "refuse"],
-                );
-                None
-            }
-        },
-        other => {
-            let t = type_name(other);
-            ctx.err(
-                value.span(),
-                format!("\"guard_action\" must be a string, found {t}"),
             );
             None
         }
