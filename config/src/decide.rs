@@ -202,8 +202,9 @@ impl fmt::Display for DecideError {
 impl std::error::Error for DecideError {}
 
 /// Case-insensitive equality of a rule's name and NSS/PAM bytes (Unicode lowercase when the
-/// bytes are UTF-8, ASCII otherwise).
-fn name_eq(rule: &str, bytes: &[u8]) -> bool {
+/// bytes are UTF-8, ASCII otherwise): the module's comparison, which the exec guard also
+/// uses for the local accounts a restricting name covers.
+pub(crate) fn name_eq(rule: &str, bytes: &[u8]) -> bool {
     match std::str::from_utf8(bytes) {
         Ok(s) => s == rule || s.to_lowercase() == rule.to_lowercase(),
         Err(_) => rule.as_bytes().eq_ignore_ascii_case(bytes),

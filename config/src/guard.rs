@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::decide::name_eq;
 use crate::{escape_value, Config, Directory, LookupError, Mode, Resolver, Rule, Users, Verdict};
 
 /// The kernel program's limits (`guard/src/bpf/guard.h`).
@@ -121,15 +122,6 @@ enum UidSide {
     Ranges(Vec<(u32, u32)>),
 }
 
-/// The module's comparison of a rule's name with an account name: case-insensitive
-/// (Unicode lowercase for UTF-8, ASCII otherwise).
-fn names_equal_ignoring_case(rule: &str, bytes: &[u8]) -> bool {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s == rule || s.to_lowercase() == rule.to_lowercase(),
-        Err(_) => rule.as_bytes().eq_ignore_ascii_case(bytes),
-    }
-}
-
 /// Case variants of a restricting name that NSS is asked for (the module compares names
 /// case-insensitively; a case-sensitive source knows one spelling).
 fn name_variants(name: &str) -> Vec<String> {
@@ -184,7 +176,7 @@ impl Config {
             Ok(local) => uids.extend(
                 local
                     .iter()
-                    .filter(|u| names_equal_ignoring_case(name, &u.name))
+                    .filter(|u| name_eq(name, &u.name))
                     .map(|u| u.uid),
             ),
             Err(e) => failed = Some(e),
