@@ -353,13 +353,18 @@ fn shell_value(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Option<String
     }
 }
 
-/// A non-empty list of non-empty strings.
-fn string_list(ctx: &mut Ctx<'_>, key: &str, value: &Spanned<DeValue<'_>>) -> Option<Vec<String>> {
+/// The items of `key`'s value, which must be an array of at least one of `what`.
+fn nonempty_array<'v, 'a>(
+    ctx: &mut Ctx<'_>,
+    key: &str,
+    what: &str,
+    value: &'v Spanned<DeValue<'a>>,
+) -> Option<&'v [Spanned<DeValue<'a>>]> {
     let DeValue::Array(items) = value.get_ref() else {
         let t = type_name(value.get_ref());
         ctx.err(
             value.span(),
-            format!("\"{key}\" must be an array of strings, found {t}"),
+            format!("\"{key}\" must be an array of {what}, found {t}"),
         );
         return None;
     };
@@ -370,6 +375,12 @@ fn string_list(ctx: &mut Ctx<'_>, key: &str, value: &Spanned<DeValue<'_>>) -> Op
         );
         return None;
     }
+    Some(items)
+}
+
+/// A non-empty list of non-empty strings.
+fn string_list(ctx: &mut Ctx<'_>, key: &str, value: &Spanned<DeValue<'_>>) -> Option<Vec<String>> {
+    let items = nonempty_array(ctx, key, "strings", value)?;
     let mut out = Vec::with_capacity(items.len());
     let mut ok = true;
     for item in items.iter() {
@@ -405,21 +416,7 @@ fn parse_uid(s: &str) -> Option<u32> {
 }
 
 fn uid_list(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> Option<Vec<(u32, u32)>> {
-    let DeValue::Array(items) = value.get_ref() else {
-        let t = type_name(value.get_ref());
-        ctx.err(
-            value.span(),
-            format!("\"uids\" must be an array of uids and \"A-B\" ranges, found {t}"),
-        );
-        return None;
-    };
-    if items.is_empty() {
-        ctx.err(
-            value.span(),
-            "\"uids\" is empty: list at least one value, or remove the key",
-        );
-        return None;
-    }
+    let items = nonempty_array(ctx, "uids", "uids and \"A-B\" ranges", value)?;
     let mut out = Vec::with_capacity(items.len());
     let mut ok = true;
     for item in items.iter() {
