@@ -509,10 +509,9 @@ fn render(c: Collected, json: bool) -> Result<Output, Error> {
                 f.pid, f.tid, f.user, f.start, f.command
             ));
         }
-        let n = total.findings.len();
         r.line(format!(
-            "{n} thread{} of restricted users without no_new_privs ({counted})",
-            if n == 1 { "" } else { "s" }
+            "{} of restricted users without no_new_privs ({counted})",
+            crate::plural(total.findings.len(), "thread")
         ));
     }
     for f in &protected {

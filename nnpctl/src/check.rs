@@ -7,7 +7,7 @@ use std::path::Path;
 use nnp_config::Nss;
 
 use crate::pamstack::PAM_DIR;
-use crate::{Error, Outcome, Output};
+use crate::{plural, Error, Outcome, Output};
 
 pub fn run(path: Option<&Path>) -> Result<Output, Error> {
     let mut r = Output::new();
@@ -17,7 +17,7 @@ pub fn run(path: Option<&Path>) -> Result<Output, Error> {
                 r.line(d.render());
             }
             let n = e.diagnostics.len();
-            r.line(format!("{n} error{}", if n == 1 { "" } else { "s" }));
+            r.line(plural(n, "error"));
             r.outcome = Outcome::Problem;
         }
         Ok(config) => {
@@ -33,11 +33,7 @@ pub fn run(path: Option<&Path>) -> Result<Output, Error> {
             }
             let rules = config.rules.len();
             let files = config.files.len();
-            let summary = format!(
-                "{rules} rule{} from {files} file{}",
-                if rules == 1 { "" } else { "s" },
-                if files == 1 { "" } else { "s" }
-            );
+            let summary = format!("{} from {}", plural(rules, "rule"), plural(files, "file"));
             if !f.problems.is_empty() {
                 r.line(format!("problems: {summary}"));
                 r.outcome = Outcome::Problem;

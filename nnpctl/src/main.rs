@@ -155,6 +155,12 @@ impl Outcome {
     }
 }
 
+/// A count and its noun, plural unless the count is 1: `1 rule`, `2 rules`.
+fn plural<T: std::fmt::Display + PartialEq + From<u8>>(n: T, noun: &str) -> String {
+    let s = if n == T::from(1) { "" } else { "s" };
+    format!("{n} {noun}{s}")
+}
+
 /// What a command prints and how it ends.
 pub struct Output {
     /// Standard output.
@@ -383,6 +389,13 @@ fn finish(result: std::thread::Result<Result<Output, Error>>) -> (String, String
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn plural_unless_one() {
+        assert_eq!(plural(1usize, "rule"), "1 rule");
+        assert_eq!(plural(0u64, "exec"), "0 execs");
+        assert_eq!(plural(2usize, "file"), "2 files");
+    }
 
     #[test]
     fn exit_statuses() {

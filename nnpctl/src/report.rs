@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use nnp_guard::{Meta, ReportEntry};
 use serde::Serialize;
 
-use crate::{Error, Outcome, Output};
+use crate::{plural, Error, Outcome, Output};
 
 /// The rule name of entries counted while some group of the process could not be read.
 pub const UNREAD_GROUPS: &str = "(groups that could not all be read)";
@@ -187,16 +187,14 @@ pub fn render_text(m: &ReportModel) -> String {
     }
     if m.would_refuse > 0 {
         out.push_str(&format!(
-            "{} exec{} would be refused once these rules are enforced\n",
-            m.would_refuse,
-            if m.would_refuse == 1 { "" } else { "s" }
+            "{} would be refused once these rules are enforced\n",
+            plural(m.would_refuse, "exec")
         ));
     }
     if m.refused > 0 {
         out.push_str(&format!(
-            "{} exec{} refused or killed\n",
-            m.refused,
-            if m.refused == 1 { "" } else { "s" }
+            "{} refused or killed\n",
+            plural(m.refused, "exec")
         ));
     }
     out
