@@ -241,7 +241,11 @@ try:
     with open(STATS, "w") as f:
         f.write("1")
     n_exec = 200 if QUICK else 1000
+    # root's exec: the program counts it and returns at the first test (uid 0 is never
+    # guarded): the floor of the hook on this machine (dispatch, statistics, the counter)
+    floor_ns, floor_cnt = per_exec(0, "-", f"{T}/true-static", n_exec)
     plain_ns, plain_cnt = per_exec(B2, "-", f"{T}/true-static", n_exec)
+    gplain_ns, gplain_cnt = per_exec(UID, "-", f"{T}/true-static", n_exec)
     raise_ns, raise_cnt = per_exec(B2, groups1000, f"{T}/true-suid", n_exec)
 finally:
     with open(STATS, "w") as f:
@@ -259,7 +263,8 @@ try:
 finally:
     guard("unload")
 greload = statistics.median(reload_ms)
-print(f"guard program: {plain_ns:.0f} ns per non-raising exec ({plain_cnt} runs), {raise_ns:.0f} ns per raising exec "
+print(f"guard program: floor (root) {floor_ns:.0f} ns ({floor_cnt} runs), {plain_ns:.0f} ns per non-raising exec ({plain_cnt} runs), "
+      f"guarded {gplain_ns:.0f} ns, {raise_ns:.0f} ns per raising exec "
       f"in 1,000 groups ({raise_cnt} runs); reload of 1,000 rules {greload:.1f} ms", flush=True)
 
 so_size = os.path.getsize(MODULE)
@@ -324,7 +329,9 @@ lines += ["## Exec guard: the program's own cost (kernel BPF statistics)", "",
           "`kernel.bpf_stats_enabled=1` for the run (restored after); run time over run count of the attached "
           "program across an exec loop (every exec on the host counts, so the figure is an average over them):", "",
           "| exec | program time per exec |", "|---|---:|",
-          f"| plain (not privilege-raising) | {plain_ns:.0f} ns |",
+          f"| root (returns at the first test: the hook's floor on this machine) | {floor_ns:.0f} ns |",
+          f"| plain (not privilege-raising), unguarded user | {plain_ns:.0f} ns |",
+          f"| plain (not privilege-raising), guarded user | {gplain_ns:.0f} ns |",
           f"| setuid-root, by a user in 1,000 supplementary groups (every group looked up, allowed) | {raise_ns:.0f} ns |", "",
           f"`nnpctl guard reload` with 1,000 rules (group names resolved in a 20,000-line /etc/group, both table "
           f"sets swapped): **{greload:.1f} ms** (median).", ""]
@@ -369,7 +376,8 @@ targets = [
     ("Exec guard: added cost per exec under 1 µs or within the method's noise (guarded uid)",
      (gmed[("on", "guarded")] - gmed[("off", "guarded")]) < max(1000, gnoise),
      f"{(gmed[('on', 'guarded')] - gmed[('off', 'guarded')])/1000:+.2f} µs (noise {gnoise/1000:.1f} µs)"),
-    ("Exec guard program time, non-raising exec: under 200 ns", plain_ns < 200, f"{plain_ns:.0f} ns"),
+    ("Exec guard program time, non-raising exec: under 200 ns", max(plain_ns, gplain_ns) < 200,
+     f"{plain_ns:.0f} ns, guarded user {gplain_ns:.0f} ns (root's floor {floor_ns:.0f} ns)"),
     ("Exec guard program time, raising exec of a user in 1,000 groups: under 5 µs", raise_ns < 5000, f"{raise_ns:.0f} ns"),
     ("`nnpctl guard load` under 100 ms", gload < 100, f"{gload:.1f} ms"),
     ("`nnpctl guard reload` with 1,000 rules under 100 ms", greload < 100, f"{greload:.1f} ms"),

@@ -182,17 +182,28 @@ static long userns_step(__u64 i, void *c)
 
 /* Is the exec inside a user namespace whose mapping gives the caller no host identity it
  * lacks (a rootless container on its subordinate ids)? Namespaces that map ids onto
- * themselves or map root, at any level, count as the initial one (doubt: guarded). */
-static __always_inline int in_rootless_userns(const struct cred *new)
+ * themselves or map root, at any level, count as the initial one (doubt: guarded).
+ * A global function: the verifier checks it once, not once per state of its callers (inlined,
+ * it was most of the load's verification time). ns: the new credentials' namespace. */
+__attribute__((noinline)) int nnp_rootless_userns(__u64 ns_addr)
 {
-	const struct user_namespace *ns = new->user_ns;
-	if (!ns || ns->level == 0)
+	const struct user_namespace *ns = (const void *)ns_addr;
+	if (!ns || BPF_CORE_READ(ns, level) == 0)
 		return 0;
 	struct userns_ctx ctx = { .ns = ns, .rootless = 1 };
 	long n = bpf_loop(NNP_MAX_USERNS, userns_step, &ctx, 0);
 	if (n < 0 || n >= NNP_MAX_USERNS)
 		return 0;
 	return ctx.rootless;
+}
+
+static __always_inline int in_rootless_userns(const struct cred *new)
+{
+	const struct user_namespace *ns = new->user_ns;
+	if (!ns || ns->level == 0)
+		return 0;
+	/* read, so the verifier sees a number (a global function takes no kernel pointer) */
+	return nnp_rootless_userns((__u64)BPF_CORE_READ(new, user_ns));
 }
 
 static __always_inline int in_ids(__u32 x, __u32 a, __u32 b, __u32 c)
@@ -298,10 +309,14 @@ static long range_step(__u64 i, void *c)
 	return 0;
 }
 
-/* Is gid g among the task's groups? group_info is kept sorted by the kernel (groups_sort),
- * so a binary search: at most 17 reads for NGROUPS_MAX groups. */
-static __always_inline int has_group(const struct group_info *gi, int n, __u32 g, int *failed)
+/* Is gid g among the task's groups (1; 0: no; -1: a group could not be read, which could be
+ * a restricting one)? group_info is kept sorted by the kernel (groups_sort), so a binary
+ * search: at most 17 reads for NGROUPS_MAX groups. A global function (the verifier checks
+ * it once, not once per state of the loop that calls it); gi_addr: the task's struct
+ * group_info, n: its ngroups. */
+__attribute__((noinline)) int nnp_has_group(__u64 gi_addr, int n, __u32 g)
 {
+	const struct group_info *gi = (const void *)gi_addr;
 	int lo = 0, hi = n - 1;
 	for (int it = 0; it < 17; it++) {
 		if (lo > hi)
@@ -309,10 +324,8 @@ static __always_inline int has_group(const struct group_info *gi, int n, __u32 g
 		int mid = lo + (int)((__u32)(hi - lo) >> 1);
 		kgid_t x;
 		if (mid < 0 || mid >= NNP_MAX_GROUPS ||
-		    bpf_probe_read_kernel(&x, sizeof(x), &gi->gid[mid])) {
-			*failed = 1; /* a group not read could be a restricting one */
-			return 0;
-		}
+		    bpf_probe_read_kernel(&x, sizeof(x), &gi->gid[mid]))
+			return -1;
 		if (x.val == g)
 			return 1;
 		if (x.val < g)
@@ -346,7 +359,10 @@ static long tabgid_step(__u64 i, void *c)
 		ctx->failed = 1;
 		return 1;
 	}
-	if (has_group(ctx->gi, ctx->ngroups, *g, &ctx->failed)) {
+	int in = nnp_has_group((__u64)ctx->gi, ctx->ngroups, *g);
+	if (in < 0)
+		ctx->failed = 1;
+	else if (in) {
 		struct nnp_entry *e = bpf_map_lookup_elem(ctx->gids, g);
 		if (e) {
 			take(ctx->best, e->value);
@@ -372,6 +388,47 @@ static long combo_step(__u64 i, void *c)
 		nnp_value *v = bpf_map_lookup_elem(ctx->combo, &k);
 		if (v)
 			take(ctx->best, *v);
+	}
+	return 0;
+}
+
+/* The rules the task's supplementary groups select, folded into out (best: the earliest
+ * rule's value so far, in and out; mask: their combo bits; unread: a group could not be
+ * read). A global function: the verifier checks it once with unknown arguments, not once
+ * per state of its callers (inlined, the group search was nine tenths of the verification
+ * of the program and most of the load's time). gi_addr: the task's struct group_info. */
+struct nnp_group_out { __u32 best; __u32 unread; __u64 mask; };
+
+__attribute__((noinline)) int nnp_group_rules(__u64 gi_addr, __u32 active, struct nnp_group_out *out)
+{
+	const struct group_info *gi = (const void *)gi_addr;
+	if (!out)
+		return 0;
+	if (!gi) {
+		/* every cred has a group_info: none read is a read that failed */
+		out->unread = 1;
+		return 0;
+	}
+	void *gids = active ? (void *)&gids_b : (void *)&gids_a;
+	int ngroups = BPF_CORE_READ(gi, ngroups);
+	__u32 ntab = state_get(active ? NNP_S_NGIDS_B : NNP_S_NGIDS_A);
+	if (ngroups > NNP_MAX_GROUPS) {
+		out->unread = 1;
+	} else if ((__u64)ntab * 17 < (__u64)ngroups) {
+		/* few table keys, many groups: search the task's groups for each key */
+		struct tabgid_ctx tc = { .gi = gi, .gidlist = active ? (void *)&gidlist_b : (void *)&gidlist_a,
+					 .gids = gids, .best = &out->best, .mask = &out->mask,
+					 .ngroups = ngroups, .n = ntab, .failed = 0 };
+		long done = bpf_loop(NNP_MAX_KEYS, tabgid_step, &tc, 0);
+		if (tc.failed || done < 0)
+			out->unread = 1;
+	} else {
+		/* look every group of the task up */
+		struct groups_ctx gc = { .gi = gi, .gids = gids, .best = &out->best, .mask = &out->mask,
+					 .n = ngroups, .failed = 0 };
+		long done = bpf_loop(NNP_MAX_GROUPS, group_step, &gc, 0);
+		if (gc.failed || done < 0)
+			out->unread = 1;
 	}
 	return 0;
 }
@@ -402,30 +459,14 @@ static __always_inline __u32 rule_for(const struct cred *old, __u32 active, int 
 		take(&best, e->value);
 		gmask |= e->combo;
 	}
-	/* read, not dereferenced: the groups are indexed by a variable, read one by one */
-		const struct group_info *gi = BPF_CORE_READ(old, group_info);
-	if (gi) {
-		int ngroups = BPF_CORE_READ(gi, ngroups);
-		__u32 ntab = state_get(active ? NNP_S_NGIDS_B : NNP_S_NGIDS_A);
-		if (ngroups > NNP_MAX_GROUPS) {
-			*unread = 1;
-		} else if ((__u64)ntab * 17 < (__u64)ngroups) {
-			/* few table keys, many groups: search the task's groups for each key */
-			struct tabgid_ctx tc = { .gi = gi, .gidlist = active ? (void *)&gidlist_b : (void *)&gidlist_a,
-						 .gids = gids, .best = &best, .mask = &gmask,
-						 .ngroups = ngroups, .n = ntab, .failed = 0 };
-			long done = bpf_loop(NNP_MAX_KEYS, tabgid_step, &tc, 0);
-			if (tc.failed || done < 0)
-				*unread = 1;
-		} else {
-			/* look every group of the task up */
-			struct groups_ctx gc = { .gi = gi, .gids = gids, .best = &best, .mask = &gmask,
-						 .n = ngroups, .failed = 0 };
-			long done = bpf_loop(NNP_MAX_GROUPS, group_step, &gc, 0);
-			if (gc.failed || done < 0)
-				*unread = 1;
-		}
-	}
+	/* the supplementary groups: read, not dereferenced (indexed by a variable, read one
+	 * by one), in a global function */
+	struct nnp_group_out go = { .best = best, .mask = 0, .unread = 0 };
+	nnp_group_rules((__u64)BPF_CORE_READ(old, group_info), active, &go);
+	best = go.best;
+	gmask |= go.mask;
+	if (go.unread)
+		*unread = 1;
 	if (umask & gmask) {
 		struct combo_ctx cc = { .combo = combo, .matched = umask & gmask, .best = &best };
 		bpf_loop(NNP_MAX_COMBO, combo_step, &cc, 0);
