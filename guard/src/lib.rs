@@ -1037,6 +1037,15 @@ fn reload_locked(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
     let state = pinned("state")?;
     let active = state_get(&state, nnp_state_slot::NNP_S_ACTIVE)?;
     let target = 1 - active.min(1);
+    // The target set was the active one until the previous flip: a run of the program that
+    // read the index before that flip may still be reading it (a preempted run, on a
+    // preemptible kernel). Wait those runs out before clearing it, or such a run could see a
+    // half-written table and miss its rule. Every run is inside an RCU read-side section, so
+    // one grace period is enough; where the kernel refuses the call (nohz_full), wait far
+    // longer than any run lasts.
+    if nnp_sys::rcu_grace_period().is_err() {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let [u, g, r, k, a, l] = SET_MAPS[target as usize];
     let (u, g, r, k, a, l) = (
         pinned(u)?,
