@@ -585,6 +585,34 @@ fn slot(s: nnp_state_slot) -> u32 {
     s.0
 }
 
+/// The state slots that describe one table set (0: the `_a` maps, else the `_b` maps).
+struct SetSlots {
+    star: nnp_state_slot,
+    nranges: nnp_state_slot,
+    ncombo: nnp_state_slot,
+    ngids: nnp_state_slot,
+}
+
+impl SetSlots {
+    fn of(set: u32) -> SetSlots {
+        if set == 0 {
+            SetSlots {
+                star: nnp_state_slot::NNP_S_STAR_A,
+                nranges: nnp_state_slot::NNP_S_NRANGES_A,
+                ncombo: nnp_state_slot::NNP_S_NCOMBO_A,
+                ngids: nnp_state_slot::NNP_S_NGIDS_A,
+            }
+        } else {
+            SetSlots {
+                star: nnp_state_slot::NNP_S_STAR_B,
+                nranges: nnp_state_slot::NNP_S_NRANGES_B,
+                ncombo: nnp_state_slot::NNP_S_NCOMBO_B,
+                ngids: nnp_state_slot::NNP_S_NGIDS_B,
+            }
+        }
+    }
+}
+
 /// Write a compiled table into one set of maps (emptied first) and its state slots.
 fn fill_set(
     maps: [&dyn MapCore; 6],
@@ -630,24 +658,12 @@ fn fill_set(
             .map_err(|e| sys("filling the allow table", e))?;
     }
     let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-    let (star, nranges, ncombo) = if set == 0 {
-        (
-            nnp_state_slot::NNP_S_STAR_A,
-            nnp_state_slot::NNP_S_NRANGES_A,
-            nnp_state_slot::NNP_S_NCOMBO_A,
-        )
-    } else {
-        (
-            nnp_state_slot::NNP_S_STAR_B,
-            nnp_state_slot::NNP_S_NRANGES_B,
-            nnp_state_slot::NNP_S_NCOMBO_B,
-        )
-    };
-    let ngids = if set == 0 {
-        nnp_state_slot::NNP_S_NGIDS_A
-    } else {
-        nnp_state_slot::NNP_S_NGIDS_B
-    };
+    let SetSlots {
+        star,
+        nranges,
+        ncombo,
+        ngids,
+    } = SetSlots::of(set);
     for (s, v) in [
         (star, c.table.star.unwrap_or(0)),
         (nranges, n(c.table.ranges.len())),
@@ -1159,19 +1175,12 @@ pub fn loaded_table() -> Result<GuardTable, GuardError> {
         }
         Ok(out)
     };
-    let (star, nranges, ncombo) = if active == 0 {
-        (
-            nnp_state_slot::NNP_S_STAR_A,
-            nnp_state_slot::NNP_S_NRANGES_A,
-            nnp_state_slot::NNP_S_NCOMBO_A,
-        )
-    } else {
-        (
-            nnp_state_slot::NNP_S_STAR_B,
-            nnp_state_slot::NNP_S_NRANGES_B,
-            nnp_state_slot::NNP_S_NCOMBO_B,
-        )
-    };
+    let SetSlots {
+        star,
+        nranges,
+        ncombo,
+        ..
+    } = SetSlots::of(u32::from(active != 0));
     let mut t = GuardTable {
         uids: read(u)?,
         gids: read(g)?,
