@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(gcc make libpam0g-dev libpam-modules libpam-runtime pamtester openssh-server
       openssh-client sudo bubblewrap util-linux iproute2 procps python3 login bsdutils
-      rsync tmux screen dropbear-bin valgrind file
+      rsync tmux screen dropbear-bin valgrind file strace
       debhelper dpkg-dev fakeroot lintian rpm
       clang libelf-dev zlib1g-dev pkg-config bpftool libcap2-bin
       qemu-system-x86 qemu-utils busybox-static cpio mmdebstrap

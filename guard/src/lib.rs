@@ -47,12 +47,12 @@ use std::fmt;
 use std::fs::File;
 use std::io::Read;
 use std::mem::{offset_of, size_of, MaybeUninit};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
+use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, MapType};
 use nnp_config::guard::{Entry, GuardTable, Range};
 use nnp_config::{Config, Nss};
 
@@ -1037,6 +1037,39 @@ pub fn attached_mode() -> Result<AttachMode, GuardError> {
     }
 }
 
+/// Wait until every run of a BPF program that began before this call has ended: an RCU grace
+/// period. Every non-sleepable program (the guard's, in both modes) runs inside an RCU
+/// read-side section, and the kernel waits for one (`synchronize_rcu()` in
+/// `maybe_wait_bpf_programs`) after every update of a map-in-map, whatever the number of CPUs,
+/// `nohz_full` or the preemption model; `membarrier(MEMBARRIER_CMD_GLOBAL)` does not (it
+/// returns at once with one CPU online, and is refused under `nohz_full`). So: a throwaway
+/// array-of-maps, one update.
+fn wait_for_runs() -> Result<(), GuardError> {
+    let opts = libbpf_rs::libbpf_sys::bpf_map_create_opts {
+        sz: size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>() as _,
+        ..Default::default()
+    };
+    let inner = MapHandle::create(MapType::Array, Some("nnp_rcu_inner"), 4, 4, 1, &opts)
+        .map_err(|e| sys("creating a map to wait for running programs", e))?;
+    let outer_opts = libbpf_rs::libbpf_sys::bpf_map_create_opts {
+        inner_map_fd: inner.as_fd().as_raw_fd() as _,
+        ..opts
+    };
+    let outer = MapHandle::create(
+        MapType::ArrayOfMaps,
+        Some("nnp_rcu_wait"),
+        4,
+        4,
+        1,
+        &outer_opts,
+    )
+    .map_err(|e| sys("creating a map to wait for running programs", e))?;
+    let fd = u32::try_from(inner.as_fd().as_raw_fd()).map_err(|e| sys("a map descriptor", e))?;
+    outer
+        .update(&u32b(0), &u32b(fd), MapFlags::ANY)
+        .map_err(|e| sys("waiting for running programs (a map-in-map update)", e))
+}
+
 /// Swap in a new policy (compiled under the lock, so a concurrent reload never applies an
 /// older compilation over a newer one): fill the inactive set, then flip the active index.
 pub fn reload(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
@@ -1056,12 +1089,8 @@ fn reload_locked(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
     // The target set was the active one until the previous flip: a run of the program that
     // read the index before that flip may still be reading it (a preempted run, on a
     // preemptible kernel). Wait those runs out before clearing it, or such a run could see a
-    // half-written table and miss its rule. Every run is inside an RCU read-side section, so
-    // one grace period is enough; where the kernel refuses the call (nohz_full), wait far
-    // longer than any run lasts.
-    if nnp_sys::rcu_grace_period().is_err() {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // half-written table and miss its rule. No wait, no reload.
+    wait_for_runs()?;
     let [u, g, r, k, a, l] = SET_MAPS[target as usize];
     let (u, g, r, k, a, l) = (
         pinned(u)?,

@@ -24,7 +24,7 @@ mod syslog;
 
 pub use nss::{getgr, getpw, group_list, scan_users, GrEntry, GrKey, PwEntry, PwKey};
 pub use prctl::{no_new_privs, set_no_new_privs};
-pub use process::{clock_ticks, rcu_grace_period, real_uid};
+pub use process::{clock_ticks, real_uid};
 pub use syslog::syslog_authpriv;
 
 /// A failed system call, in words an administrator can act on.

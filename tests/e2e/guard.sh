@@ -163,6 +163,34 @@ run "$NNPCTL" guard status
 expect_rc 0
 case_end
 
+case_begin "reload waits for the program's running execs (an RCU grace period) before it clears the table set it reuses"
+# The set a reload clears was in use until the previous reload's switch: a run that read the
+# index before that switch (a preempted run) may still read it. The wait is the kernel's
+# synchronize_rcu() after a map-in-map update (membarrier is no wait with one CPU online).
+fresh_guard
+"$NNPCTL" guard reload > /dev/null || fail "first reload"
+strace -f -e trace=bpf -o "$T/reload.strace" "$NNPCTL" guard reload > /dev/null || fail "reload under strace"
+python3 - "$T/reload.strace" <<'PY' || fail "no map-in-map update (grace period) before the reused set is cleared"
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+outer = None
+for i, l in enumerate(lines):
+    m = re.search(r"BPF_MAP_CREATE, \{map_type=BPF_MAP_TYPE_ARRAY_OF_MAPS.*\) = (\d+)", l)
+    if m:
+        outer = m.group(1)
+    if outer and re.search(r"BPF_MAP_UPDATE_ELEM, \{map_fd=%s," % outer, l) and l.rstrip().endswith("= 0"):
+        waited = i
+        break
+else:
+    sys.exit("no successful update of an array-of-maps")
+first_clear = next((i for i, l in enumerate(lines) if "BPF_MAP_DELETE_ELEM" in l or "BPF_MAP_GET_NEXT_KEY" in l), None)
+if first_clear is not None and first_clear < waited:
+    sys.exit("a table was read for clearing before the wait")
+PY
+run "$NNPCTL" guard status
+expect_rc 0
+case_end
+
 case_begin "a failed reload keeps the old guard (and says so)"
 fresh_guard
 write_config '[[rule]]
