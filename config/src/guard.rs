@@ -437,8 +437,54 @@ impl GuardTable {
 
     /// Make the table fit the kernel program's limits, wider where it must: uid ranges
     /// beyond the limit are merged into one covering range per excess (a restricting one)
-    /// or dropped (an exemption's); notes say so.
+    /// or dropped (an exemption's); uid or gid keys beyond the limit are dropped and, where
+    /// one of them enforced (alone or as a side of a combined rule), the earliest such rule
+    /// guards every task (`star`); notes say so.
     pub fn fit(&mut self) {
+        self.fit_keys();
+        self.fit_ranges();
+    }
+
+    /// Keys beyond [`MAX_KEYS`] (the highest ids): dropped, and the earliest enforcing rule
+    /// among them widened to every task. An exemption or an audit rule dropped only lets later
+    /// rules decide (stricter, or no report).
+    fn fit_keys(&mut self) {
+        let enforcing = |v: u32| v & 3 == GuardVerdict::Enforce as u32;
+        let combo = self.combo.clone();
+        let mut widen: Option<u32> = None;
+        let mut notes = Vec::new();
+        for (table, what) in [(&mut self.uids, "uid"), (&mut self.gids, "gid")] {
+            let Some(&first_dropped) = table.keys().nth(MAX_KEYS) else {
+                continue;
+            };
+            let dropped = table.split_off(&first_dropped);
+            for e in dropped.values() {
+                let alone = Some(e.value).filter(|&v| enforcing(v));
+                let combined = (0..MAX_COMBO)
+                    .filter(|&k| e.combo >> k & 1 == 1)
+                    .filter_map(|k| combo.get(k).copied())
+                    .filter(|&v| enforcing(v));
+                for v in alone.into_iter().chain(combined) {
+                    widen = Some(widen.map_or(v, |w| w.min(v)));
+                }
+            }
+            notes.push(format!(
+                "more than {MAX_KEYS} {what}s: the {} highest are left out{}",
+                dropped.len(),
+                if widen.is_some() {
+                    "; the earliest enforcing rule among them guards every non-root user"
+                } else {
+                    " (their rules did not enforce: later rules decide for them)"
+                }
+            ));
+        }
+        if let Some(v) = widen {
+            self.star = Some(self.star.map_or(v, |s| s.min(v)));
+        }
+        self.notes.extend(notes);
+    }
+
+    fn fit_ranges(&mut self) {
         if self.ranges.len() > MAX_RANGES {
             let extra = self.ranges.split_off(MAX_RANGES - 1);
             // Only what enforces is kept, merged into one range over all of them: the

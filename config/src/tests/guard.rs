@@ -424,3 +424,52 @@ fn one_mapping_of_rule_and_mode_to_a_verdict() {
         assert_eq!(decided.mode, r.mode_under(c.mode));
     }
 }
+
+#[test]
+fn more_keys_than_the_program_holds_widen_the_earliest_enforcing_rule_left_out() {
+    use crate::guard::{encode, Entry, GuardTable, MAX_KEYS};
+    let max = u32::try_from(MAX_KEYS).unwrap();
+    // rule 2 exempts uids 0..MAX_KEYS; rule 5 enforces for the two highest uids (left out),
+    // rule 7 (enforce) is a combined rule whose gid side is a key left out
+    let mut t = GuardTable::default();
+    for uid in 1..=max + 2 {
+        let value = if uid > max {
+            encode(5, GuardVerdict::Enforce)
+        } else {
+            encode(2, GuardVerdict::Exempt)
+        };
+        t.uids.insert(uid, Entry { value, combo: 0 });
+    }
+    t.combo = vec![encode(7, GuardVerdict::Enforce)];
+    for gid in 1..=max + 1 {
+        let combo = u64::from(gid == max + 1);
+        t.gids.insert(gid, Entry { value: 0, combo });
+    }
+    t.fit();
+    assert_eq!(t.uids.len(), MAX_KEYS);
+    assert_eq!(t.gids.len(), MAX_KEYS);
+    assert_eq!(t.star, Some(encode(5, GuardVerdict::Enforce)));
+    assert_eq!(t.notes.len(), 2, "{:?}", t.notes);
+    // the uids left out are guarded (by rule 5 through star); an exempted uid kept stays exempt
+    assert_eq!(
+        t.lookup(max + 2, 1, &[]).map(decode),
+        Some((5, GuardVerdict::Enforce))
+    );
+    assert_eq!(
+        t.lookup(7, 1, &[]).map(decode),
+        Some((2, GuardVerdict::Exempt))
+    );
+
+    // control: only exemptions and audit left out: nothing widened
+    let mut t = GuardTable::default();
+    for uid in 1..=max + 1 {
+        let value = match uid {
+            u if u == max + 1 => encode(3, GuardVerdict::Audit),
+            _ => encode(2, GuardVerdict::Exempt),
+        };
+        t.uids.insert(uid, Entry { value, combo: 0 });
+    }
+    t.fit();
+    assert_eq!(t.star, None);
+    assert_eq!(t.uids.len(), MAX_KEYS);
+}
