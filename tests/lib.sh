@@ -1,6 +1,15 @@
 # nnp end-to-end test harness: one private mount namespace per test file, with its own
-# users, /etc/pam.d, /etc/security and sudoers bind-mounted from a temp dir, a throwaway
-# sshd on 127.0.0.1, and TAP-style reporting. Sourced by every tests/e2e/*.sh file.
+# users, /etc, a throwaway sshd on 127.0.0.1, and TAP-style reporting. Sourced by every
+# tests/e2e/*.sh file.
+#
+# Two styles:
+#  - one environment per case (fixture_setup + run_case): the file's setup builds a fixture
+#    once (users, keys, artefacts, sshd) on an /etc that is an overlay over the host's;
+#    run_case NAME FUNCTION then runs FUNCTION in a subshell over fresh overlays (tmpfs
+#    uppers) of /etc, /run, /var/log and $T, kills what the case left and unmounts the
+#    overlays, so a case can neither see nor leave state.
+#  - the older style (ns_setup + case_begin ... case_end): one shared environment for the
+#    whole file, /etc/pam.d, /etc/security, passwd... bind-mounted from the temp dir.
 #
 # Host safety: nothing here writes to the host's /etc; all mounts live in the private
 # namespace and vanish with it; sshd and every process of a test user are killed on exit;
@@ -50,6 +59,15 @@ require_private_ns() {
 }
 
 T=""
+# fixture_setup: $TOP holds $T (the temp dir a case sees, overlaid per case), log/ (sshd and
+# syslog logs, shared by the fixture's daemons), fx/ (upper layer of the fixture's /etc) and
+# case/ (the tmpfs holding a case's upper layers). Empty in the older style ($T is the root).
+TOP=""
+ETC_OVERLAY=0
+SSHD_LOG=""; SSHD_LOG_OFF=0
+SYSLOG=""; SYSLOG_OFF=0
+IN_CASE=0
+FIXTURE_SSHD_PID=""
 DEV_MOVED=0
 ETC_BOUND=0
 SSHD_PID=""
@@ -63,9 +81,10 @@ cleanup() {
   [ -n "$EXTRA_CLEANUP" ] && eval "$EXTRA_CLEANUP"
   [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
   [ -n "$SYSLOG_PID" ] && kill "$SYSLOG_PID" 2>/dev/null
-  [ -n "$T" ] && pkill -f "$T/syslog.txt" 2>/dev/null
+  [ -n "$SYSLOG" ] && pkill -f "$SYSLOG" 2>/dev/null
   local u
   for u in "${TEST_UID[@]}"; do pkill -KILL -U "$u" 2>/dev/null; done
+  [ -n "$TOP" ] && kill_test_users
   [ -n "$SSHD_PID" ] && wait "$SSHD_PID" 2>/dev/null
   local i
   for i in $(seq 50); do
@@ -74,15 +93,19 @@ cleanup() {
     [ "$left" = 0 ] && break
     sleep 0.1
   done
-  if [ -n "$T" ] && [ -d "$T" ]; then
+  local root=${TOP:-$T}
+  if [ -n "$root" ] && [ -d "$root" ]; then
     if in_private_ns; then
       # The mounts die with the namespace; unmount first so rm does not see busy files.
       [ "$DEV_MOVED" = 1 ] && umount -l /dev 2>/dev/null
       [ "$ETC_BOUND" = 1 ] && umount /etc/pam.d /etc/security /etc/passwd /etc/group /etc/shadow /etc/sudoers /etc/shells 2>/dev/null
-      # anything still mounted below $T (tmpfs upper layers...), deepest first
-      findmnt -rn -o TARGET | grep -F "$T/" | sort -r | while read -r m; do umount -l "$m"; done
+      # a case interrupted: its overlays (the /etc one is on top of the fixture's)
+      [ -n "$TOP" ] && findmnt -rn -o TARGET | grep -qxF "$TOP/case" && case_env_down
+      [ "$ETC_OVERLAY" = 1 ] && umount -l /etc 2>/dev/null
+      # anything still mounted below the temp dir (tmpfs upper layers...), deepest first
+      findmnt -rn -o TARGET | grep -F "$root/" | sort -r | while read -r m; do umount -l "$m"; done
     fi
-    rm -rf --one-file-system "$T"
+    rm -rf --one-file-system "$root"
   fi
   return $rc
 }
@@ -92,6 +115,7 @@ ns_setup() {
   require_private_ns
   T=$(mktemp -d /tmp/nnp-e2e.XXXXXX)
   chmod 755 "$T"
+  SSHD_LOG=$T/sshd.log; SYSLOG=$T/syslog.txt
   trap cleanup EXIT
   trap 'exit 130' INT TERM HUP PIPE
   mkdir -p "$T/etc" "$T/home" "$T/bin" "$T/keys" "$T/run"
@@ -108,6 +132,42 @@ ns_setup() {
   for f in passwd group shadow sudoers shells; do mount --bind "$T/etc/$f" "/etc/$f"; done
   mount --bind "$T/etc/pam.d" /etc/pam.d
   mount --bind "$T/etc/security" /etc/security
+  setup_common
+}
+
+# fixture_setup — the fixture of a file whose cases are functions run by run_case: the temp
+# dir, /etc as an overlay on the host's /etc (tmpfs upper: writes never reach the host; where
+# overlay_system already made /etc an overlay, that one), fresh /run and /var/log, the probe,
+# the module, keys. A case then sees all of it through its own overlays (run_case).
+fixture_setup() {
+  require_private_ns
+  TOP=$(mktemp -d /tmp/nnp-e2e.XXXXXX)
+  chmod 755 "$TOP"
+  T=$TOP/t
+  SSHD_LOG=$TOP/log/sshd.log; SYSLOG=$TOP/log/syslog.txt
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM HUP PIPE
+  mkdir -p "$T/home" "$T/bin" "$T/keys" "$T/run" "$TOP/log" "$TOP/fx" "$TOP/case"
+  chmod 755 "$T"
+  if [ -z "$OV" ]; then
+    mount -t tmpfs -o mode=755 nnp-fx "$TOP/fx"
+    mkdir -p "$TOP/fx/etc.up" "$TOP/fx/etc.work"
+    ETC_OVERLAY=1
+    mount -t overlay overlay -o "lowerdir=/etc,upperdir=$TOP/fx/etc.up,workdir=$TOP/fx/etc.work" /etc
+  fi
+  if [ "$(findmnt -no FSTYPE /etc)" != overlay ]; then
+    echo "Bail out! /etc is not an overlay; refusing to write to it"; exit 1
+  fi
+  [ -f /etc/sudoers ] || : > /etc/sudoers
+  chmod 440 /etc/sudoers
+  mkdir -p /etc/security
+  rm -rf /etc/security/nnp.toml /etc/security/nnp.d
+  chmod 755 /etc/security /etc/pam.d
+  setup_common
+}
+
+# What ns_setup and fixture_setup share: /run, /var/log, the probe, the module, the keys.
+setup_common() {
   # Fresh /run and /var/log: sshd's privsep dir, utmp/wtmp/lastlog records of the test
   # logins and sudo's timestamps stay in the namespace.
   mount -t tmpfs -o mode=755 nnp-run /run
@@ -125,6 +185,25 @@ ns_setup() {
   fi
   ssh-keygen -q -t ed25519 -N '' -f "$T/clientkey" -C nnp-test
   ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey" -C nnp-test-host
+}
+
+# kill_test_users — kill every process whose real or effective uid is a test uid
+# (UID_BASE .. UID_BASE+999), including users a case added itself; wait until none is left
+# (zombies aside: they hold nothing, and whoever adopted them reaps them in its own time).
+test_user_pids() {
+  ps -e -o pid=,ruid=,euid=,stat= | awk -v lo="$UID_BASE" -v hi=$((UID_BASE + 1000)) \
+    '(($2 >= lo && $2 < hi) || ($3 >= lo && $3 < hi)) && $4 !~ /^Z/ { print $1 }'
+}
+kill_test_users() {
+  local i pids
+  for i in $(seq 50); do
+    pids=$(test_user_pids)
+    [ -z "$pids" ] && return 0
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null
+    sleep 0.1
+  done
+  return 1
 }
 
 # install_probe — $T/bin/suid-id, a setuid-root copy of id (euid 0 unless NNP stops the
@@ -190,7 +269,7 @@ ULIB=""
 usr_lib_writable() {
   require_private_ns
   { [ -n "$OV" ] || [ -n "$ULIB" ]; } && return 0
-  ULIB="$T/usr-lib"
+  ULIB="${TOP:-$T}/usr-lib"
   mkdir -p "$ULIB"
   mount -t tmpfs -o mode=755 nnp-usr-lib "$ULIB"
   mkdir -p "$ULIB/up" "$ULIB/work"
@@ -262,19 +341,20 @@ STACK
 SYSLOG_PID=""
 ns_syslog() {
   require_private_ns
-  mkdir -p "$T/dev"
-  mount -t tmpfs -o mode=755 nnp-dev "$T/dev"
+  local dev=${TOP:-$T}/dev
+  mkdir -p "$dev"
+  mount -t tmpfs -o mode=755 nnp-dev "$dev"
   local n
   for n in null zero full random urandom tty ptmx; do
-    touch "$T/dev/$n"; mount --bind "/dev/$n" "$T/dev/$n"
+    touch "$dev/$n"; mount --bind "/dev/$n" "$dev/$n"
   done
-  mkdir -p "$T/dev/pts" "$T/dev/shm"
-  mount --bind /dev/pts "$T/dev/pts"
-  [ -d /dev/shm ] && mount --bind /dev/shm "$T/dev/shm"
-  ln -s /proc/self/fd "$T/dev/fd"
-  ln -s /proc/self/fd/0 "$T/dev/stdin"; ln -s /proc/self/fd/1 "$T/dev/stdout"; ln -s /proc/self/fd/2 "$T/dev/stderr"
-  : > "$T/syslog.txt"
-  python3 - "$T/dev/log" "$T/syslog.txt" <<'PY' &
+  mkdir -p "$dev/pts" "$dev/shm"
+  mount --bind /dev/pts "$dev/pts"
+  [ -d /dev/shm ] && mount --bind /dev/shm "$dev/shm"
+  ln -s /proc/self/fd "$dev/fd"
+  ln -s /proc/self/fd/0 "$dev/stdin"; ln -s /proc/self/fd/1 "$dev/stdout"; ln -s /proc/self/fd/2 "$dev/stderr"
+  : > "$SYSLOG"
+  python3 - "$dev/log" "$SYSLOG" <<'PY' &
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666)
@@ -284,17 +364,22 @@ with open(sys.argv[2], "ab", buffering=0) as f:
 PY
   SYSLOG_PID=$!
   local i
-  for i in $(seq 50); do [ -S "$T/dev/log" ] && break; sleep 0.1; done
+  for i in $(seq 50); do [ -S "$dev/log" ] && break; sleep 0.1; done
   DEV_MOVED=1
-  mount --move "$T/dev" /dev
+  mount --move "$dev" /dev
 }
 
-# wait_log PATTERN [COUNT] — wait (up to 5 s) until $T/syslog.txt has COUNT (default 1) lines
-# matching the extended regex PATTERN; the listener writes asynchronously.
+# case_syslog — the syslog lines of the running case (all of them in the older style)
+case_syslog() { tail -c +$((SYSLOG_OFF + 1)) "$SYSLOG" 2>/dev/null; }
+# case_sshd_log — likewise for sshd's log
+case_sshd_log() { tail -c +$((SSHD_LOG_OFF + 1)) "$SSHD_LOG" 2>/dev/null; }
+
+# wait_log PATTERN [COUNT] — wait (up to 5 s) until the syslog (case_syslog) has COUNT
+# (default 1) lines matching the extended regex PATTERN; the listener writes asynchronously.
 wait_log() {
   local i n=${2:-1}
   for i in $(seq 50); do
-    [ "$(grep -acE -- "$1" "$T/syslog.txt" 2>/dev/null)" -ge "$n" ] && return 0
+    [ "$(case_syslog | grep -acE -- "$1")" -ge "$n" ] && return 0
     sleep 0.1
   done
   return 1
@@ -308,12 +393,13 @@ free_port() {
   done
 }
 
-# start_sshd [EXTRA -o OPTIONS...]
+# start_sshd [EXTRA -o OPTIONS...] — in a case (run_case), an sshd of the case's own,
+# killed when the case ends; the fixture's keeps running.
 start_sshd() {
   require_private_ns
   PORT=$(free_port)
-  : > "$T/sshd.log"
-  /usr/sbin/sshd -D -f /dev/null -E "$T/sshd.log" \
+  [ "$IN_CASE" = 1 ] || : > "$SSHD_LOG"
+  /usr/sbin/sshd -D -f /dev/null -E "$SSHD_LOG" \
     -o ListenAddress=127.0.0.1 -o Port="$PORT" \
     -o HostKey="$T/hostkey" -o PidFile="$T/run/sshd.pid" \
     -o UsePAM="${SSHD_USEPAM:-yes}" -o AuthorizedKeysFile="$T/keys/%u" -o StrictModes=no \
@@ -321,17 +407,23 @@ start_sshd() {
     -o PermitRootLogin=no -o PrintMotd=no -o PrintLastLog=no -o LogLevel=VERBOSE \
     -o Subsystem="${SSHD_SUBSYSTEM:-sftp /usr/lib/openssh/sftp-server}" "$@" &
   SSHD_PID=$!
+  [ "$IN_CASE" = 1 ] || FIXTURE_SSHD_PID=$SSHD_PID
   local i
   for i in $(seq 100); do
     if ss -Hltn "sport = :$PORT" | grep -q .; then return 0; fi
     sleep 0.1
   done
-  echo "# sshd did not start; log:"; sed 's/^/#   /' "$T/sshd.log"
+  echo "# sshd did not start; log:"; case_sshd_log | sed 's/^/#   /'
   return 1
 }
 
+# restart_sshd [EXTRA -o OPTIONS...] — in a case, the fixture's sshd is left alone (the
+# case gets an sshd of its own on another port)
 restart_sshd() {
-  kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; SSHD_PID=""
+  if [ "$IN_CASE" != 1 ] || [ "$SSHD_PID" != "$FIXTURE_SSHD_PID" ]; then
+    kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null
+  fi
+  SSHD_PID=""
   start_sshd "$@"
 }
 
@@ -450,12 +542,114 @@ wait_gone_uid() { wait_for bash -c "! pgrep -U $1 >/dev/null"; }
 
 # ---- reporting ----
 # NNP_CASE (tests/run.sh FILE CASE): run only the cases whose number is CASE or whose name
-# contains it. The other cases' bodies are skipped with bash's extdebug DEBUG trap (a
-# non-zero trap status skips the command); setup between cases still runs.
+# contains it; the others are reported as SKIP.
 CASE=""
 CASE_FAILED=0
 SKIPPING=0
 NNP_CASE=${NNP_CASE:-}
+# case_selected — is case number $COUNT, named $CASE, selected by NNP_CASE?
+case_selected() {
+  [ -z "$NNP_CASE" ] && return 0
+  if [[ "$NNP_CASE" =~ ^[0-9]+$ ]]; then [ "$NNP_CASE" = "$COUNT" ]; else [[ "$CASE" == *"$NNP_CASE"* ]]; fi
+}
+
+# run_case NAME FUNCTION — run one case in its own environment:
+#  (a) fresh overlays (upper layers on a tmpfs) over /etc, /run, /var/log, $T and, where the
+#      fixture made it writable, /usr/lib: whatever the case writes there is gone after it;
+#  (b) FUNCTION in a subshell (variables do not leak), in a process group of its own;
+#  (c) then every process of that group and of the test users is killed;
+#  (d) every mount made since (a) is unmounted, newest first;
+#  (e) the TAP line. The case's sshd and syslog lines are those logged after (a).
+# A long-lived sshd started by the fixture serves the case: each connection re-execs sshd,
+# whose PAM stack, passwd/group lookups, authorized keys and host key are opened by path,
+# through the case's overlays (the mounts are in the same namespace); sshd_config is read
+# at start only (hence the case's own sshd, start_sshd, for other options).
+CASE_MOUNTS_BEFORE=""
+run_case() {
+  CASE=$1; COUNT=$((COUNT + 1)); CASE_FAILED=0
+  local fn=$2 rc
+  if ! case_selected; then echo "ok $COUNT - $CASE # SKIP not selected"; return 0; fi
+  if [ -z "$TOP" ]; then run_light_case "$fn"; return 0; fi
+  if ! case_env_up; then
+    echo "# FAIL [$CASE]: cannot set up the case's overlays"; case_env_down
+    echo "not ok $COUNT - $CASE"; FAILS=$((FAILS + 1)); return 0
+  fi
+  SSHD_LOG_OFF=$(stat -c %s "$SSHD_LOG" 2>/dev/null || echo 0)
+  syslog_sync
+  SYSLOG_OFF=$(stat -c %s "$SYSLOG" 2>/dev/null || echo 0)
+  set -m
+  ( set +m; IN_CASE=1; CASE_FAILED=0; "$fn"; exit "$CASE_FAILED" ) &
+  local pid=$!
+  wait "$pid"; rc=$?
+  set +m
+  kill -KILL -- "-$pid" 2>/dev/null
+  kill_test_users || { echo "# FAIL [$CASE]: processes of test users survive the case"; rc=1; }
+  case_env_down || { echo "# FAIL [$CASE]: the case left a mount that cannot be removed"; rc=1; }
+  SSHD_LOG_OFF=0; SYSLOG_OFF=0
+  if [ "$rc" = 0 ]; then echo "ok $COUNT - $CASE"; else echo "not ok $COUNT - $CASE"; FAILS=$((FAILS + 1)); fi
+  return 0
+}
+
+# syslog_sync — wait until the syslog listener (ns_syslog) has written every message sent
+# before now (a datagram socket keeps their order): a case's syslog starts after it.
+syslog_sync() {
+  [ -n "$SYSLOG_PID" ] || return 0
+  local mark="nnp-e2e sync $COUNT.$RANDOM"
+  logger -u /dev/log -t nnp-e2e "$mark" 2>/dev/null || return 0
+  wait_for grep -qF "$mark" "$SYSLOG"
+}
+# run_light_case FUNCTION — a file without a fixture (no namespace, no users: journal.sh):
+# FUNCTION in a subshell with T a fresh directory of its own, removed after it
+run_light_case() {
+  local rc dir
+  dir=$(mktemp -d "$T/case.XXXXXX") && chmod 755 "$dir" || { echo "not ok $COUNT - $CASE"; FAILS=$((FAILS + 1)); return; }
+  set -m
+  ( set +m; IN_CASE=1; T=$dir; CASE_FAILED=0; "$1"; exit "$CASE_FAILED" ) &
+  local pid=$!
+  wait "$pid"; rc=$?
+  set +m
+  kill -KILL -- "-$pid" 2>/dev/null
+  rm -rf --one-file-system "$dir"
+  if [ "$rc" = 0 ]; then echo "ok $COUNT - $CASE"; else echo "not ok $COUNT - $CASE"; FAILS=$((FAILS + 1)); fi
+}
+
+mount_ids() { awk '{ print $1 }' /proc/self/mountinfo; }
+case_env_up() {
+  require_private_ns
+  CASE_MOUNTS_BEFORE=$(mount_ids)
+  mount -t tmpfs -o mode=755 nnp-case "$TOP/case" || return 1
+  # parents before children; where overlay_system made /usr and /var overlays, those too
+  local d n dirs=(/etc /run /var/log "$T")
+  [ -n "$ULIB" ] && dirs+=(/usr/lib)
+  [ -n "$OV" ] && dirs=(/etc /usr /var /run /var/log "$T")
+  # each lower layer is the fixture's tree, taken (a bind mount) before any overlay hides
+  # it: /var/log's is the fixture's tmpfs, not the /var/log of the case's /var overlay
+  for n in "${!dirs[@]}"; do
+    mkdir -p "$TOP/case/$n.low" "$TOP/case/$n.up" "$TOP/case/$n.work"
+    mount --bind "${dirs[$n]}" "$TOP/case/$n.low" || return 1
+  done
+  for n in "${!dirs[@]}"; do
+    d=${dirs[$n]}
+    mount -t overlay overlay -o "lowerdir=$TOP/case/$n.low,upperdir=$TOP/case/$n.up,workdir=$TOP/case/$n.work" "$d" || return 1
+    [ "$(findmnt -no FSTYPE --mountpoint "$d" | tail -n 1)" = overlay ] || return 1
+  done
+}
+# case_env_down — unmount every mount made since case_env_up, newest first
+case_env_down() {
+  local i id target
+  for i in $(seq 200); do
+    id=$(mount_ids | grep -vxF -f <(printf '%s\n' $CASE_MOUNTS_BEFORE) | sort -n | tail -n 1)
+    [ -z "$id" ] && return 0
+    target=$(awk -v id="$id" '$1 == id { print $5 }' /proc/self/mountinfo)
+    umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || return 1
+  done
+  return 1
+}
+
+# The older style: case_begin NAME ... case_end, in one shared environment. A selected case
+# (NNP_CASE) runs; the others' bodies are skipped with bash's extdebug DEBUG trap (a
+# non-zero trap status skips the command), set at the first case_begin; setup between cases
+# still runs.
 _nnp_skip_check() {
   [ "$SKIPPING" = 1 ] || return 0
   # extdebug makes functions inherit the trap: skip only the test file's own commands
@@ -463,18 +657,11 @@ _nnp_skip_check() {
   case "$BASH_COMMAND" in case_end|case_end\ *|case_begin\ *|finish) return 0 ;; esac
   return 1
 }
-if [ -n "$NNP_CASE" ]; then
-  shopt -s extdebug
-  trap '_nnp_skip_check' DEBUG
-fi
 case_begin() {
   CASE=$1; CASE_FAILED=0; COUNT=$((COUNT + 1)); SKIPPING=0
   if [ -n "$NNP_CASE" ]; then
-    if [[ "$NNP_CASE" =~ ^[0-9]+$ ]]; then
-      [ "$NNP_CASE" = "$COUNT" ] || SKIPPING=1
-    elif [[ "$CASE" != *"$NNP_CASE"* ]]; then
-      SKIPPING=1
-    fi
+    if [ "$COUNT" = 1 ]; then shopt -s extdebug; trap '_nnp_skip_check' DEBUG; fi
+    case_selected || SKIPPING=1
   fi
 }
 case_end() {
@@ -490,7 +677,8 @@ fail() {
     echo "#   exit: $RC"
     echo "#   stdout:"; printf '%s\n' "$OUT" | sed 's/^/#     /'
     echo "#   stderr:"; printf '%s\n' "$ERR" | sed 's/^/#     /'
-    if [ -s "$T/sshd.log" ]; then echo "#   sshd log (last 15 lines):"; tail -n 15 "$T/sshd.log" | sed 's/^/#     /'; fi
+    if [ -n "$(case_sshd_log)" ]; then echo "#   sshd log (last 15 lines):"; case_sshd_log | tail -n 15 | sed 's/^/#     /'; fi
+    if [ "$IN_CASE" = 1 ] && [ -n "$(case_syslog)" ]; then echo "#   syslog (last 15 lines):"; case_syslog | tail -n 15 | sed 's/^/#     /'; fi
   }
 }
 

@@ -2,7 +2,9 @@
 # Run the end-to-end tests (tests/e2e/*.sh); exit 1 if any failed.
 #   tests/run.sh                 every file
 #   tests/run.sh FILE [CASE]     one file; with CASE, only the cases whose number is CASE or
-#                                whose name contains CASE (the others are reported as SKIP)
+#                                whose name contains CASE (the others are reported as SKIP).
+#                                A file of run_case functions sets up its fixture and calls
+#                                only those cases' functions (tests/lib.sh).
 cd "$(dirname "$0")/.." || exit 1
 if [ $# -ge 1 ]; then
   f=$1; [ -f "$f" ] || f=tests/e2e/$(basename "$1" .sh).sh
