@@ -196,12 +196,12 @@ test_user_pids() {
 }
 kill_test_users() {
   local i pids
-  for i in $(seq 50); do
+  for i in $(seq 100); do
     pids=$(test_user_pids)
     [ -z "$pids" ] && return 0
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null
-    sleep 0.1
+    sleep 0.05
   done
   return 1
 }
@@ -596,7 +596,9 @@ syslog_sync() {
   [ -n "$SYSLOG_PID" ] || return 0
   local mark="nnp-e2e sync $COUNT.$RANDOM"
   logger -u /dev/log -t nnp-e2e "$mark" 2>/dev/null || return 0
-  wait_for grep -qF "$mark" "$SYSLOG"
+  local i
+  for i in $(seq 500); do grep -qF "$mark" "$SYSLOG" && return 0; sleep 0.01; done
+  return 1
 }
 # run_light_case FUNCTION — a file without a fixture (no namespace, no users: journal.sh):
 # FUNCTION in a subshell with T a fresh directory of its own, removed after it
@@ -634,14 +636,20 @@ case_env_up() {
     [ "$(findmnt -no FSTYPE --mountpoint "$d" | tail -n 1)" = overlay ] || return 1
   done
 }
-# case_env_down — unmount every mount made since case_env_up, newest first
+# case_new_mounts — "ID TARGET" of every mount made since case_env_up, newest first
+case_new_mounts() {
+  awk 'NR == FNR { old[$1] = 1; next } !($1 in old) { print $1, $5 }' \
+    <(printf '%s\n' $CASE_MOUNTS_BEFORE) /proc/self/mountinfo | sort -rn
+}
+# case_env_down — unmount every mount made since case_env_up, newest first (the topmost
+# mount on a path is the newest there)
 case_env_down() {
-  local i id target
-  for i in $(seq 200); do
-    id=$(mount_ids | grep -vxF -f <(printf '%s\n' $CASE_MOUNTS_BEFORE) | sort -n | tail -n 1)
-    [ -z "$id" ] && return 0
-    target=$(awk -v id="$id" '$1 == id { print $5 }' /proc/self/mountinfo)
-    umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || return 1
+  local pass id target
+  for pass in 1 2 3; do
+    while read -r id target; do
+      umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null
+    done < <(case_new_mounts)
+    [ -z "$(case_new_mounts)" ] && return 0
   done
   return 1
 }
