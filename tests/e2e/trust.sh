@@ -3,7 +3,7 @@
 # libpam (pamtester) and nnpctl, each with its control.
 . "$(dirname "$0")/../lib.sh"
 ns_enter "$@"
-ns_setup
+fixture_setup
 standard_users
 ns_syslog
 RULE='[[rule]]
@@ -15,81 +15,84 @@ refused() {
 }
 mkdir -p "$T/srv"; chmod 755 "$T/srv"
 
-case_begin "config in a sticky world-writable directory: refused, the message names the directory"
-mkdir -p "$T/srv/sticky"; chmod 1777 "$T/srv/sticky"
-printf '%s\n' "$RULE" > "$T/srv/sticky/nnp.toml"; chmod 644 "$T/srv/sticky/nnp.toml"
-write_stack_probe nnptrust config="$T/srv/sticky/nnp.toml"
-run pamtester nnptrust alice open_session
-refused
-wait_log "pam_nnp\(nnptrust:session\): user alice: error: cannot use config: $T/srv/sticky: untrusted directory holding the config" || fail "log line naming the directory"
-run "$NNPCTL" --config "$T/srv/sticky/nnp.toml" check
-expect_rc 1
-expect_line "$T/srv/sticky: untrusted directory holding the config (anyone who can write here can create the main file or the drop-in directory; a sticky directory is accepted only further up): writable by group and others (mode 1777)"
-# control: the same directory root's alone
-chmod 755 "$T/srv/sticky"
-run pamtester nnptrust alice open_session
-expect_rc 0; expect_line "NoNewPrivs:	1"
-case_end
+case_1() {
+  mkdir -p "$T/srv/sticky"; chmod 1777 "$T/srv/sticky"
+  printf '%s\n' "$RULE" > "$T/srv/sticky/nnp.toml"; chmod 644 "$T/srv/sticky/nnp.toml"
+  write_stack_probe nnptrust config="$T/srv/sticky/nnp.toml"
+  run pamtester nnptrust alice open_session
+  refused
+  wait_log "pam_nnp\(nnptrust:session\): user alice: error: cannot use config: $T/srv/sticky: untrusted directory holding the config" || fail "log line naming the directory"
+  run "$NNPCTL" --config "$T/srv/sticky/nnp.toml" check
+  expect_rc 1
+  expect_line "$T/srv/sticky: untrusted directory holding the config (anyone who can write here can create the main file or the drop-in directory; a sticky directory is accepted only further up): writable by group and others (mode 1777)"
+  # control: the same directory root's alone
+  chmod 755 "$T/srv/sticky"
+  run pamtester nnptrust alice open_session
+  expect_rc 0; expect_line "NoNewPrivs:	1"
+}
+run_case "config in a sticky world-writable directory: refused, the message names the directory" case_1
 
-case_begin "a user-made nnp.d next to the config (sticky directory): refused before anything is read"
-# Before: any user could mkdir nnp.d there and refuse every login (or, with on_error=allow,
-# switch restricted users' NNP off).
-mkdir -p "$T/srv/sticky"; printf '%s\n' "$RULE" > "$T/srv/sticky/nnp.toml"; chmod 644 "$T/srv/sticky/nnp.toml"
-write_stack_probe nnptrust config="$T/srv/sticky/nnp.toml"
-chmod 1777 "$T/srv/sticky"
-setpriv --reuid=bob --regid=bob --clear-groups mkdir "$T/srv/sticky/nnp.d"
-run pamtester nnptrust bob open_session
-refused
-run "$NNPCTL" --config "$T/srv/sticky/nnp.toml" check
-expect_rc 1
-printf '%s\n' "$OUT" | grep -q "untrusted directory holding the config" || fail "the directory must be named, not the drop-in"
-rm -rf "$T/srv/sticky/nnp.d"; chmod 755 "$T/srv/sticky"
-case_end
+case_2() {
+  # Before: any user could mkdir nnp.d there and refuse every login (or, with on_error=allow,
+  # switch restricted users' NNP off).
+  mkdir -p "$T/srv/sticky"; printf '%s\n' "$RULE" > "$T/srv/sticky/nnp.toml"; chmod 644 "$T/srv/sticky/nnp.toml"
+  write_stack_probe nnptrust config="$T/srv/sticky/nnp.toml"
+  chmod 1777 "$T/srv/sticky"
+  setpriv --reuid=bob --regid=bob --clear-groups mkdir "$T/srv/sticky/nnp.d"
+  run pamtester nnptrust bob open_session
+  refused
+  run "$NNPCTL" --config "$T/srv/sticky/nnp.toml" check
+  expect_rc 1
+  printf '%s\n' "$OUT" | grep -q "untrusted directory holding the config" || fail "the directory must be named, not the drop-in"
+}
+run_case "a user-made nnp.d next to the config (sticky directory): refused before anything is read" case_2
 
-case_begin "a user's symlink in a writable directory on the config path: untrusted (control: root's symlink)"
-# Before: with fs.protected_symlinks = 0, a user's nnp.d -> /etc/security loaded every
-# root-owned *.toml there as drop-ins.
-mkdir -p "$T/srv/pub" "$T/srv/conf" "$T/srv/real"; chmod 1777 "$T/srv/pub"
-printf '%s\n' "$RULE" > "$T/srv/real/nnp.toml"; chmod 644 "$T/srv/real/nnp.toml"
-ln -s "$T/srv/real/nnp.toml" "$T/srv/pub/link.toml"
-ln -s "$T/srv/pub/link.toml" "$T/srv/conf/nnp.toml"
-write_stack_probe nnptrust config="$T/srv/conf/nnp.toml"
-run pamtester nnptrust alice open_session
-expect_rc 0; expect_line "NoNewPrivs:	1"    # root's symlink in the sticky directory: fine
-chown -h bob:bob "$T/srv/pub/link.toml"
-run pamtester nnptrust alice open_session
-refused
-run "$NNPCTL" --config "$T/srv/conf/nnp.toml" check
-expect_rc 1
-printf '%s\n' "$OUT" | grep -qF "untrusted symlink $T/srv/pub/link.toml: owned by uid $((UID_BASE + 2)) in directory $T/srv/pub" || fail "the symlink and why"
-case_end
+case_3() {
+  # Before: with fs.protected_symlinks = 0, a user's nnp.d -> /etc/security loaded every
+  # root-owned *.toml there as drop-ins.
+  mkdir -p "$T/srv/pub" "$T/srv/conf" "$T/srv/real"; chmod 1777 "$T/srv/pub"
+  printf '%s\n' "$RULE" > "$T/srv/real/nnp.toml"; chmod 644 "$T/srv/real/nnp.toml"
+  ln -s "$T/srv/real/nnp.toml" "$T/srv/pub/link.toml"
+  ln -s "$T/srv/pub/link.toml" "$T/srv/conf/nnp.toml"
+  write_stack_probe nnptrust config="$T/srv/conf/nnp.toml"
+  run pamtester nnptrust alice open_session
+  expect_rc 0; expect_line "NoNewPrivs:	1"    # root's symlink in the sticky directory: fine
+  chown -h bob:bob "$T/srv/pub/link.toml"
+  run pamtester nnptrust alice open_session
+  refused
+  run "$NNPCTL" --config "$T/srv/conf/nnp.toml" check
+  expect_rc 1
+  printf '%s\n' "$OUT" | grep -qF "untrusted symlink $T/srv/pub/link.toml: owned by uid $((UID_BASE + 2)) in directory $T/srv/pub" || fail "the symlink and why"
+}
+run_case "a user's symlink in a writable directory on the config path: untrusted (control: root's symlink)" case_3
 
-case_begin "a root-owned symlink in /etc/security (managed /etc): still fine"
-mkdir -p "$T/srv/real"
-printf '%s\n' "$RULE" > "$T/srv/real/managed.toml"; chmod 644 "$T/srv/real/managed.toml"
-ln -sf "$T/srv/real/managed.toml" /etc/security/nnp.toml
-write_stack_probe nnptrust
-run pamtester nnptrust alice open_session
-expect_rc 0; expect_line "NoNewPrivs:	1"
-run pamtester nnptrust bob open_session
-expect_rc 0; expect_line "NoNewPrivs:	0"
-rm -f /etc/security/nnp.toml
-case_end
+case_4() {
+  mkdir -p "$T/srv/real"
+  printf '%s\n' "$RULE" > "$T/srv/real/managed.toml"; chmod 644 "$T/srv/real/managed.toml"
+  ln -sf "$T/srv/real/managed.toml" /etc/security/nnp.toml
+  write_stack_probe nnptrust
+  run pamtester nnptrust alice open_session
+  expect_rc 0; expect_line "NoNewPrivs:	1"
+  run pamtester nnptrust bob open_session
+  expect_rc 0; expect_line "NoNewPrivs:	0"
+}
+run_case "a root-owned symlink in /etc/security (managed /etc): still fine" case_4
 
-case_begin "explicit config= naming a missing file refuses the session with a log line; the default path missing is no rules"
-# Before: a typo in config= silently switched the module off.
-write_stack_probe nnptrust config=/etc/security/nnp.tmol
-run pamtester nnptrust alice open_session
-refused
-wait_log 'user alice: error: cannot use config: /etc/security/nnp.tmol: cannot read file: No such file or directory \(it is named explicitly, so it must exist\); session refused' || fail "log line"
-run "$NNPCTL" --config /etc/security/nnp.tmol check
-expect_rc 1
-# control: the compiled-in default missing is "no rules", nothing done, even for bob
-write_stack_probe nnptrust
-run pamtester nnptrust alice open_session
-expect_rc 0; expect_line "NoNewPrivs:	0"
-run "$NNPCTL" check
-expect_rc 0; expect_line "ok: 0 rules from 0 files"
-case_end
+case_5() {
+  # Before: a typo in config= silently switched the module off.
+  write_stack_probe nnptrust config=/etc/security/nnp.tmol
+  run pamtester nnptrust alice open_session
+  refused
+  wait_log 'user alice: error: cannot use config: /etc/security/nnp.tmol: cannot read file: No such file or directory \(it is named explicitly, so it must exist\); session refused' || fail "log line"
+  run "$NNPCTL" --config /etc/security/nnp.tmol check
+  expect_rc 1
+  # control: the compiled-in default missing is "no rules", nothing done, even for bob
+  write_stack_probe nnptrust
+  run pamtester nnptrust alice open_session
+  expect_rc 0; expect_line "NoNewPrivs:	0"
+  run "$NNPCTL" check
+  expect_rc 0; expect_line "ok: 0 rules from 0 files"
+}
+run_case "explicit config= naming a missing file refuses the session with a log line; the default path missing is no rules" case_5
 
 finish
