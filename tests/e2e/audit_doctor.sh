@@ -4,7 +4,7 @@
 # off. Each case has its control.
 . "$(dirname "$0")/../lib.sh"
 ns_enter "$@"
-ns_setup
+fixture_setup
 standard_users
 A=$((UID_BASE + 1)); B=$((UID_BASE + 2))
 gcc -O1 -Wall -pthread -o "$T/bin/thread_nnp" "$NNP_ROOT/tests/c/thread_nnp.c" || exit 1
@@ -25,58 +25,61 @@ start_as() {
 }
 wait_ready() { local i; for i in $(seq 50); do grep -q "^ready" "$T/bg.out" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
-case_begin "audit: a thread without NNP in a process whose main thread has it is a finding (pid and tid)"
-start_as $A "$T/bin/thread_nnp"
-wait_ready || fail "helper did not start"
-TID=$(awk '/^ready/ {print $2}' "$T/bg.out")
-for i in $(seq 50); do grep -q "^NoNewPrivs:[[:space:]]*1" /proc/$BG/status && break; sleep 0.1; done
-run "$NNPCTL" audit
-expect_rc 1
-printf '%s\n' "$OUT" | grep -qE "^ *$BG +$TID +alice " || fail "thread $TID of pid $BG must be listed"
-printf '%s\n' "$OUT" | grep -qE "^ *$BG +$BG " && fail "the main thread has NNP and must not be listed"
-kill $BG; wait $BG 2>/dev/null
-# the exploit this finding stands for: that thread's exec of a setuid-root binary gets euid 0
-start_as $A "$T/bin/thread_nnp" exec "$T/bin/suid-id"
-for i in $(seq 50); do grep -qx "0" "$T/bg.out" && break; sleep 0.1; done
-grep -qx "0" "$T/bg.out" || { OUT=$(cat "$T/bg.out"); fail "the thread without NNP should reach euid 0 (that is the hole)"; }
-wait $BG 2>/dev/null
-# control: NNP set before the thread starts (inherited by it): no finding
-start_as $A "$T/bin/thread_nnp" both
-wait_ready
-run "$NNPCTL" audit
-expect_rc 0
-printf '%s\n' "$OUT" | grep -q "^ok: no thread of a restricted user lacks no_new_privs" || fail "control: expected ok"
-kill $BG; wait $BG 2>/dev/null
-case_end
+case_1() {
+  start_as $A "$T/bin/thread_nnp"
+  wait_ready || fail "helper did not start"
+  TID=$(awk '/^ready/ {print $2}' "$T/bg.out")
+  for i in $(seq 50); do grep -q "^NoNewPrivs:[[:space:]]*1" /proc/$BG/status && break; sleep 0.1; done
+  run "$NNPCTL" audit
+  expect_rc 1
+  printf '%s\n' "$OUT" | grep -qE "^ *$BG +$TID +alice " || fail "thread $TID of pid $BG must be listed"
+  printf '%s\n' "$OUT" | grep -qE "^ *$BG +$BG " && fail "the main thread has NNP and must not be listed"
+  kill $BG; wait $BG 2>/dev/null
+  # the exploit this finding stands for: that thread's exec of a setuid-root binary gets euid 0
+  start_as $A "$T/bin/thread_nnp" exec "$T/bin/suid-id"
+  for i in $(seq 50); do grep -qx "0" "$T/bg.out" && break; sleep 0.1; done
+  grep -qx "0" "$T/bg.out" || { OUT=$(cat "$T/bg.out"); fail "the thread without NNP should reach euid 0 (that is the hole)"; }
+  wait $BG 2>/dev/null
+  # control: NNP set before the thread starts (inherited by it): no finding
+  start_as $A "$T/bin/thread_nnp" both
+  wait_ready
+  run "$NNPCTL" audit
+  expect_rc 0
+  printf '%s\n' "$OUT" | grep -q "^ok: no thread of a restricted user lacks no_new_privs" || fail "control: expected ok"
+  kill $BG; wait $BG 2>/dev/null
+}
+run_case "audit: a thread without NNP in a process whose main thread has it is a finding (pid and tid)" case_1
 
-case_begin "audit inside a PID namespace: the restricted shell is pid 2 and still audited"
-LAST_CMD="unshare -pf --mount-proc: restricted sleep as pid 2, then nnpctl audit"
-OUT=$(unshare -pf --mount-proc sh -c "setpriv --reuid=$A --regid=$A --clear-groups sleep 60 & sleep 0.3; $NNPCTL audit; echo RC=\$?; kill \$!" 2>&1)
-printf '%s\n' "$OUT" | grep -qE "^ +2 +2 +alice .*sleep 60$" || fail "pid 2 in the namespace must be listed"
-printf '%s\n' "$OUT" | grep -qx "RC=1" || fail "exit 1 expected"
-# control: the same with NNP is fine
-OUT=$(unshare -pf --mount-proc sh -c "setpriv --reuid=$A --regid=$A --clear-groups --no-new-privs sleep 60 & sleep 0.3; $NNPCTL audit; echo RC=\$?; kill \$!" 2>&1)
-printf '%s\n' "$OUT" | grep -qx "RC=0" || fail "control: exit 0 expected"
-case_end
+case_2() {
+  LAST_CMD="unshare -pf --mount-proc: restricted sleep as pid 2, then nnpctl audit"
+  OUT=$(unshare -pf --mount-proc sh -c "setpriv --reuid=$A --regid=$A --clear-groups sleep 60 & sleep 0.3; $NNPCTL audit; echo RC=\$?; kill \$!" 2>&1)
+  printf '%s\n' "$OUT" | grep -qE "^ +2 +2 +alice .*sleep 60$" || fail "pid 2 in the namespace must be listed"
+  printf '%s\n' "$OUT" | grep -qx "RC=1" || fail "exit 1 expected"
+  # control: the same with NNP is fine
+  OUT=$(unshare -pf --mount-proc sh -c "setpriv --reuid=$A --regid=$A --clear-groups --no-new-privs sleep 60 & sleep 0.3; $NNPCTL audit; echo RC=\$?; kill \$!" 2>&1)
+  printf '%s\n' "$OUT" | grep -qx "RC=0" || fail "control: exit 0 expected"
+}
+run_case "audit inside a PID namespace: the restricted shell is pid 2 and still audited" case_2
 
-case_begin "audit with the group source failing: the process is undecidable (exit 3), never ok"
-start_as $A sleep 304
-for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
-sed -E 's/^group:.*/group: nnpfail/' /etc/nsswitch.conf > "$T/nsswitch.conf"
-mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
-run env LD_LIBRARY_PATH="$T/lib" "$NNPCTL" audit
-expect_rc 3
-printf '%s\n' "$OUT" | grep -qE "^undecidable: pid $BG \(uid $A\) sleep 304: .*failed" || fail "the process must be listed as undecidable with the cause"
-run env LD_LIBRARY_PATH="$T/lib" "$NNPCTL" audit --json
-expect_rc 3
-got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["status"], int(sys.argv[1]) in [u["pid"] for u in d["undecidable"]])' "$BG")
-[ "$got" = "incomplete True" ] || fail "json: $got"
-umount /etc/nsswitch.conf
-# control: with NSS working the same process is a finding
-run "$NNPCTL" audit
-expect_rc 1
-kill $BG; wait $BG 2>/dev/null
-case_end
+case_3() {
+  start_as $A sleep 304
+  for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+  sed -E 's/^group:.*/group: nnpfail/' /etc/nsswitch.conf > "$T/nsswitch.conf"
+  mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+  run env LD_LIBRARY_PATH="$T/lib" "$NNPCTL" audit
+  expect_rc 3
+  printf '%s\n' "$OUT" | grep -qE "^undecidable: pid $BG \(uid $A\) sleep 304: .*failed" || fail "the process must be listed as undecidable with the cause"
+  run env LD_LIBRARY_PATH="$T/lib" "$NNPCTL" audit --json
+  expect_rc 3
+  got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["status"], int(sys.argv[1]) in [u["pid"] for u in d["undecidable"]])' "$BG")
+  [ "$got" = "incomplete True" ] || fail "json: $got"
+  umount /etc/nsswitch.conf
+  # control: with NSS working the same process is a finding
+  run "$NNPCTL" audit
+  expect_rc 1
+  kill $BG; wait $BG 2>/dev/null
+}
+run_case "audit with the group source failing: the process is undecidable (exit 3), never ok" case_3
 
 # closed_pipe CMD... — run CMD with stdout a pipe whose read end is already closed
 closed_pipe() {
@@ -90,173 +93,179 @@ PY
   OUT=$(cat "$T/cp.out"); RC=$(sed -n 's/^RC=//p' "$T/cp.out"); ERR=$(grep -v '^RC=' "$T/cp.out")
 }
 
-case_begin "closed output pipe: status, doctor, audit, explain end quietly with their own status"
-closed_pipe "$NNPCTL" status 1 1 1
-expect_rc 0; [ -z "$ERR" ] || fail "no message expected"
-closed_pipe "$NNPCTL" doctor
-[ "$RC" = 0 ] || [ "$RC" = 1 ] || fail "doctor must end with 0 or 1, got $RC"; [ -z "$ERR" ] || fail "no message expected"
-start_as $A sleep 305
-for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
-closed_pipe "$NNPCTL" audit
-expect_rc 1; [ -z "$ERR" ] || fail "no 'Broken pipe' message expected"
-closed_pipe "$NNPCTL" explain alice --json
-expect_rc 0; [ -z "$ERR" ] || fail "no message expected"
-kill $BG; wait $BG 2>/dev/null
-# control: with an open pipe the same commands print
-run sh -c "$NNPCTL status 1 | head -1"
-expect_line "    PID  NoNewPrivs Seccomp     UID   EUID  COMMAND"
-case_end
+case_4() {
+  closed_pipe "$NNPCTL" status 1 1 1
+  expect_rc 0; [ -z "$ERR" ] || fail "no message expected"
+  closed_pipe "$NNPCTL" doctor
+  [ "$RC" = 0 ] || [ "$RC" = 1 ] || fail "doctor must end with 0 or 1, got $RC"; [ -z "$ERR" ] || fail "no message expected"
+  start_as $A sleep 305
+  for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+  closed_pipe "$NNPCTL" audit
+  expect_rc 1; [ -z "$ERR" ] || fail "no 'Broken pipe' message expected"
+  closed_pipe "$NNPCTL" explain alice --json
+  expect_rc 0; [ -z "$ERR" ] || fail "no message expected"
+  kill $BG; wait $BG 2>/dev/null
+  # control: with an open pipe the same commands print
+  run sh -c "$NNPCTL status 1 | head -1"
+  expect_line "    PID  NoNewPrivs Seccomp     UID   EUID  COMMAND"
+}
+run_case "closed output pipe: status, doctor, audit, explain end quietly with their own status" case_4
 
-case_begin "doctor: config= naming a missing file (a typo) is a problem"
-write_stack sshd config=/etc/security/nnp.tmol
-run "$NNPCTL" doctor
-expect_rc 1
-printf '%s\n' "$OUT" | grep -q "^problem: /etc/pam.d/sshd:5 (stack sshd): config: /etc/security/nnp.tmol: cannot read file: No such file or directory" || fail "the missing config= file must be a problem"
-run "$NNPCTL" doctor --json
-expect_rc 1
-printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["status"] == "problem"' || fail "json status"
-# control
-write_stack sshd config=/etc/security/nnp.toml
-run "$NNPCTL" doctor
-expect_rc 0
-case_end
+case_5() {
+  write_stack sshd config=/etc/security/nnp.tmol
+  run "$NNPCTL" doctor
+  expect_rc 1
+  printf '%s\n' "$OUT" | grep -q "^problem: /etc/pam.d/sshd:5 (stack sshd): config: /etc/security/nnp.tmol: cannot read file: No such file or directory" || fail "the missing config= file must be a problem"
+  run "$NNPCTL" doctor --json
+  expect_rc 1
+  printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["status"] == "problem"' || fail "json status"
+  # control
+  write_stack sshd config=/etc/security/nnp.toml
+  run "$NNPCTL" doctor
+  expect_rc 0
+}
+run_case "doctor: config= naming a missing file (a typo) is a problem" case_5
 
-case_begin "doctor: optional control is a problem (a refused session would be a silent success)"
-printf 'session required pam_permit.so\nsession optional %s\n' "$MODULE" > /etc/pam.d/sshd
-run "$NNPCTL" doctor
-expect_rc 1
-printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/sshd:2 (stack sshd): control "optional"' || fail "optional must be a problem"
-write_stack sshd
-run "$NNPCTL" doctor
-expect_rc 0
-case_end
+case_6() {
+  printf 'session required pam_permit.so\nsession optional %s\n' "$MODULE" > /etc/pam.d/sshd
+  run "$NNPCTL" doctor
+  expect_rc 1
+  printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/sshd:2 (stack sshd): control "optional"' || fail "optional must be a problem"
+  write_stack sshd
+  run "$NNPCTL" doctor
+  expect_rc 0
+}
+run_case "doctor: optional control is a problem (a refused session would be a silent success)" case_6
 
-case_begin "doctor: on_error=allow is a warning that says what it means; unknown arguments a problem"
-write_stack sshd on_error=allow
-run "$NNPCTL" doctor
-expect_rc 0
-printf '%s\n' "$OUT" | grep -q '^warning: /etc/pam.d/sshd:5 (stack sshd): on_error=allow: .*WITHOUT no_new_privs' || fail "on_error=allow warning"
-write_stack sshd on_eror=deny
-run "$NNPCTL" doctor
-expect_rc 1
-printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/sshd:5 (stack sshd): unknown module argument "on_eror=deny"' || fail "unknown argument"
-write_stack sshd
-case_end
+case_7() {
+  write_stack sshd on_error=allow
+  run "$NNPCTL" doctor
+  expect_rc 0
+  printf '%s\n' "$OUT" | grep -q '^warning: /etc/pam.d/sshd:5 (stack sshd): on_error=allow: .*WITHOUT no_new_privs' || fail "on_error=allow warning"
+  write_stack sshd on_eror=deny
+  run "$NNPCTL" doctor
+  expect_rc 1
+  printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/sshd:5 (stack sshd): unknown module argument "on_eror=deny"' || fail "unknown argument"
+}
+run_case "doctor: on_error=allow is a warning that says what it means; unknown arguments a problem" case_7
 
-case_begin "doctor: a line reached through @include with a broken config= is found"
-write_plain_stack sshd
-printf 'session required pam_permit.so\n' > /etc/pam.d/nnp-inc
-printf 'session required %s config=/etc/security/nnp-missing.toml\n' "$MODULE" >> /etc/pam.d/nnp-inc
-printf 'auth required pam_permit.so\n@include nnp-inc\n' > /etc/pam.d/nnpsvc
-run "$NNPCTL" doctor
-expect_rc 1
-printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/nnp-inc:2 (stack nnp-inc): config: /etc/security/nnp-missing.toml' || fail "the included line must be checked"
-printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/nnp-inc:2 (stack nnpsvc): config:' || fail "the line must be checked for the including stack"
-rm /etc/pam.d/nnp-inc /etc/pam.d/nnpsvc
-write_stack sshd
-case_end
+case_8() {
+  write_plain_stack sshd
+  printf 'session required pam_permit.so\n' > /etc/pam.d/nnp-inc
+  printf 'session required %s config=/etc/security/nnp-missing.toml\n' "$MODULE" >> /etc/pam.d/nnp-inc
+  printf 'auth required pam_permit.so\n@include nnp-inc\n' > /etc/pam.d/nnpsvc
+  run "$NNPCTL" doctor
+  expect_rc 1
+  printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/nnp-inc:2 (stack nnp-inc): config: /etc/security/nnp-missing.toml' || fail "the included line must be checked"
+  printf '%s\n' "$OUT" | grep -q '^problem: /etc/pam.d/nnp-inc:2 (stack nnpsvc): config:' || fail "the line must be checked for the including stack"
+}
+run_case "doctor: a line reached through @include with a broken config= is found" case_8
 
-case_begin "doctor: an @include it cannot read is reported (exit 3), never skipped as if empty"
-write_stack sshd
-printf 'auth required pam_permit.so\n@include nnp-missing-include\n' > /etc/pam.d/nnpsvc2
-run "$NNPCTL" doctor
-expect_rc 3
-printf '%s\n' "$OUT" | grep -q '^unchecked: PAM stack nnpsvc2: cannot read /etc/pam.d/nnp-missing-include: ' || fail "the unreadable include must be named"
-# control: the include exists
-printf 'session required pam_permit.so\n' > /etc/pam.d/nnp-missing-include
-run "$NNPCTL" doctor
-expect_rc 0
-rm -f /etc/pam.d/nnpsvc2 /etc/pam.d/nnp-missing-include
-case_end
+case_9() {
+  write_stack sshd
+  printf 'auth required pam_permit.so\n@include nnp-missing-include\n' > /etc/pam.d/nnpsvc2
+  run "$NNPCTL" doctor
+  expect_rc 3
+  printf '%s\n' "$OUT" | grep -q '^unchecked: PAM stack nnpsvc2: cannot read /etc/pam.d/nnp-missing-include: ' || fail "the unreadable include must be named"
+  # control: the include exists
+  printf 'session required pam_permit.so\n' > /etc/pam.d/nnp-missing-include
+  run "$NNPCTL" doctor
+  expect_rc 0
+}
+run_case "doctor: an @include it cannot read is reported (exit 3), never skipped as if empty" case_9
 
-case_begin "audit: a restricted process that forks and exits in a loop is found in 20 of 20 runs"
-# Issue 20 item 5: a new pid every ~0.2 ms; audit read /proc once and skipped the pids that
-# had vanished: listed in 0 of 20 runs while it kept running setuid binaries as root.
-add_user fk $((UID_BASE + 40)) restricted
-FK=$((UID_BASE + 40))
-rm -f "$T/forker.stop"
-start_as $FK "$T/bin/forker" "$T/forker.stop"
-wait_ready || fail "forker did not start"
-wait_for grep -q "^reaped" "$T/bg.out" || fail "the chain must come and go (1,000 processes reaped)"
-found=0
-for i in $(seq 20); do
-  run "$NNPCTL" audit
-  # (a here-string, not a pipe: grep -q closing a pipe early fails the pipeline under pipefail)
-  if [ "$RC" = 1 ] && grep -qE "^ *[0-9]+ +[0-9]+ +fk .*forker" <<< "$OUT"; then found=$((found + 1)); fi
-done
-[ "$found" = 20 ] || fail "the forking process was found in $found of 20 runs"
-touch "$T/forker.stop"; wait_gone_uid $FK || pkill -KILL -U $FK
-wait $BG 2>/dev/null
-# control: the same forker with NNP is never a finding
-rm -f "$T/forker.stop"
-setpriv --reuid=$FK --regid=$FK --clear-groups --no-new-privs "$T/bin/forker" "$T/forker.stop" > "$T/bg.out" 2>&1 &
-wait_ready || fail "forker did not start"
-for i in $(seq 5); do
+case_10() {
+  # Issue 20 item 5: a new pid every ~0.2 ms; audit read /proc once and skipped the pids that
+  # had vanished: listed in 0 of 20 runs while it kept running setuid binaries as root.
+  add_user fk $((UID_BASE + 40)) restricted
+  FK=$((UID_BASE + 40))
+  rm -f "$T/forker.stop"
+  start_as $FK "$T/bin/forker" "$T/forker.stop"
+  wait_ready || fail "forker did not start"
+  wait_for grep -q "^reaped" "$T/bg.out" || fail "the chain must come and go (1,000 processes reaped)"
+  found=0
+  for i in $(seq 20); do
+    run "$NNPCTL" audit
+    # (a here-string, not a pipe: grep -q closing a pipe early fails the pipeline under pipefail)
+    if [ "$RC" = 1 ] && grep -qE "^ *[0-9]+ +[0-9]+ +fk .*forker" <<< "$OUT"; then found=$((found + 1)); fi
+  done
+  [ "$found" = 20 ] || fail "the forking process was found in $found of 20 runs"
+  touch "$T/forker.stop"; wait_gone_uid $FK || pkill -KILL -U $FK
+  wait $BG 2>/dev/null
+  # control: the same forker with NNP is never a finding
+  rm -f "$T/forker.stop"
+  setpriv --reuid=$FK --regid=$FK --clear-groups --no-new-privs "$T/bin/forker" "$T/forker.stop" > "$T/bg.out" 2>&1 &
+  wait_ready || fail "forker did not start"
+  for i in $(seq 5); do
+    run "$NNPCTL" audit
+    expect_rc 0
+  done
+  touch "$T/forker.stop"; wait_gone_uid $FK || pkill -KILL -U $FK
+  wait
+}
+run_case "audit: a restricted process that forks and exits in a loop is found in 20 of 20 runs" case_10
+
+case_11() {
+  # Issue 20: every process of a rootless container (subordinate ids, no passwd entry) made
+  # audit exit 3 ("unknown user"). Now decided as the guard decides: by uid, gid and groups.
+  SUB=165536
+  TEST_UID[sub0]=$SUB; TEST_UID[sub1]=$((SUB + 1))
+  setpriv --reuid=$SUB --regid=$SUB --clear-groups sleep 306 > /dev/null 2>&1 &
+  S0=$!
+  for i in $(seq 50); do tr '\0' ' ' < /proc/$S0/cmdline | grep -q '^sleep' && break; sleep 0.1; done
   run "$NNPCTL" audit
   expect_rc 0
-done
-touch "$T/forker.stop"; wait_gone_uid $FK || pkill -KILL -U $FK
-wait
-case_end
+  printf '%s\n' "$OUT" | grep -q "^undecidable" && fail "a container process must not be undecidable"
+  # in the restricted group by its kernel groups: a finding, shown by uid
+  setpriv --reuid=$((SUB + 1)) --regid=$((SUB + 1)) --groups=$((UID_BASE + 100)) sleep 307 > /dev/null 2>&1 &
+  S1=$!
+  for i in $(seq 50); do tr '\0' ' ' < /proc/$S1/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+  run "$NNPCTL" audit
+  expect_rc 1
+  printf '%s\n' "$OUT" | grep -qE "^ *$S1 +$S1 +#$((SUB + 1)) .*sleep 307$" || fail "the restricted-gid process must be listed"
+  printf '%s\n' "$OUT" | grep -qE "^ *$S0 " && fail "the unrestricted container process must not be listed"
+  # control: with NSS failing for groups, the group rule cannot be decided: exit 3 (doubt)
+  sed -E 's/^group:.*/group: nnpfail/' /etc/nsswitch.conf > "$T/nsswitch.conf"
+  mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+  run env LD_LIBRARY_PATH="$T/lib" "$NNPCTL" audit
+  expect_rc 3
+  umount /etc/nsswitch.conf
+  kill $S0 $S1; wait $S0 $S1 2>/dev/null
+}
+run_case "audit: a uid without a passwd entry is decided from its kernel credentials, never undecidable" case_11
 
-case_begin "audit: a uid without a passwd entry is decided from its kernel credentials, never undecidable"
-# Issue 20: every process of a rootless container (subordinate ids, no passwd entry) made
-# audit exit 3 ("unknown user"). Now decided as the guard decides: by uid, gid and groups.
-SUB=165536
-TEST_UID[sub0]=$SUB; TEST_UID[sub1]=$((SUB + 1))
-setpriv --reuid=$SUB --regid=$SUB --clear-groups sleep 306 > /dev/null 2>&1 &
-S0=$!
-for i in $(seq 50); do tr '\0' ' ' < /proc/$S0/cmdline | grep -q '^sleep' && break; sleep 0.1; done
-run "$NNPCTL" audit
-expect_rc 0
-printf '%s\n' "$OUT" | grep -q "^undecidable" && fail "a container process must not be undecidable"
-# in the restricted group by its kernel groups: a finding, shown by uid
-setpriv --reuid=$((SUB + 1)) --regid=$((SUB + 1)) --groups=$((UID_BASE + 100)) sleep 307 > /dev/null 2>&1 &
-S1=$!
-for i in $(seq 50); do tr '\0' ' ' < /proc/$S1/cmdline | grep -q '^sleep' && break; sleep 0.1; done
-run "$NNPCTL" audit
-expect_rc 1
-printf '%s\n' "$OUT" | grep -qE "^ *$S1 +$S1 +#$((SUB + 1)) .*sleep 307$" || fail "the restricted-gid process must be listed"
-printf '%s\n' "$OUT" | grep -qE "^ *$S0 " && fail "the unrestricted container process must not be listed"
-# control: with NSS failing for groups, the group rule cannot be decided: exit 3 (doubt)
-sed -E 's/^group:.*/group: nnpfail/' /etc/nsswitch.conf > "$T/nsswitch.conf"
-mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
-run env LD_LIBRARY_PATH="$T/lib" "$NNPCTL" audit
-expect_rc 3
-umount /etc/nsswitch.conf
-kill $S0 $S1; wait $S0 $S1 2>/dev/null
-case_end
+case_12() {
+  # Issue 20 item 9: U+202E and U+2028 from a user's command line reached the terminal raw.
+  start_as $A bash -c "exec -a \"$(printf 'evil\342\200\256gnp.sh\342\200\250x')\" sleep 308"
+  for i in $(seq 50); do grep -q '^Name:.*sleep' /proc/$BG/status 2>/dev/null && break; sleep 0.1; done
+  sleep 0.2
+  run "$NNPCTL" audit
+  expect_rc 1
+  printf '%s\n' "$OUT" | grep -qF 'evil\u{202e}gnp.sh\u{2028}x' || fail "the override must be escaped"
+  RLO=$(printf '\342\200\256'); LSEP=$(printf '\342\200\250')
+  printf '%s' "$OUT" | grep -qF -e "$RLO" -e "$LSEP" && fail "no raw override or separator may reach the terminal"
+  run "$NNPCTL" audit --json
+  printf '%s' "$OUT" | grep -qF 'evil\\u{202e}gnp.sh' || fail "json: the override must be escaped"
+  printf '%s' "$OUT" | grep -qF -e "$RLO" -e "$LSEP" && fail "json: no raw override or separator"
+  kill $BG; wait $BG 2>/dev/null
+  # control: a plain command line is shown as is
+  start_as $A sleep 309
+  for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+  run "$NNPCTL" audit
+  printf '%s\n' "$OUT" | grep -qE "alice .*sleep 309$" || fail "control: the plain command"
+  kill $BG; wait $BG 2>/dev/null
+}
+run_case "audit: a command line with a right-to-left override or line separator is shown escaped" case_12
 
-case_begin "audit: a command line with a right-to-left override or line separator is shown escaped"
-# Issue 20 item 9: U+202E and U+2028 from a user's command line reached the terminal raw.
-start_as $A bash -c "exec -a \"$(printf 'evil\342\200\256gnp.sh\342\200\250x')\" sleep 308"
-for i in $(seq 50); do grep -q '^Name:.*sleep' /proc/$BG/status 2>/dev/null && break; sleep 0.1; done
-sleep 0.2
-run "$NNPCTL" audit
-expect_rc 1
-printf '%s\n' "$OUT" | grep -qF 'evil\u{202e}gnp.sh\u{2028}x' || fail "the override must be escaped"
-RLO=$(printf '\342\200\256'); LSEP=$(printf '\342\200\250')
-printf '%s' "$OUT" | grep -qF -e "$RLO" -e "$LSEP" && fail "no raw override or separator may reach the terminal"
-run "$NNPCTL" audit --json
-printf '%s' "$OUT" | grep -qF 'evil\\u{202e}gnp.sh' || fail "json: the override must be escaped"
-printf '%s' "$OUT" | grep -qF -e "$RLO" -e "$LSEP" && fail "json: no raw override or separator"
-kill $BG; wait $BG 2>/dev/null
-# control: a plain command line is shown as is
-start_as $A sleep 309
-for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
-run "$NNPCTL" audit
-printf '%s\n' "$OUT" | grep -qE "alice .*sleep 309$" || fail "control: the plain command"
-kill $BG; wait $BG 2>/dev/null
-case_end
-
-case_begin "explain with no rules: nothing looked up (as the module), even for an unknown user"
-write_config '# no rules'
-run "$NNPCTL" explain no-such-user-xyz
-expect_rc 0
-expect_line "decision: nothing is done (no rules: nothing looked up)"
-run "$NNPCTL" explain no-such-user-xyz --json
-expect_rc 0
-printf '%s' "$OUT" | grep -q '"verdict": "no-match"' || fail "json verdict"
-case_end
+case_13() {
+  write_config '# no rules'
+  run "$NNPCTL" explain no-such-user-xyz
+  expect_rc 0
+  expect_line "decision: nothing is done (no rules: nothing looked up)"
+  run "$NNPCTL" explain no-such-user-xyz --json
+  expect_rc 0
+  printf '%s' "$OUT" | grep -q '"verdict": "no-match"' || fail "json verdict"
+}
+run_case "explain with no rules: nothing looked up (as the module), even for an unknown user" case_13
 
 finish
