@@ -12,7 +12,7 @@
 # Each case can run alone: tests/run.sh doctor_stacks CASE.
 . "$(dirname "$0")/../lib.sh"
 ns_enter "$@"
-ns_setup
+fixture_setup
 standard_users
 write_config "$GROUP_RULE"
 write_stack sshd
@@ -25,10 +25,9 @@ for d in /lib/x86_64-linux-gnu/security /usr/lib/x86_64-linux-gnu/security /lib6
 done
 [ -n "$MODDIR" ] || { echo "Bail out! cannot find libpam's module directory"; exit 1; }
 
-# fresh — remove every stack file of earlier cases (each case sets up all it needs)
+# fresh — the case's directory for stack files outside /etc/pam.d (each case runs in its
+# own environment: no stack file of another case is there)
 fresh() {
-  rm -f /etc/pam.d/$SVC /etc/pam.d/$SVC-*
-  rm -rf "$T/static"
   mkdir -p "$T/static"
 }
 
@@ -67,225 +66,246 @@ expect_doctor_line() {
   printf '%s\n' "$OUT" | grep -qE -- "$1" || fail "doctor should say: $1"
 }
 
-case_begin "baseline: only sshd loads pam_nnp, doctor exit 0"
-fresh
-run "$NNPCTL" doctor
-expect_rc 0
-case_end
+case_1() {
+  fresh
+  run "$NNPCTL" doctor
+  expect_rc 0
+}
+run_case "baseline: only sshd loads pam_nnp, doctor exit 0" case_1
 
-case_begin "debian: @include common-session, then pam_nnp (ok, NNP 1)"
-fresh
-stack "@include common-auth
+case_2() {
+  fresh
+  stack "@include common-auth
 @include common-account
 session required pam_loginuid.so
 @include common-session
 session required $MODULE
 $PROBE
 @include common-password"
-differential nnp
-expect_doctor_line "^ok: /etc/pam.d/$SVC:5 \(stack $SVC\): session required $MODULE \(session module [0-9]+ of [0-9]+\)$"
-case_end
+  differential nnp
+  expect_doctor_line "^ok: /etc/pam.d/$SVC:5 \(stack $SVC\): session required $MODULE \(session module [0-9]+ of [0-9]+\)$"
+}
+run_case "debian: @include common-session, then pam_nnp (ok, NNP 1)" case_2
 
 # item 1: line continuations
-case_begin "continuation: a trailing backslash joins the pam_nnp line to the one before (hole)"
-fresh
-stack "session required pam_permit.so \\
+case_3() {
+  fresh
+  stack "session required pam_permit.so \\
 session required $MODULE
 $PROBE"
-differential hole
-expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): pam_nnp.so is never loaded: a .* joins it to line 1"
-case_end
+  differential hole
+  expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): pam_nnp.so is never loaded: a .* joins it to line 1"
+}
+run_case "continuation: a trailing backslash joins the pam_nnp line to the one before (hole)" case_3
 
-case_begin "continuation across a comment and a blank line still joins (hole)"
-fresh
-stack "session required pam_permit.so \\
+case_4() {
+  fresh
+  stack "session required pam_permit.so \\
 # a comment does not end the continuation
 
 session required $MODULE
 $PROBE"
-differential hole
-case_end
+  differential hole
+}
+run_case "continuation across a comment and a blank line still joins (hole)" case_4
 
-case_begin "continuation control: a # comment ends the line before the backslash (NNP 1)"
-fresh
-stack "session required pam_permit.so # see below \\
+case_5() {
+  fresh
+  stack "session required pam_permit.so # see below \\
 session required $MODULE
 $PROBE"
-differential nnp
-case_end
+  differential nnp
+}
+run_case "continuation control: a # comment ends the line before the backslash (NNP 1)" case_5
 
-case_begin "continuation on the last line: libpam cannot read the stack at all (locked out)"
-fresh
-stack "session required pam_permit.so
+case_6() {
+  fresh
+  stack "session required pam_permit.so
 $PROBE
 session required $MODULE \\"
-differential hole
-expect_doctor_line "^problem: PAM stack $SVC: .*no line follows it.*Initialization failure"
-case_end
+  differential hole
+  expect_doctor_line "^problem: PAM stack $SVC: .*no line follows it.*Initialization failure"
+}
+run_case "continuation on the last line: libpam cannot read the stack at all (locked out)" case_6
 
 # item 2: controls, jumps, sufficient, substacks
-case_begin "rhel: [success=1 default=ignore] pam_succeed_if.so jumps over pam_nnp (hole)"
-fresh
-stack "session required pam_permit.so
+case_7() {
+  fresh
+  stack "session required pam_permit.so
 session [success=1 default=ignore] pam_succeed_if.so service in $SVC:su quiet
 session required $MODULE
 $PROBE"
-differential hole
-expect_doctor_line "^problem: /etc/pam.d/$SVC:3 \(stack $SVC\): /etc/pam.d/$SVC:2: .*jumps over 1 module"
-case_end
+  differential hole
+  expect_doctor_line "^problem: /etc/pam.d/$SVC:3 \(stack $SVC\): /etc/pam.d/$SVC:2: .*jumps over 1 module"
+}
+run_case "rhel: [success=1 default=ignore] pam_succeed_if.so jumps over pam_nnp (hole)" case_7
 
-case_begin "rhel control: pam_nnp before the jump (NNP 1)"
-fresh
-stack "session required pam_permit.so
+case_8() {
+  fresh
+  stack "session required pam_permit.so
 session required $MODULE
 session [success=1 default=ignore] pam_succeed_if.so service in $SVC:su quiet
 session required pam_permit.so
 $PROBE"
-differential nnp
-case_end
+  differential nnp
+}
+run_case "rhel control: pam_nnp before the jump (NNP 1)" case_8
 
-case_begin "sufficient pam_permit before pam_nnp ends the stack (hole)"
-fresh
-stack "session required pam_permit.so
+case_9() {
+  fresh
+  stack "session required pam_permit.so
 session sufficient pam_permit.so
 session required $MODULE
 $PROBE"
-differential hole
-expect_doctor_line "^problem: /etc/pam.d/$SVC:3 \(stack $SVC\): /etc/pam.d/$SVC:2: .*ends the stack when its module returns success"
-case_end
+  differential hole
+  expect_doctor_line "^problem: /etc/pam.d/$SVC:3 \(stack $SVC\): /etc/pam.d/$SVC:2: .*ends the stack when its module returns success"
+}
+run_case "sufficient pam_permit before pam_nnp ends the stack (hole)" case_9
 
-case_begin "[success=done] before pam_nnp ends the stack (hole)"
-fresh
-stack "session required pam_permit.so
+case_10() {
+  fresh
+  stack "session required pam_permit.so
 session [success=done default=ignore] pam_permit.so
 session required $MODULE
 $PROBE"
-differential hole
-case_end
+  differential hole
+}
+run_case "[success=done] before pam_nnp ends the stack (hole)" case_10
 
-case_begin "sufficient control: after pam_nnp it ends nothing that matters (NNP 1)"
-fresh
-stack "session required pam_permit.so
+case_11() {
+  fresh
+  stack "session required pam_permit.so
 session required $MODULE
 $PROBE
 session sufficient pam_permit.so"
-differential nnp
-case_end
+  differential nnp
+}
+run_case "sufficient control: after pam_nnp it ends nothing that matters (NNP 1)" case_11
 
-case_begin "substack: sufficient inside it skips pam_nnp after it in the substack (hole)"
-fresh
-stack "session sufficient pam_permit.so
+case_12() {
+  fresh
+  stack "session sufficient pam_permit.so
 session required $MODULE" "$SVC-sub"
-stack "session required pam_permit.so
+  stack "session required pam_permit.so
 session substack $SVC-sub
 $PROBE"
-differential hole
-case_end
+  differential hole
+}
+run_case "substack: sufficient inside it skips pam_nnp after it in the substack (hole)" case_12
 
-case_begin "substack control: sufficient inside it ends only the substack (NNP 1)"
-fresh
-stack "session sufficient pam_permit.so" "$SVC-sub"
-stack "session required pam_permit.so
+case_13() {
+  fresh
+  stack "session sufficient pam_permit.so" "$SVC-sub"
+  stack "session required pam_permit.so
 session substack $SVC-sub
 session required $MODULE
 $PROBE"
-differential nnp
-case_end
+  differential nnp
+}
+run_case "substack control: sufficient inside it ends only the substack (NNP 1)" case_13
 
-case_begin "include: sufficient in an included file ends the whole stack (hole)"
-fresh
-stack "session sufficient pam_permit.so" "$SVC-inc"
-stack "session required pam_permit.so
+case_14() {
+  fresh
+  stack "session sufficient pam_permit.so" "$SVC-inc"
+  stack "session required pam_permit.so
 session include $SVC-inc
 session required $MODULE
 $PROBE"
-differential hole
-case_end
+  differential hole
+}
+run_case "include: sufficient in an included file ends the whole stack (hole)" case_14
 
 # item 3: symlinked stack files (the target outside /etc/pam.d, as NixOS and managed trees)
-case_begin "symlinked stack: an optional pam_nnp with a broken config there is found (hole)"
-fresh
-printf '%s\n' "session required pam_permit.so
+case_15() {
+  fresh
+  printf '%s\n' "session required pam_permit.so
 session optional $MODULE config=/etc/security/nnp-missing.toml
 $PROBE" > "$T/static/$SVC"
-ln -s "$T/static/$SVC" /etc/pam.d/$SVC
-differential hole
-expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): control \"optional\""
-expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): config: /etc/security/nnp-missing.toml"
-case_end
+  ln -s "$T/static/$SVC" /etc/pam.d/$SVC
+  differential hole
+  expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): control \"optional\""
+  expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): config: /etc/security/nnp-missing.toml"
+}
+run_case "symlinked stack: an optional pam_nnp with a broken config there is found (hole)" case_15
 
-case_begin "symlinked stack control: required pam_nnp there (NNP 1), reported as ok"
-fresh
-printf '%s\n' "session required pam_permit.so
+case_16() {
+  fresh
+  printf '%s\n' "session required pam_permit.so
 session required $MODULE
 $PROBE" > "$T/static/$SVC"
-ln -s "$T/static/$SVC" /etc/pam.d/$SVC
-differential nnp
-expect_doctor_line "^ok: /etc/pam.d/$SVC:2 \(stack $SVC\): session required $MODULE"
-case_end
+  ln -s "$T/static/$SVC" /etc/pam.d/$SVC
+  differential nnp
+  expect_doctor_line "^ok: /etc/pam.d/$SVC:2 \(stack $SVC\): session required $MODULE"
+}
+run_case "symlinked stack control: required pam_nnp there (NNP 1), reported as ok" case_16
 
 # item 4: module files that do not exist
-case_begin "missing module, absolute path: Module is unknown, everyone locked out (hole)"
-fresh
-stack "session required pam_permit.so
+case_17() {
+  fresh
+  stack "session required pam_permit.so
 session required $T/nowhere/pam_nnp.so
 $PROBE"
-differential hole
-expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): module file $T/nowhere/pam_nnp.so does not exist: libpam answers \"Module is unknown\""
-case_end
+  differential hole
+  expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): module file $T/nowhere/pam_nnp.so does not exist: libpam answers \"Module is unknown\""
+}
+run_case "missing module, absolute path: Module is unknown, everyone locked out (hole)" case_17
 
-case_begin "missing module, relative name resolved in libpam's module dir (hole)"
-fresh
-stack "session required pam_permit.so
+case_18() {
+  fresh
+  stack "session required pam_permit.so
 session required pam_nnp.so
 $PROBE"
-if [ -e "$MODDIR/pam_nnp.so" ]; then
-  fail "this case needs a module dir without pam_nnp.so ($MODDIR has one)"
-fi
-differential hole
-expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): module file $MODDIR/pam_nnp.so does not exist"
-case_end
+  if [ -e "$MODDIR/pam_nnp.so" ]; then
+    fail "this case needs a module dir without pam_nnp.so ($MODDIR has one)"
+  fi
+  differential hole
+  expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): module file $MODDIR/pam_nnp.so does not exist"
+}
+run_case "missing module, relative name resolved in libpam's module dir (hole)" case_18
 
-case_begin "relative name control: pam_nnp.so present in libpam's module dir (NNP 1)"
-fresh
-# a private copy of the module dir with pam_nnp.so in it, mounted in this namespace only
-mkdir -p "$T/moddir"
-cp -a "$MODDIR/." "$T/moddir/"
-cp "$MODULE" "$T/moddir/pam_nnp.so"
-mount --bind "$T/moddir" "$MODDIR"
-stack "session required pam_permit.so
+case_19() {
+  fresh
+  # a private copy of the module dir with pam_nnp.so in it, mounted in this namespace only
+  mkdir -p "$T/moddir"
+  cp -a "$MODDIR/." "$T/moddir/"
+  cp "$MODULE" "$T/moddir/pam_nnp.so"
+  mount --bind "$T/moddir" "$MODDIR"
+  stack "session required pam_permit.so
 session required pam_nnp.so
 $PROBE"
-differential nnp
-umount "$MODDIR"
-case_end
+  differential nnp
+  umount "$MODDIR"
+}
+run_case "relative name control: pam_nnp.so present in libpam's module dir (NNP 1)" case_19
 
-case_begin "-session optional, module missing: libpam skips it silently (hole)"
-fresh
-stack "session required pam_permit.so
+case_20() {
+  fresh
+  stack "session required pam_permit.so
 -session optional $T/nowhere/pam_nnp.so
 $PROBE"
-differential hole
-expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): module file .* does not exist: libpam cannot load it and, with control \"optional\", lets the session go on"
-case_end
+  differential hole
+  expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): module file .* does not exist: libpam cannot load it and, with control \"optional\", lets the session go on"
+}
+run_case "-session optional, module missing: libpam skips it silently (hole)" case_20
 
-case_begin "-session required, module missing: the dash only silences the log, locked out (hole)"
-fresh
-stack "session required pam_permit.so
+case_21() {
+  fresh
+  stack "session required pam_permit.so
 -session required $T/nowhere/pam_nnp.so
 $PROBE"
-differential hole
-case_end
+  differential hole
+}
+run_case "-session required, module missing: the dash only silences the log, locked out (hole)" case_21
 
-case_begin "another required module missing before pam_nnp locks the service out (hole)"
-fresh
-stack "session required pam_permit.so
+case_22() {
+  fresh
+  stack "session required pam_permit.so
 session required pam_nnp_test_no_such_module.so
 session required $MODULE
 $PROBE"
-differential hole
-expect_doctor_line "^problem: /etc/pam.d/$SVC:3 \(stack $SVC\): no outcome of the stack's modules lets a session of service $SVC succeed"
-case_end
+  differential hole
+  expect_doctor_line "^problem: /etc/pam.d/$SVC:3 \(stack $SVC\): no outcome of the stack's modules lets a session of service $SVC succeed"
+}
+run_case "another required module missing before pam_nnp locks the service out (hole)" case_22
 
-fresh
 finish
