@@ -5,7 +5,7 @@
 # the metrics of a loaded guard are in guard_report.sh, which the host guard tests run.
 . "$(dirname "$0")/../lib.sh"
 ns_enter "$@"
-ns_setup
+fixture_setup
 standard_users
 A=$((UID_BASE + 1))
 PROMTOOL=$("$NNP_ROOT/scripts/promtool.sh") || { echo "Bail out! no promtool (scripts/promtool.sh)"; exit 1; }
@@ -23,95 +23,96 @@ expect_promtool() {
 # metric NAME — the value of the sample NAME (with its labels, as written) in $OUT
 metric() { printf '%s\n' "$OUT" | awk -v n="$1" '$1 == n { print $2 }'; }
 
-case_begin "metrics on stdout: promtool accepts them; config valid, its rules, no guard, audit findings of a restricted process without NNP"
-setpriv --reuid=$A --regid=$A --clear-groups sleep 301 & BG=$!
-for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
-run "$NNPCTL" metrics
-expect_rc 0
-printf '%s\n' "$OUT" > "$T/m.prom"; expect_promtool "$T/m.prom"
-[ "$(metric nnp_config_valid)" = 1 ] || fail "nnp_config_valid must be 1"
-[ "$(metric nnp_config_rules)" = 2 ] || fail "nnp_config_rules must be 2"
-[ "$(metric nnp_guard_loaded)" = 0 ] || fail "nnp_guard_loaded must be 0"
-[ "$(metric nnp_guard_in_force)" = 0 ] || fail "nnp_guard_in_force must be 0"
-[ "$(metric nnp_audit_success)" = 1 ] || fail "nnp_audit_success must be 1"
-[ "$(metric nnp_audit_findings)" -ge 1 ] 2>/dev/null || fail "the restricted sleep without NNP must be a finding"
-[ "$(metric 'nnp_build_info{version="'"$("$NNPCTL" --version | awk '{print $2}')"'"}')" = 1 ] || fail "nnp_build_info names the version"
-now=$(date +%s); ts=$(metric nnp_metrics_last_run_timestamp_seconds)
-[ "${ts%.*}" -ge $((now - 60)) ] && [ "${ts%.*}" -le "$now" ] || fail "last run timestamp $ts is not now ($now)"
-printf '%s\n' "$OUT" | grep -q '^nnp_guard_info' && fail "no guard: no nnp_guard_info"
-# control: the same process with NNP is no finding
-kill $BG; wait $BG 2>/dev/null
-setpriv --reuid=$A --regid=$A --clear-groups --no-new-privs sleep 302 & BG=$!
-for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
-run "$NNPCTL" metrics
-printf '%s\n' "$OUT" > "$T/m2.prom"; expect_promtool "$T/m2.prom"
-# (other test runs on this host may have processes of the same test uids: compare with
-# what nnpctl audit finds, not with 0)
-n=$(metric nnp_audit_findings)
-run "$NNPCTL" audit --json
-a=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["findings"]))')
-[ -n "$n" ] && [ "$n" -le "$((a + 2))" ] && [ "$a" -le "$((n + 2))" ] || fail "nnp_audit_findings ($n) must count what nnpctl audit finds ($a)"
-kill $BG; wait $BG 2>/dev/null
-case_end
+case_1() {
+  setpriv --reuid=$A --regid=$A --clear-groups sleep 301 & BG=$!
+  for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+  run "$NNPCTL" metrics
+  expect_rc 0
+  printf '%s\n' "$OUT" > "$T/m.prom"; expect_promtool "$T/m.prom"
+  [ "$(metric nnp_config_valid)" = 1 ] || fail "nnp_config_valid must be 1"
+  [ "$(metric nnp_config_rules)" = 2 ] || fail "nnp_config_rules must be 2"
+  [ "$(metric nnp_guard_loaded)" = 0 ] || fail "nnp_guard_loaded must be 0"
+  [ "$(metric nnp_guard_in_force)" = 0 ] || fail "nnp_guard_in_force must be 0"
+  [ "$(metric nnp_audit_success)" = 1 ] || fail "nnp_audit_success must be 1"
+  [ "$(metric nnp_audit_findings)" -ge 1 ] 2>/dev/null || fail "the restricted sleep without NNP must be a finding"
+  [ "$(metric 'nnp_build_info{version="'"$("$NNPCTL" --version | awk '{print $2}')"'"}')" = 1 ] || fail "nnp_build_info names the version"
+  now=$(date +%s); ts=$(metric nnp_metrics_last_run_timestamp_seconds)
+  [ "${ts%.*}" -ge $((now - 60)) ] && [ "${ts%.*}" -le "$now" ] || fail "last run timestamp $ts is not now ($now)"
+  printf '%s\n' "$OUT" | grep -q '^nnp_guard_info' && fail "no guard: no nnp_guard_info"
+  # control: the same process with NNP is no finding
+  kill $BG; wait $BG 2>/dev/null
+  setpriv --reuid=$A --regid=$A --clear-groups --no-new-privs sleep 302 & BG=$!
+  for i in $(seq 50); do tr '\0' ' ' < /proc/$BG/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+  run "$NNPCTL" metrics
+  printf '%s\n' "$OUT" > "$T/m2.prom"; expect_promtool "$T/m2.prom"
+  # (other test runs on this host may have processes of the same test uids: compare with
+  # what nnpctl audit finds, not with 0)
+  n=$(metric nnp_audit_findings)
+  run "$NNPCTL" audit --json
+  a=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["findings"]))')
+  [ -n "$n" ] && [ "$n" -le "$((a + 2))" ] && [ "$a" -le "$((n + 2))" ] || fail "nnp_audit_findings ($n) must count what nnpctl audit finds ($a)"
+  kill $BG; wait $BG 2>/dev/null
+}
+run_case "metrics on stdout: promtool accepts them; config valid, its rules, no guard, audit findings of a restricted process without NNP" case_1
 
-case_begin "an invalid config: nnp_config_valid 0, no audit (nnp_audit_success 0), exit 0, promtool accepts it"
-write_config '[[rule]]
+case_2() {
+  write_config '[[rule]]
 grups = ["restricted"]
 nnp = true'
-run "$NNPCTL" metrics
-expect_rc 0
-printf '%s\n' "$OUT" > "$T/m.prom"; expect_promtool "$T/m.prom"
-[ "$(metric nnp_config_valid)" = 0 ] || fail "nnp_config_valid must be 0"
-[ "$(metric nnp_config_rules)" = 0 ] || fail "nnp_config_rules must be 0"
-[ "$(metric nnp_audit_success)" = 0 ] || fail "nnp_audit_success must be 0"
-printf '%s\n' "$OUT" | grep -q '^nnp_audit_findings' && fail "no audit: no findings value (absent, not 0)"
-# a config the trust rules refuse is invalid too
-write_config "$GROUP_RULE"; chmod 666 /etc/security/nnp.toml
-run "$NNPCTL" metrics
-[ "$(metric nnp_config_valid)" = 0 ] || fail "a group-writable config must be invalid"
-write_config "$EXEMPT_DAVE
+  run "$NNPCTL" metrics
+  expect_rc 0
+  printf '%s\n' "$OUT" > "$T/m.prom"; expect_promtool "$T/m.prom"
+  [ "$(metric nnp_config_valid)" = 0 ] || fail "nnp_config_valid must be 0"
+  [ "$(metric nnp_config_rules)" = 0 ] || fail "nnp_config_rules must be 0"
+  [ "$(metric nnp_audit_success)" = 0 ] || fail "nnp_audit_success must be 0"
+  printf '%s\n' "$OUT" | grep -q '^nnp_audit_findings' && fail "no audit: no findings value (absent, not 0)"
+  # a config the trust rules refuse is invalid too
+  write_config "$GROUP_RULE"; chmod 666 /etc/security/nnp.toml
+  run "$NNPCTL" metrics
+  [ "$(metric nnp_config_valid)" = 0 ] || fail "a group-writable config must be invalid"
+}
+run_case "an invalid config: nnp_config_valid 0, no audit (nnp_audit_success 0), exit 0, promtool accepts it" case_2
 
-$GROUP_RULE"
-case_end
+case_3() {
+  D="$T/textfile"; mkdir -p "$D"
+  run "$NNPCTL" metrics --output "$D/nnp.prom"
+  expect_rc 0
+  [ -z "$OUT" ] || fail "--output prints nothing on stdout"
+  [ "$(stat -c %a "$D/nnp.prom")" = 644 ] || fail "mode $(stat -c %a "$D/nnp.prom"), expected 644"
+  expect_promtool "$D/nnp.prom"
+  [ "$(ls -A "$D")" = nnp.prom ] || fail "left behind: $(ls -A "$D")"
+  # readers while it is rewritten: every read is a whole file (it ends with the last family)
+  ( for i in $(seq 15); do "$NNPCTL" metrics --output "$D/nnp.prom"; done ) & W=$!
+  bad=0; reads=0
+  while kill -0 $W 2>/dev/null; do
+    tail -n1 "$D/nnp.prom" | grep -q '^nnp_metrics_duration_seconds ' || bad=$((bad + 1))
+    reads=$((reads + 1))
+  done
+  wait $W
+  [ "$bad" = 0 ] || fail "$bad of $reads reads saw a partial file"
+  [ "$(ls -A "$D")" = nnp.prom ] || fail "left behind: $(ls -A "$D")"
+  # a directory that does not exist: exit 3, says why
+  run "$NNPCTL" metrics --output "$T/no/such/dir/nnp.prom"
+  expect_rc 3
+  printf '%s\n' "$ERR" | grep -q "^nnpctl: writing $T/no/such/dir/nnp.prom: " || fail "the error must name the file"
+}
+run_case "--output: written atomically (a temporary name the collector ignores, renamed), 0644; readers never see half a file" case_3
 
-case_begin "--output: written atomically (a temporary name the collector ignores, renamed), 0644; readers never see half a file"
-D="$T/textfile"; mkdir -p "$D"
-run "$NNPCTL" metrics --output "$D/nnp.prom"
-expect_rc 0
-[ -z "$OUT" ] || fail "--output prints nothing on stdout"
-[ "$(stat -c %a "$D/nnp.prom")" = 644 ] || fail "mode $(stat -c %a "$D/nnp.prom"), expected 644"
-expect_promtool "$D/nnp.prom"
-[ "$(ls -A "$D")" = nnp.prom ] || fail "left behind: $(ls -A "$D")"
-# readers while it is rewritten: every read is a whole file (it ends with the last family)
-( for i in $(seq 15); do "$NNPCTL" metrics --output "$D/nnp.prom"; done ) & W=$!
-bad=0; reads=0
-while kill -0 $W 2>/dev/null; do
-  tail -n1 "$D/nnp.prom" | grep -q '^nnp_metrics_duration_seconds ' || bad=$((bad + 1))
-  reads=$((reads + 1))
-done
-wait $W
-[ "$bad" = 0 ] || fail "$bad of $reads reads saw a partial file"
-[ "$(ls -A "$D")" = nnp.prom ] || fail "left behind: $(ls -A "$D")"
-# a directory that does not exist: exit 3, says why
-run "$NNPCTL" metrics --output "$T/no/such/dir/nnp.prom"
-expect_rc 3
-printf '%s\n' "$ERR" | grep -q "^nnpctl: writing $T/no/such/dir/nnp.prom: " || fail "the error must name the file"
-case_end
-
-case_begin "the service writes where the timer's collector reads (node_exporter's textfile directory)"
-S="$NNP_ROOT/packaging/systemd/nnp-metrics.service"
-dir=/var/lib/prometheus/node-exporter
-grep -qx "ExecStart=/usr/sbin/nnpctl metrics --output $dir/nnp.prom" "$S" || fail "ExecStart must write $dir/nnp.prom"
-grep -qx "ReadWritePaths=$dir" "$S" || fail "the service must be allowed to write $dir"
-grep -qx "ConditionPathIsDirectory=$dir" "$S" || fail "the service runs where the directory exists"
-grep -qx "Type=oneshot" "$S" || fail "a oneshot service"
-grep -qx "WantedBy=timers.target" "$NNP_ROOT/packaging/systemd/nnp-metrics.timer" || fail "the timer is wanted by timers.target"
-grep -qx "OnUnitActiveSec=1min" "$NNP_ROOT/packaging/systemd/nnp-metrics.timer" || fail "the timer runs it every minute"
-if command -v systemd-analyze >/dev/null; then
-  # the unit files parse (the missing /usr/sbin/nnpctl and man page are expected here)
-  run systemd-analyze verify "$S" "$NNP_ROOT/packaging/systemd/nnp-metrics.timer"
-  printf '%s\n' "$ERR" | grep -vE "is not executable|Command 'man |^$" | grep -q . && fail "systemd-analyze verify: $ERR"
-fi
-case_end
+case_4() {
+  S="$NNP_ROOT/packaging/systemd/nnp-metrics.service"
+  dir=/var/lib/prometheus/node-exporter
+  grep -qx "ExecStart=/usr/sbin/nnpctl metrics --output $dir/nnp.prom" "$S" || fail "ExecStart must write $dir/nnp.prom"
+  grep -qx "ReadWritePaths=$dir" "$S" || fail "the service must be allowed to write $dir"
+  grep -qx "ConditionPathIsDirectory=$dir" "$S" || fail "the service runs where the directory exists"
+  grep -qx "Type=oneshot" "$S" || fail "a oneshot service"
+  grep -qx "WantedBy=timers.target" "$NNP_ROOT/packaging/systemd/nnp-metrics.timer" || fail "the timer is wanted by timers.target"
+  grep -qx "OnUnitActiveSec=1min" "$NNP_ROOT/packaging/systemd/nnp-metrics.timer" || fail "the timer runs it every minute"
+  if command -v systemd-analyze >/dev/null; then
+    # the unit files parse (the missing /usr/sbin/nnpctl and man page are expected here)
+    run systemd-analyze verify "$S" "$NNP_ROOT/packaging/systemd/nnp-metrics.timer"
+    printf '%s\n' "$ERR" | grep -vE "is not executable|Command 'man |^$" | grep -q . && fail "systemd-analyze verify: $ERR"
+  fi
+}
+run_case "the service writes where the timer's collector reads (node_exporter's textfile directory)" case_4
 
 finish
