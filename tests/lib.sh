@@ -557,7 +557,8 @@ case_selected() {
 #  (a) fresh overlays (upper layers on a tmpfs) over /etc, /run, /var/log, $T and, where the
 #      fixture made it writable, /usr/lib: whatever the case writes there is gone after it;
 #  (b) FUNCTION in a subshell (variables do not leak), in a process group of its own;
-#  (c) then every process of that group and of the test users is killed;
+#  (c) then every process of that group, every other process of the namespace that was not
+#      there before the case, and every process of a test user is killed;
 #  (d) every mount made since (a) is unmounted, newest first;
 #  (e) the TAP line. The case's sshd and syslog lines are those logged after (a).
 # A long-lived sshd started by the fixture serves the case: each connection re-execs sshd,
@@ -574,6 +575,7 @@ run_case() {
     echo "# FAIL [$CASE]: cannot set up the case's overlays"; case_env_down
     echo "not ok $COUNT - $CASE"; FAILS=$((FAILS + 1)); return 0
   fi
+  CASE_PIDS_BEFORE=$(ns_pids)
   SSHD_LOG_OFF=$(stat -c %s "$SSHD_LOG" 2>/dev/null || echo 0)
   syslog_sync
   SYSLOG_OFF=$(stat -c %s "$SYSLOG" 2>/dev/null || echo 0)
@@ -583,6 +585,7 @@ run_case() {
   wait "$pid"; rc=$?
   set +m
   kill -KILL -- "-$pid" 2>/dev/null
+  kill_case_leftovers || { echo "# FAIL [$CASE]: processes started by the case survive it"; rc=1; }
   kill_test_users || { echo "# FAIL [$CASE]: processes of test users survive the case"; rc=1; }
   case_env_down || { echo "# FAIL [$CASE]: the case left a mount that cannot be removed"; rc=1; }
   SSHD_LOG_OFF=0; SYSLOG_OFF=0
@@ -600,6 +603,27 @@ syslog_sync() {
   for i in $(seq 500); do grep -qF "$mark" "$SYSLOG" && return 0; sleep 0.01; done
   return 1
 }
+# ns_pids — the processes in this mount namespace outside the test file's process group
+# (the harness's own commands: the case ran in a group of its own); kill_case_leftovers kills
+# those that were not there before the case: daemons that left the case's process group
+# (sssd makes a group of its own), sessions of the fixture's sshd still closing...
+CASE_PIDS_BEFORE=""
+ns_pids() {
+  ps -e -o pid=,pgid=,mntns= | awk -v ns="$(stat -L -c %i /proc/self/ns/mnt)" \
+    -v pg="$(ps -o pgid= -p $$ | tr -d ' ')" '$3 == ns && $2 != pg { print $1 }'
+}
+kill_case_leftovers() {
+  local i left
+  for i in $(seq 100); do
+    left=$(ns_pids | grep -vxF -f <(printf '%s\n' $CASE_PIDS_BEFORE))
+    [ -z "$left" ] && return 0
+    # shellcheck disable=SC2086
+    kill -KILL $left 2>/dev/null
+    sleep 0.05
+  done
+  return 1
+}
+
 # run_light_case FUNCTION — a file without a fixture (no namespace, no users: journal.sh):
 # FUNCTION in a subshell with T a fresh directory of its own, removed after it
 run_light_case() {

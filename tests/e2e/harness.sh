@@ -20,6 +20,7 @@ leave_state() {
   add_user zed $((UID_BASE + 50))
   mkdir -p "$T/mnt"; mount -t tmpfs nnp-left "$T/mnt"
   sleep 601 &   # a process of the case
+  setsid sleep 602 < /dev/null > /dev/null 2>&1 &   # one that leaves the case's process group
   ssh_as alice -- "nohup sleep 600 >/dev/null 2>&1 & echo PID=\$!"   # and of a test user
   wait_for bash -c "pgrep -U $A -x sleep > /dev/null" || fail "alice's sleep did not start"
   LEAKED=yes
@@ -38,7 +39,7 @@ nothing_left() {
   for f in "$T/left" "$T/home/alice/left" /run/left /var/log/left; do [ -e "$f" ] && fail "$f is left"; done
   getent passwd zed > /dev/null && fail "user zed is left"
   grep -q ' nnp-left ' /proc/self/mountinfo && fail "the tmpfs is left"
-  pgrep -f '^sleep 60[01]$' > /dev/null && fail "processes are left"
+  pgrep -f '^sleep 60[012]$' > /dev/null && fail "processes are left"
   [ -z "${LEAKED:-}" ] || fail "a variable leaked"
   # the fixture's stack and users again, through the same sshd
   expect_probe alice 1 $A
