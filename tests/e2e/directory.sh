@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 HOST_BEFORE=$(host_fingerprint)
 overlay_system
 install_debs slapd ldap-utils sssd-ldap sssd-common libnss-sss nslcd libnss-ldapd
-ns_setup
+fixture_setup
 standard_users
 ns_syslog
 A=$((UID_BASE + 1)); B=$((UID_BASE + 2))
@@ -58,7 +58,6 @@ start_slapd() {
   for i in $(seq 100); do ss -Hltn "sport = :$LPORT" | grep -q . && return 0; sleep 0.1; done
   echo "# slapd did not start"; sed 's/^/#   /' "$T/ldap/slapd.log"; return 1
 }
-ensure_slapd() { [ -n "$SLAPD_PID" ] || start_slapd; }
 stop_slapd() {
   [ -n "$SLAPD_PID" ] && { kill "$SLAPD_PID"; wait "$SLAPD_PID" 2>/dev/null; SLAPD_PID=""; }
   local i; for i in $(seq 50); do ss -Hltn "sport = :$LPORT" | grep -q . || return 0; sleep 0.1; done
@@ -121,7 +120,13 @@ stop_client() {
   pkill -x sssd_be 2>/dev/null; pkill -x sssd_nss 2>/dev/null
   local i; for i in $(seq 50); do pgrep -x 'sssd_be|sssd_nss' > /dev/null || break; sleep 0.1; done
 }
-EXTRA_CLEANUP="stop_client; stop_slapd; $EXTRA_CLEANUP"
+# dir_up VARIANT [CASE_SENSITIVE [NAME]] — the case's own slapd and NSS client (sssd with a
+# fresh cache, or nslcd), until NAME (ldapalice) resolves; they die with the case
+dir_up() {
+  start_slapd || fail "slapd did not start"
+  if [ "$1" = sssd ]; then start_sssd "${2:-true}" fresh; else start_nslcd; fi
+  wait_nss "${3:-ldapalice}" || { echo "# $1 does not resolve ${3:-ldapalice}"; tail -n 20 "$T/$1.log" | sed 's/^/#   /'; [ -n "${DEBUG:-}" ] && { mkdir -p /tmp/dirdebug; cp -r "$T"/*.log "$T/ldap" /var/log/sssd /tmp/dirdebug/ 2>/dev/null; cp /etc/nsswitch.conf /tmp/dirdebug/; getent passwd ldapalice > /tmp/dirdebug/getent.txt 2>&1; ls -la /var/lib/sss/pipes > /tmp/dirdebug/pipes.txt 2>&1; }; }
+}
 
 # ---- probes ----
 cat > "$T/bin/euid-probe" <<EOF2
@@ -151,154 +156,145 @@ RULES="$EXEMPT_DAVE
 groups = [\"ldaprestricted\"]
 nnp = true"
 
-start_slapd || exit 1
 write_config "$RULES"
 stacks
 start_sshd || exit 1
 
 for variant in ${VARIANTS:-sssd nslcd}; do
-  if [ $variant = sssd ]; then start_sssd true fresh; else start_nslcd; fi
-  wait_nss ldapalice || { echo "# $variant does not resolve ldapalice"; tail -n 20 "$T/$variant.log" | sed 's/^/#   /'; [ -n "${DEBUG:-}" ] && { mkdir -p /tmp/dirdebug; cp -r "$T"/*.log "$T/ldap" /var/log/sssd /tmp/dirdebug/ 2>/dev/null; cp /etc/nsswitch.conf /tmp/dirdebug/; getent passwd ldapalice > /tmp/dirdebug/getent.txt 2>&1; ls -la /var/lib/sss/pipes > /tmp/dirdebug/pipes.txt 2>&1; }; }
+  case_1() {
+    dir_up $variant
+    pam_session ldapalice 1 $LA
+    pam_session ldapbob 0 0
+    expect_probe ldapalice 1 $LA
+    expect_probe ldapbob 0 0
+  }
+  run_case "$variant: LDAP user in the directory group gets NNP 1 (pamtester, ssh); LDAP user outside: euid 0" case_1
 
-  case_begin "$variant: LDAP user in the directory group gets NNP 1 (pamtester, ssh); LDAP user outside: euid 0"
-  ensure_slapd
-  write_config "$RULES"
-  pam_session ldapalice 1 $LA
-  pam_session ldapbob 0 0
-  expect_probe ldapalice 1 $LA
-  expect_probe ldapbob 0 0
-  case_end
-
-  case_begin "$variant: a local user who is a member only in the directory gets NNP 1"
-  ensure_slapd
-  write_config "$RULES"
-  pam_session alice 1 $A
-  expect_probe alice 1 $A
-  pam_session bob 0 0
-  case_end
-
-  case_begin "$variant: explain and audit agree with the module"
-  ensure_slapd
-  write_config "$RULES"
-  run "$NNPCTL" explain ldapalice --json
-  expect_rc 0; printf '%s' "$OUT" | grep -q '"verdict": "enforce"' || fail "explain ldapalice"
-  run "$NNPCTL" explain ldapbob --json
-  expect_rc 0; printf '%s' "$OUT" | grep -q '"verdict": "no-match"' || fail "explain ldapbob"
-  run "$NNPCTL" explain alice --json
-  printf '%s' "$OUT" | grep -q '"verdict": "enforce"' || fail "explain alice"
-  setpriv --reuid=$LA --regid=$LA --clear-groups sleep 311 & P=$!
-  for i in $(seq 50); do tr '\0' ' ' < /proc/$P/cmdline | grep -q '^sleep' && break; sleep 0.1; done
-  run "$NNPCTL" audit
-  expect_rc 1
-  printf '%s\n' "$OUT" | grep -qE "^ *$P +$P +ldapalice " || fail "audit must list ldapalice's process"
-  kill $P; wait $P 2>/dev/null
-  case_end
-
-  case_begin "$variant: nnp-shell: a directory group member gets the rule's shell, NNP 1 (control: outside, the top-level shell)"
-  # nnp-shell itself never calls NSS; its helper does, with a cleared environment
-  ensure_slapd
-  install_nnp_shell
-  write_config "shell = \"/bin/dash\"
-$RULES
-shell = \"/bin/bash\""
-  run setpriv --reuid=$LA --regid=$LA --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; $T/bin/probe"
-  expect_rc 0; expect_line /usr/bin/bash; expect_line "NNP=1 EUID=$LA"
-  [ -z "$ERR" ] || fail "no warning expected"
-  run setpriv --reuid=$A --regid=$A --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; true"
-  expect_line /usr/bin/bash
-  run setpriv --reuid=$LB --regid=$LB --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; true"
-  expect_line /usr/bin/dash
-  [ -z "$ERR" ] || fail "control: no warning expected"
-  write_config "$RULES"
-  case_end
-
-  if [ $variant = sssd ]; then
-    case_begin "sssd: directory down, cache warm: the local member still gets NNP 1"
-  ensure_slapd
-    write_config "$RULES"
-    pam_session alice 1 $A          # warms the cache
-    stop_slapd
+  case_2() {
+    dir_up $variant
     pam_session alice 1 $A
     expect_probe alice 1 $A
     pam_session bob 0 0
-    case_end
+  }
+  run_case "$variant: a local user who is a member only in the directory gets NNP 1" case_2
 
-    case_begin "sssd: directory down, cache cold: refused and logged; an exemption placed first still logs in"
-    write_config "$RULES"
-    stop_slapd                       # (already down after the warm-cache case)
-    start_sssd true fresh
-    pam_refused alice
-    wait_log "pam_nnp\(nnpdir:session\): user alice: error: rule /etc/security/nnp.toml:5 .*ldaprestricted.*session refused" || fail "the refusal must be logged with its cause"
-    expect_refused alice
-    # SSSD offline with a cold cache answers "not found" (not an error) for the group: that
-    # too must refuse, never read as "not a member"
-    wait_log "pam_nnp\(sshd:session\): user alice: error: .*names group \"ldaprestricted\", which NSS does not know.*session refused" || fail "the not-found answer must refuse and be logged"
-    pam_refused bob                  # nobody can prove they are outside the group
-    pam_session dave 0 0             # exempted by name, placed first: no directory needed
-    expect_probe dave 0 0
+  case_3() {
+    dir_up $variant
+    run "$NNPCTL" explain ldapalice --json
+    expect_rc 0; printf '%s' "$OUT" | grep -q '"verdict": "enforce"' || fail "explain ldapalice"
+    run "$NNPCTL" explain ldapbob --json
+    expect_rc 0; printf '%s' "$OUT" | grep -q '"verdict": "no-match"' || fail "explain ldapbob"
     run "$NNPCTL" explain alice --json
-    expect_rc 3
-    setpriv --reuid=$A --regid=$A --clear-groups sleep 312 & P=$!
+    printf '%s' "$OUT" | grep -q '"verdict": "enforce"' || fail "explain alice"
+    setpriv --reuid=$LA --regid=$LA --clear-groups sleep 311 & P=$!
     for i in $(seq 50); do tr '\0' ' ' < /proc/$P/cmdline | grep -q '^sleep' && break; sleep 0.1; done
     run "$NNPCTL" audit
-    expect_rc 3
-    printf '%s\n' "$OUT" | grep -qE "^undecidable: pid $P \(uid $A\)" || fail "audit must list alice's process as undecidable"
+    expect_rc 1
+    printf '%s\n' "$OUT" | grep -qE "^ *$P +$P +ldapalice " || fail "audit must list ldapalice's process"
     kill $P; wait $P 2>/dev/null
-    start_slapd
-    kill -USR2 "$NSS_PID" 2>/dev/null
-    case_end
-  else
-    case_begin "nslcd: directory down: refused and logged; an exemption placed first still logs in"
-    write_config "$RULES"
-    stop_slapd
-    pam_refused alice
-    wait_log "pam_nnp\(nnpdir:session\): user alice: error: .*ldaprestricted.*session refused" || fail "the refusal must be logged with its cause"
-    expect_refused alice
-    pam_session dave 0 0
-    run "$NNPCTL" explain alice --json
-    expect_rc 3
-    # nnp-shell: the rule's shell cannot be decided: /bin/sh with a warning, NNP still set
+  }
+  run_case "$variant: explain and audit agree with the module" case_3
+
+  case_4() {
+    # nnp-shell itself never calls NSS; its helper does, with a cleared environment
+    dir_up $variant
     install_nnp_shell
-    write_config "shell = \"/bin/bash\"
+    write_config "shell = \"/bin/dash\"
 $RULES
 shell = \"/bin/bash\""
-    run setpriv --reuid=$A --regid=$A --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; $T/bin/probe"
-    expect_rc 0; expect_line /usr/bin/dash; expect_line "NNP=1 EUID=$A"
-    printf '%s\n' "$ERR" | grep -q '^nnp-shell: warning: .*ldaprestricted.*; using /bin/sh$' || fail "nnp-shell must warn about the group"
-    write_config "$RULES"
-    start_slapd
-    case_end
+    run setpriv --reuid=$LA --regid=$LA --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; $T/bin/probe"
+    expect_rc 0; expect_line /usr/bin/bash; expect_line "NNP=1 EUID=$LA"
+    [ -z "$ERR" ] || fail "no warning expected"
+    run setpriv --reuid=$A --regid=$A --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; true"
+    expect_line /usr/bin/bash
+    run setpriv --reuid=$LB --regid=$LB --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; true"
+    expect_line /usr/bin/dash
+    [ -z "$ERR" ] || fail "control: no warning expected"
+  }
+  run_case "$variant: nnp-shell: a directory group member gets the rule's shell, NNP 1 (control: outside, the top-level shell)" case_4
+
+  if [ $variant = sssd ]; then
+    case_5() {
+      dir_up sssd
+      pam_session alice 1 $A          # warms the cache
+      stop_slapd
+      pam_session alice 1 $A
+      expect_probe alice 1 $A
+      pam_session bob 0 0
+    }
+    run_case "sssd: directory down, cache warm: the local member still gets NNP 1" case_5
+
+    case_6() {
+      start_sssd true fresh            # no directory: a cold cache
+      pam_refused alice
+      wait_log "pam_nnp\(nnpdir:session\): user alice: error: rule /etc/security/nnp.toml:5 .*ldaprestricted.*session refused" || fail "the refusal must be logged with its cause"
+      expect_refused alice
+      # SSSD offline with a cold cache answers "not found" (not an error) for the group: that
+      # too must refuse, never read as "not a member"
+      wait_log "pam_nnp\(sshd:session\): user alice: error: .*names group \"ldaprestricted\", which NSS does not know.*session refused" || fail "the not-found answer must refuse and be logged"
+      pam_refused bob                  # nobody can prove they are outside the group
+      pam_session dave 0 0             # exempted by name, placed first: no directory needed
+      expect_probe dave 0 0
+      run "$NNPCTL" explain alice --json
+      expect_rc 3
+      setpriv --reuid=$A --regid=$A --clear-groups sleep 312 & P=$!
+      for i in $(seq 50); do tr '\0' ' ' < /proc/$P/cmdline | grep -q '^sleep' && break; sleep 0.1; done
+      run "$NNPCTL" audit
+      expect_rc 3
+      printf '%s\n' "$OUT" | grep -qE "^undecidable: pid $P \(uid $A\)" || fail "audit must list alice's process as undecidable"
+      kill $P; wait $P 2>/dev/null
+    }
+    run_case "sssd: directory down, cache cold: refused and logged; an exemption placed first still logs in" case_6
+  else
+    case_7() {
+      dir_up nslcd
+      stop_slapd
+      pam_refused alice
+      wait_log "pam_nnp\(nnpdir:session\): user alice: error: .*ldaprestricted.*session refused" || fail "the refusal must be logged with its cause"
+      expect_refused alice
+      pam_session dave 0 0
+      run "$NNPCTL" explain alice --json
+      expect_rc 3
+      # nnp-shell: the rule's shell cannot be decided: /bin/sh with a warning, NNP still set
+      install_nnp_shell
+      write_config "shell = \"/bin/bash\"
+$RULES
+shell = \"/bin/bash\""
+      run setpriv --reuid=$A --regid=$A --clear-groups "$T/bin/nnp-shell" -c "readlink /proc/\$\$/exe; $T/bin/probe"
+      expect_rc 0; expect_line /usr/bin/dash; expect_line "NNP=1 EUID=$A"
+      printf '%s\n' "$ERR" | grep -q '^nnp-shell: warning: .*ldaprestricted.*; using /bin/sh$' || fail "nnp-shell must warn about the group"
+    }
+    run_case "nslcd: directory down: refused and logged; an exemption placed first still logs in" case_7
   fi
 done
 
-case_begin "sssd case_sensitive = false: rules in another case than the directory, logins in another case: NNP 1"
-ensure_slapd
-start_sssd false fresh
-wait_nss ldapuser
-write_config '[[rule]]
+case_8() {
+  dir_up sssd false ldapuser
+  write_config '[[rule]]
 groups = ["OpsRestricted"]
 nnp = true'
-pam_session LDAPUSER 1 $LU
-pam_session ldapuser 1 $LU
-expect_probe LdapUser 1 $LU
-pam_session ldapbob 0 0
-write_config '[[rule]]
+  pam_session LDAPUSER 1 $LU
+  pam_session ldapuser 1 $LU
+  expect_probe LdapUser 1 $LU
+  pam_session ldapbob 0 0
+  write_config '[[rule]]
 users = ["LDAPUser"]
 nnp = true'
-pam_session ldapuser 1 $LU
-pam_session LdapUser 1 $LU
-expect_probe ldapuser 1 $LU
-expect_probe ldapbob 0 0
-run "$NNPCTL" explain LDAPUSER --json
-printf '%s' "$OUT" | grep -q '"verdict": "enforce"' || fail "explain must agree"
-case_end
+  pam_session ldapuser 1 $LU
+  pam_session LdapUser 1 $LU
+  expect_probe ldapuser 1 $LU
+  expect_probe ldapbob 0 0
+  run "$NNPCTL" explain LDAPUSER --json
+  printf '%s' "$OUT" | grep -q '"verdict": "enforce"' || fail "explain must agree"
+}
+run_case "sssd case_sensitive = false: rules in another case than the directory, logins in another case: NNP 1" case_8
 
-stop_client; stop_slapd
-case_begin "the host's nsswitch.conf and PAM stacks are byte-identical to before"
-HOST_AFTER=$(host_fingerprint)
-[ "$HOST_BEFORE" = "$HOST_AFTER" ] || { OUT=$(diff <(echo "$HOST_BEFORE") <(echo "$HOST_AFTER")); fail "the host changed"; }
-[ -n "$HOST_BEFORE" ] || fail "could not read the host's files"
-case_end
+case_9() {
+  HOST_AFTER=$(host_fingerprint)
+  [ "$HOST_BEFORE" = "$HOST_AFTER" ] || { OUT=$(diff <(echo "$HOST_BEFORE") <(echo "$HOST_AFTER")); fail "the host changed"; }
+  [ -n "$HOST_BEFORE" ] || fail "could not read the host's files"
+}
+run_case "the host's nsswitch.conf and PAM stacks are byte-identical to before" case_9
 
-[ -n "${DEBUG:-}" ] && cp "$T/syslog.txt" /tmp/dir-syslog.txt
+[ -n "${DEBUG:-}" ] && cp "$SYSLOG" /tmp/dir-syslog.txt
 finish
