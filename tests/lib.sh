@@ -7,7 +7,8 @@
 #    once (users, keys, artefacts, sshd) on an /etc that is an overlay over the host's;
 #    run_case NAME FUNCTION then runs FUNCTION in a subshell over fresh overlays (tmpfs
 #    uppers) of /etc, /run, /var/log and $T, kills what the case left and unmounts the
-#    overlays, so a case can neither see nor leave state.
+#    overlays, so a case can neither see nor leave state. tests/run.sh FILE CASE builds the
+#    fixture and runs only that case's function.
 #  - the older style (ns_setup + case_begin ... case_end): one shared environment for the
 #    whole file, /etc/pam.d, /etc/security, passwd... bind-mounted from the temp dir.
 #
@@ -555,7 +556,8 @@ case_selected() {
 
 # run_case NAME FUNCTION — run one case in its own environment:
 #  (a) fresh overlays (upper layers on a tmpfs) over /etc, /run, /var/log, $T and, where the
-#      fixture made it writable, /usr/lib: whatever the case writes there is gone after it;
+#      fixture made them writable, /usr/lib (usr_lib_writable) or /usr and /var
+#      (overlay_system): whatever the case writes there is gone after it;
 #  (b) FUNCTION in a subshell (variables do not leak), in a process group of its own;
 #  (c) then every process of that group, every other process of the namespace that was not
 #      there before the case, and every process of a test user is killed;
