@@ -774,6 +774,14 @@ finish() {
 # The guest's /init prints "RESULT NAME ok|FAIL(...)" lines, then "QEMU-DONE". No network
 # device at all (-nic none).
 
+# copy_libs ROOT BIN... — the shared libraries BIN needs (ldd), at their paths under ROOT
+copy_libs() {
+  local root=$1 bin lib; shift
+  for bin in "$@"; do
+    for lib in $(ldd "$bin" | grep -oE '/[^ ]+'); do mkdir -p "$root$(dirname "$lib")"; cp -L "$lib" "$root$lib"; done
+  done
+}
+
 # qemu_boot NAME KERNEL LSMLIST [EXTRA-CMDLINE] — boot $T/initrd.gz once; the console lands
 # in $T/console-NAME.txt. A guest that does not finish bails the file out.
 qemu_boot() {

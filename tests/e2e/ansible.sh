@@ -44,18 +44,7 @@ MACHINES=(1 2)
 # their ssh keys, sudo for all three, the setuid probe. What the role does not do: accounts
 # are the directory's business, and nnpctl check refuses a rule naming an unknown group.
 prepare() {
-  gq 'set -e
-    getent group restricted >/dev/null || groupadd -g 1100 restricted
-    getent group contractors >/dev/null || groupadd -g 1101 contractors
-    for u in alice:1001:restricted bob:1002: carol:1003:contractors; do
-      IFS=: read -r n uid grp <<< "$u"
-      id "$n" >/dev/null 2>&1 || useradd -m -u "$uid" -s /bin/bash ${grp:+-G "$grp"} "$n"
-      install -d -o "$n" -g "$n" -m 700 "/home/$n/.ssh"
-      install -o "$n" -g "$n" -m 600 /root/.ssh/authorized_keys "/home/$n/.ssh/authorized_keys"
-    done
-    printf "alice ALL=(ALL) NOPASSWD: ALL\nbob ALL=(ALL) NOPASSWD: ALL\ncarol ALL=(ALL) NOPASSWD: ALL\n" > /etc/sudoers.d/nnp-test
-    chmod 440 /etc/sudoers.d/nnp-test
-    cp /usr/bin/id '"$SUID"'; chmod 4755 '"$SUID"''
+  guest_users "restricted:1100 contractors:1101" "alice:1001:restricted bob:1002: carol:1003:contractors" "$SUID"
 }
 
 # probe_as USER — a fresh ssh login as USER: "NNP=<bit> EUID=<euid of the setuid probe>"
@@ -71,6 +60,10 @@ fingerprint() {
      nnpctl guard status --json 2>&1 | grep -E "\"(config|loaded_at|state|in_force)\""'
   FP=$OUT
 }
+# fingerprint_all — FP_<m> of every machine; expect_unchanged M WHY — machine M (now the
+# current one) still has its FP_<m>
+fingerprint_all() { local m; for m in "${MACHINES[@]}"; do vm_use "$m"; fingerprint; eval "FP_$m=\$FP"; done; vm_use 1; }
+expect_unchanged() { local v="FP_$1"; vm_use "$1"; fingerprint; [ "$FP" = "${!v}" ] || fail "machine $1 changed $2"; }
 
 # The inventory: the two machines on their loopback ports, root with the suite's key.
 inventory() {
@@ -257,13 +250,12 @@ case_end
 case_begin "second run: changed=0 on both machines (idempotent)"
 if [ "$SKIPPING" = 0 ]; then
   ensure_deployed base
-  for m in "${MACHINES[@]}"; do vm_use "$m"; fingerprint; eval "FP_$m=\$FP"; done; vm_use 1
+  fingerprint_all
   deploy base run2
   expect_rc 0
   for m in "${MACHINES[@]}"; do
     expect_recap "m$m" changed 0; expect_recap "m$m" failed 0
-    vm_use "$m"; fingerprint; v="FP_$m"
-    [ "$FP" = "${!v}" ] || fail "machine $m changed in a run that reported changed=0"
+    expect_unchanged "$m" "in a run that reported changed=0"
   done
   vm_use 1
   # nothing the role ran changed the stacks: pam-auth-update is not even run
@@ -332,15 +324,14 @@ case_end
 case_begin "--check --diff: shows the diff of a pending change and changes nothing"
 if [ "$SKIPPING" = 0 ]; then
   ensure_deployed enforce
-  for m in "${MACHINES[@]}"; do vm_use "$m"; fingerprint; eval "FP_$m=\$FP"; done; vm_use 1
+  fingerprint_all
   play_as check site.yml --check --diff -e @"$A/checkmode.yml"
   expect_rc 0
   grep -qF '+notice = "This session runs with no_new_privs."' "$A/check.log" || fail "the diff should show the new notice line"
   grep -q '30-oncall.toml' "$A/check.log" || fail "the diff should show the new drop-in"
   for m in "${MACHINES[@]}"; do
     expect_recap "m$m" failed 0; expect_recap_gt0 "m$m" changed
-    vm_use "$m"; fingerprint; v="FP_$m"
-    [ "$FP" = "${!v}" ] || fail "machine $m changed under --check"
+    expect_unchanged "$m" "under --check"
     g 'test -e /etc/security/nnp.d/30-oncall.toml'; expect_rc 1
   done
   vm_use 1
@@ -351,7 +342,7 @@ case_end
 case_begin "a broken config: validate stops it on the first batch (serial 1, max_fail_percentage 0); no host changes, the second is never touched"
 if [ "$SKIPPING" = 0 ]; then
   ensure_deployed enforce
-  for m in "${MACHINES[@]}"; do vm_use "$m"; fingerprint; eval "FP_$m=\$FP"; done; vm_use 1
+  fingerprint_all
   play_as broken site.yml -e @"$A/broken.yml" -e nnp_serial=1
   [ "$RC" != 0 ] || fail "the play should fail"
   grep -q 'failed to validate' "$A/broken.log" || fail "validate should be what stopped it"
@@ -360,8 +351,7 @@ if [ "$SKIPPING" = 0 ]; then
   expect_recap m1 failed 1; expect_recap m1 changed 0
   [ -z "$(recap m2 ok)" ] || fail "the second batch (m2) should not have run"
   for m in "${MACHINES[@]}"; do
-    vm_use "$m"; fingerprint; v="FP_$m"
-    [ "$FP" = "${!v}" ] || fail "machine $m changed although its config did not validate"
+    expect_unchanged "$m" "although its config did not validate"
     g 'ls /etc/security/nnp.d/; ls /run | grep -c nnp-check'; expect_no_out_match '30-broken'; expect_out_line 0
   done
   vm_use 1

@@ -45,9 +45,7 @@ cp "$KOUT/bprm_no_new_privs" "$R/bin/"
 cp "$NNPCTL" "$R/usr/sbin/nnpctl"
 BPFTOOL=$(command -v bpftool || echo /usr/sbin/bpftool)
 cp "$BPFTOOL" "$R/usr/sbin/bpftool"
-for bin in "$NNPCTL" "$BPFTOOL"; do
-  for lib in $(ldd "$bin" | grep -oE '/[^ ]+'); do mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"; done
-done
+copy_libs "$R" "$NNPCTL" "$BPFTOOL"
 printf 'root:x:0:0:root:/:/bin/sh\nalice:x:1001:1001::/:/bin/sh\nbob:x:1002:1002::/:/bin/sh\ndave:x:1004:1004::/:/bin/sh\n' > "$R/etc/passwd"
 printf 'root:x:0:\nrestricted:x:1100:alice,dave\n' > "$R/etc/group"
 printf 'passwd: files\ngroup: files\n' > "$R/etc/nsswitch.conf"

@@ -29,7 +29,7 @@ for c in runas marker userns_exec setfcap; do
   gcc -static -O1 -Wall -o "$R/bin/$c" "$NNP_ROOT/tests/c/$c.c" || exit 1
 done
 cp "$NNPCTL" "$R/usr/sbin/nnpctl"
-for lib in $(ldd "$NNPCTL" | grep -oE '/[^ ]+'); do mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"; done
+copy_libs "$R" "$NNPCTL"
 printf 'root:x:0:0:root:/:/bin/sh\nalice:x:1001:1001::/:/bin/sh\nbob:x:1002:1002::/:/bin/sh\ncarol:x:1003:1003::/:/bin/sh\ndave:x:1004:1004::/:/bin/sh\n' > "$R/etc/passwd"
 printf 'root:x:0:\nrestricted:x:1100:alice,dave\n' > "$R/etc/group"
 printf 'passwd: files\ngroup: files\n' > "$R/etc/nsswitch.conf"

@@ -38,17 +38,7 @@ nnp = true'
 PREPARED=0
 prepare_guest() {
   [ "$PREPARED" = 1 ] && return 0
-  gq 'set -e
-    getent group restricted >/dev/null || groupadd -g 1100 restricted
-    for u in alice:1001:restricted bob:1002: carol:1003:restricted; do
-      IFS=: read -r n uid grp <<< "$u"
-      id "$n" >/dev/null 2>&1 || useradd -m -u "$uid" -s /bin/bash ${grp:+-G "$grp"} "$n"
-      install -d -o "$n" -g "$n" -m 700 "/home/$n/.ssh"
-      install -o "$n" -g "$n" -m 600 /root/.ssh/authorized_keys "/home/$n/.ssh/authorized_keys"
-    done
-    printf "alice ALL=(ALL) NOPASSWD: ALL\nbob ALL=(ALL) NOPASSWD: ALL\ncarol ALL=(ALL) NOPASSWD: ALL\n" > /etc/sudoers.d/nnp-test
-    chmod 440 /etc/sudoers.d/nnp-test
-    cp /usr/bin/id '"$SUID"'; chmod 4755 '"$SUID"'' || return 1
+  guest_users "restricted:1100" "alice:1001:restricted bob:1002: carol:1003:restricted" "$SUID" || return 1
   PREPARED=1
 }
 

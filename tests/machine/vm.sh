@@ -206,6 +206,24 @@ gssh() {
   return $RC
 }
 
+# guest_users GROUPS USERS SUID — the test accounts in the guest, idempotent: GROUPS as
+# "name:gid ...", USERS as "name:uid:group ..." (group may be empty), each with root's ssh key
+# and passwordless sudo; a setuid-root copy of id at SUID
+guest_users() {
+  gq 'set -e
+    for gr in '"$1"'; do getent group "${gr%%:*}" >/dev/null || groupadd -g "${gr#*:}" "${gr%%:*}"; done
+    : > /etc/sudoers.d/nnp-test
+    for u in '"$2"'; do
+      IFS=: read -r n uid grp <<< "$u"
+      id "$n" >/dev/null 2>&1 || useradd -m -u "$uid" -s /bin/bash ${grp:+-G "$grp"} "$n"
+      install -d -o "$n" -g "$n" -m 700 "/home/$n/.ssh"
+      install -o "$n" -g "$n" -m 600 /root/.ssh/authorized_keys "/home/$n/.ssh/authorized_keys"
+      echo "$n ALL=(ALL) NOPASSWD: ALL" >> /etc/sudoers.d/nnp-test
+    done
+    chmod 440 /etc/sudoers.d/nnp-test
+    cp /usr/bin/id '"$3"'; chmod 4755 '"$3"''
+}
+
 # expect_out_line LINE — OUT has exactly that line
 expect_out_line() { printf '%s\n' "$OUT" | grep -qxF -- "$1" || fail "expected a line '$1'"; }
 expect_out_match() { printf '%s\n' "$OUT$ERR" | grep -qE -- "$1" || fail "expected output matching '$1'"; }
