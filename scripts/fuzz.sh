@@ -14,6 +14,13 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 # RUSTC_BOOTSTRAP=1 lets the stable compiler accept those flags: for these fuzz builds only
 # (set on the cargo fuzz command lines below, not exported), never for the shipped binaries.
 for t in config_parser module_args; do
+  # built first, in full view: the run's output below is cut to its last lines, which would
+  # hide a compile error (the fuzz crate is outside the workspace: cargo test does not build it)
+  log=$(mktemp)
+  if ! RUSTC_BOOTSTRAP=1 cargo fuzz build "$t" > "$log" 2>&1; then
+    grep -E '^(error|warning)' -A12 "$log" | head -n 60; rm -f "$log"; exit 1
+  fi
+  rm -f "$log"
   if [ "$MODE" = smoke ]; then
     tmp=$(mktemp -d)
     RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" "$tmp" "fuzz/corpus/$t" -- -max_total_time="$SECS" -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 12

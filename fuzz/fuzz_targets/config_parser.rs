@@ -16,7 +16,7 @@ impl Directory for Dir {
         Ok((uid == 2001).then(|| UserEntry { name: b"alice".to_vec(), uid, gid: 2001 }))
     }
     fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
-        Ok((name == b"restricted").then(|| GroupEntry { gid: 4100, members: vec![b"alice".to_vec()] }))
+        Ok((name == b"restricted").then(|| GroupEntry { name: name.to_vec(), gid: 4100, members: vec![b"alice".to_vec()] }))
     }
     fn group_ids(&self, _user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
         Ok(vec![primary, 4100])

@@ -765,24 +765,36 @@ pub fn load(
     // Leftovers of a loader that died before pinning its link: ours to clear (we hold the
     // lock and no link is pinned, so no guard is in force through them).
     remove_pins();
+    match first_live(&c, want, PIN_DIR) {
+        Ok((mode, action)) => {
+            Meta::new(mode, action, &c).write()?;
+            Ok((mode, c))
+        }
+        Err(why) => Err(GuardError::System(format!(
+            "no mode of the guard is live on this kernel: {why}"
+        ))),
+    }
+}
+
+/// Load, attach, prove live and pin into `dir` the first mode that is live: `want`, or for
+/// auto LSM then kill. `Err`: why each mode is not, one clause per mode.
+fn first_live(
+    c: &Compiled,
+    want: Option<AttachMode>,
+    dir: &str,
+) -> Result<(AttachMode, Action), String> {
     let order: Vec<AttachMode> = match want {
         Some(m) => vec![m],
         None => vec![AttachMode::Lsm, AttachMode::Kill],
     };
     let mut why = Vec::new();
     for mode in order {
-        match try_load(&c, mode, PIN_DIR) {
-            Ok(action) => {
-                Meta::new(mode, action, &c).write()?;
-                return Ok((mode, c));
-            }
+        match try_load(c, mode, dir) {
+            Ok(action) => return Ok((mode, action)),
             Err(e) => why.push(format!("{} mode: {e}", mode.as_str())),
         }
     }
-    Err(GuardError::System(format!(
-        "no mode of the guard is live on this kernel: {}",
-        why.join("; ")
-    )))
+    Err(why.join("; "))
 }
 
 /// Replace a loaded guard by this version's program with no unguarded moment (a package
@@ -802,35 +814,26 @@ pub fn replace(
     let c = compile(path, explicit)?;
     remove_pins_in(PIN_NEXT);
     remove_pins_in(PIN_OLD);
-    let order: Vec<AttachMode> = match want {
-        Some(m) => vec![m],
-        None => vec![AttachMode::Lsm, AttachMode::Kill],
-    };
-    let mut why = Vec::new();
-    for mode in order {
-        match try_load(&c, mode, PIN_NEXT) {
-            Ok(action) => {
-                // Both attached now. Swap the directories: for a moment PIN_DIR is absent
-                // (status says "not loaded"), but both programs keep refusing throughout.
-                std::fs::rename(PIN_DIR, PIN_OLD)
-                    .map_err(|e| sys(&format!("moving {PIN_DIR} aside"), e))?;
-                if let Err(e) = std::fs::rename(PIN_NEXT, PIN_DIR) {
-                    let _ = std::fs::rename(PIN_OLD, PIN_DIR);
-                    remove_pins_in(PIN_NEXT);
-                    return Err(sys(&format!("moving {PIN_NEXT} into place"), e));
-                }
-                Meta::new(mode, action, &c).write()?;
-                remove_pins_in(PIN_OLD);
-                return Ok((mode, c));
-            }
-            Err(e) => why.push(format!("{} mode: {e}", mode.as_str())),
+    let (mode, action) = match first_live(&c, want, PIN_NEXT) {
+        Ok(live) => live,
+        Err(why) => {
+            remove_pins_in(PIN_NEXT);
+            return Err(GuardError::System(format!(
+                "no mode of the guard is live on this kernel (the loaded guard stays): {why}"
+            )));
         }
+    };
+    // Both attached now. Swap the directories: for a moment PIN_DIR is absent (status says
+    // "not loaded"), but both programs keep refusing throughout.
+    std::fs::rename(PIN_DIR, PIN_OLD).map_err(|e| sys(&format!("moving {PIN_DIR} aside"), e))?;
+    if let Err(e) = std::fs::rename(PIN_NEXT, PIN_DIR) {
+        let _ = std::fs::rename(PIN_OLD, PIN_DIR);
+        remove_pins_in(PIN_NEXT);
+        return Err(sys(&format!("moving {PIN_NEXT} into place"), e));
     }
-    remove_pins_in(PIN_NEXT);
-    Err(GuardError::System(format!(
-        "no mode of the guard is live on this kernel (the loaded guard stays): {}",
-        why.join("; ")
-    )))
+    Meta::new(mode, action, &c).write()?;
+    remove_pins_in(PIN_OLD);
+    Ok((mode, c))
 }
 
 /// Open the object and load the program of `mode` only (nothing attached).
