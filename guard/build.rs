@@ -10,9 +10,10 @@ use std::path::PathBuf;
 use libbpf_cargo::SkeletonBuilder;
 use sha2::{Digest, Sha256};
 
-const PROGRAMS: [(&str, &str); 2] = [
+const PROGRAMS: [(&str, &str); 3] = [
     ("src/bpf/guard.bpf.c", "guard.skel.rs"),
     ("src/bpf/allow_key.bpf.c", "allow_key.skel.rs"),
+    ("src/bpf/tasks.bpf.c", "tasks.skel.rs"),
 ];
 
 fn main() {

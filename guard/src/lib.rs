@@ -10,7 +10,7 @@
 //! the one answer to "is the guard in force", used by every front end.
 //!
 //! The generated skeletons (`libbpf-cargo`) are the only unsafe code here, in `skel` and
-//! `allow_skel` (one module, `generated`, carries their lint exceptions).
+//! `allow_skel` and `tasks_skel` (one module, `generated`, carries their lint exceptions).
 #![deny(unsafe_code)]
 
 /// The generated skeletons, under one set of lint exceptions.
@@ -35,12 +35,16 @@ mod generated {
     pub(crate) mod allow_skel {
         include!(concat!(env!("OUT_DIR"), "/allow_key.skel.rs"));
     }
+    pub(crate) mod tasks_skel {
+        include!(concat!(env!("OUT_DIR"), "/tasks.skel.rs"));
+    }
 }
 use generated::{allow_skel, skel};
 
 mod meta;
 mod report;
 mod state;
+pub mod tasks;
 
 use std::collections::BTreeMap;
 use std::fmt;

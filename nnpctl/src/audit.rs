@@ -86,13 +86,14 @@ const MAX_RESCANS: usize = 64;
 /// Time the rescans may take, at most.
 const RESCAN_BUDGET: Duration = Duration::from_secs(1);
 
-fn restriction(config: &Config, res: &mut Resolver<'_>, p: &procfs::Proc) -> Restriction {
-    let uid = p.ruid;
-    let who = Who::Kernel {
-        uid,
-        gid: p.rgid,
-        groups: &p.groups,
-    };
+fn restriction(
+    config: &Config,
+    res: &mut Resolver<'_>,
+    uid: u32,
+    gid: u32,
+    groups: &[u32],
+) -> Restriction {
+    let who = Who::Kernel { uid, gid, groups };
     match config.decide_any_service(res, who) {
         Ok(d) => match d.verdict {
             Verdict::Enforce(rule) => {
@@ -160,10 +161,16 @@ fn current_guard(state: &nnp_guard::GuardState) -> Option<nnp_config::guard::Gua
 /// Does the guard in force protect this process? Never one that already holds more than
 /// its real ids (a setuid program started before the guard): the guard stops raises, it
 /// does not take privileges away.
-fn guarded(guard: Option<&nnp_config::guard::GuardTable>, p: &procfs::Proc) -> bool {
-    !p.privileged
+fn guarded(
+    guard: Option<&nnp_config::guard::GuardTable>,
+    privileged: bool,
+    uid: u32,
+    gid: u32,
+    groups: &[u32],
+) -> bool {
+    !privileged
         && guard
-            .and_then(|t| t.lookup(p.ruid, p.rgid, &p.groups))
+            .and_then(|t| t.lookup(uid, gid, groups))
             .is_some_and(|v| {
                 nnp_config::guard::decode(v).1 == nnp_config::guard::GuardVerdict::Enforce
             })
@@ -224,6 +231,102 @@ impl<'a> Worker<'a> {
         });
     }
 
+    /// Is the owner of these kernel credentials restricted? Decided once per set.
+    fn restriction(&mut self, uid: u32, gid: u32, groups: &[u32]) -> Restriction {
+        let key = (uid, gid, groups.to_vec());
+        if let Some(v) = self.restrictions.get(&key) {
+            return v.clone();
+        }
+        let v = restriction(self.config, &mut self.res, uid, gid, groups);
+        self.restrictions.insert(key, v.clone());
+        v
+    }
+
+    /// Judge one thread the task iterator read in the kernel. Its process's command line
+    /// and start time come from /proc while it still runs (the start time read there must
+    /// be the kernel's, or the pid is another process's by now: its name stands in).
+    fn judge_task(&mut self, t: &nnp_guard::tasks::Task) {
+        let pid = t.tgid;
+        let name = nnp_config::escape_value(&t.comm);
+        let command = |w: &mut Self| {
+            let start = w.boot + t.start_ns / 1_000_000_000;
+            let cmd = procfs::cmdline(w.root, pid, &name, &mut w.buf);
+            if procfs::start_time(w.root, pid, w.boot, w.ticks, &mut w.buf) == Some(start) {
+                cmd
+            } else {
+                format!("[{name}]")
+            }
+        };
+        if t.unread {
+            let command = command(self);
+            self.s.undecided.push(Undecided {
+                pid,
+                uid: None,
+                command,
+                reason: format!(
+                    "thread {}: its credentials could not be read in the kernel",
+                    t.tid
+                ),
+            });
+            return;
+        }
+        let mut groups = std::borrow::Cow::Borrowed(&t.groups[..]);
+        if t.truncated {
+            // more groups than the iterator writes: /proc has them all, while it runs
+            let path = self
+                .root
+                .join(pid.to_string())
+                .join("task")
+                .join(t.tid.to_string())
+                .join("status");
+            match procfs::read_status(&path, t.tid, &mut self.buf) {
+                Ok(p) if p.ruid == t.uids[0] && p.rgid == t.gids[0] => {
+                    groups = std::borrow::Cow::Owned(p.groups)
+                }
+                _ => {
+                    let command = command(self);
+                    self.s.undecided.push(Undecided {
+                        pid,
+                        uid: Some(t.uids[0]),
+                        command,
+                        reason: format!(
+                            "thread {}: more than {} groups, and it exited before /proc could list them",
+                            t.tid,
+                            nnp_guard::tasks::GROUPS_WRITTEN
+                        ),
+                    });
+                    return;
+                }
+            }
+        }
+        match self.restriction(t.uids[0], t.gids[0], &groups) {
+            Ok(None) => {}
+            Ok(Some((user, rule))) => {
+                let command = command(self);
+                let guarded = guarded(self.guard, t.privileged(), t.uids[0], t.gids[0], &groups);
+                self.s.findings.push(Finding {
+                    protection: if guarded { "guard" } else { "none" },
+                    pid,
+                    tid: t.tid,
+                    user,
+                    uid: t.uids[0],
+                    start: procfs::iso8601(self.boot + t.start_ns / 1_000_000_000),
+                    command,
+                    rule,
+                });
+            }
+            Err(reason) => {
+                let command = command(self);
+                self.s.undecided.push(Undecided {
+                    pid,
+                    uid: Some(t.uids[0]),
+                    command,
+                    reason,
+                });
+            }
+        }
+    }
+
     /// Read and judge one process.
     fn visit(&mut self, pid: u32) -> Visit {
         let root = self.root;
@@ -264,15 +367,7 @@ impl<'a> Worker<'a> {
         if lacking.is_empty() {
             return Visit::Read; // every thread has NNP: fine whatever the rules say
         }
-        let key = (p.ruid, p.rgid, p.groups.clone());
-        let v = match self.restrictions.get(&key) {
-            Some(v) => v.clone(),
-            None => {
-                let v = restriction(self.config, &mut self.res, &p);
-                self.restrictions.insert(key, v.clone());
-                v
-            }
-        };
+        let v = self.restriction(p.ruid, p.rgid, &p.groups);
         match v {
             Ok(None) => {}
             Ok(Some((user, rule))) => {
@@ -280,7 +375,7 @@ impl<'a> Worker<'a> {
                     .map(procfs::iso8601)
                     .unwrap_or_else(|| "?".to_string());
                 let command = procfs::cmdline(root, pid, &p.name, &mut self.buf);
-                let protection = if guarded(self.guard, &p) {
+                let protection = if guarded(self.guard, p.privileged, p.ruid, p.rgid, &p.groups) {
                     "guard"
                 } else {
                     "none"
@@ -314,14 +409,17 @@ fn scan(mut w: Worker<'_>, pids: &[u32]) -> Scan {
 
 /// Rescans: list /proc again and read every process not seen yet (by pid and the inode of
 /// its /proc entry: pids are reused quickly on a host that forks a lot) at once, while a
-/// pass had one vanish before it could be read (bounded). Returns what they found.
-fn rescan(mut w: Worker<'_>, seen: &mut HashSet<(u32, u64)>, mut churn: bool) -> Scan {
+/// pass had one vanish before it could be read (bounded). Returns what they found, and how
+/// many pids vanished unread in the last pass when the bound ended them (0: /proc was quiet).
+fn rescan(mut w: Worker<'_>, seen: &mut HashSet<(u32, u64)>, mut churn: bool) -> (Scan, usize) {
     use std::os::unix::fs::DirEntryExt;
     let start = Instant::now();
     let mut passes = 0;
+    let mut vanished = 0;
     while churn && passes < MAX_RESCANS && start.elapsed() < RESCAN_BUDGET {
         passes += 1;
         churn = false;
+        vanished = 0;
         let Ok(dir) = std::fs::read_dir(w.root) else {
             break;
         };
@@ -332,10 +430,11 @@ fn rescan(mut w: Worker<'_>, seen: &mut HashSet<(u32, u64)>, mut churn: bool) ->
             };
             if seen.insert((pid, entry.ino())) && w.visit(pid) == Visit::Vanished {
                 churn = true;
+                vanished += 1;
             }
         }
     }
-    w.s
+    (w.s, if churn { vanished } else { 0 })
 }
 
 /// What a scan found: findings, the processes the guard protects instead, undecidable ones.
@@ -381,19 +480,23 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Output, Error> {
     render(c, json)
 }
 
-fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, Error> {
-    let root = Path::new("/proc");
+/// The audit without the task iterator: /proc read by workers, then listed again while
+/// processes vanish before they are read (bounded); `why`: the iterator's error.
+fn from_proc(
+    config: &Config,
+    guard: Option<&nnp_config::guard::GuardTable>,
+    root: &Path,
+    boot: u64,
+    ticks: u64,
+    why: &str,
+) -> Result<Scan, Error> {
     let listed = procfs::pids_with_ino(root).map_err(|e| Error::system("cannot read /proc", e))?;
     let pids: Vec<u32> = listed.iter().map(|&(pid, _)| pid).collect();
-    let boot = procfs::boot_time(root);
-    let ticks = nnp_sys::clock_ticks();
     // Reading /proc is kernel time; spread it over the CPUs.
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let chunk = pids.len().div_ceil(workers).max(1);
-    let guard = current_guard(state);
-    let guard = guard.as_ref();
     let mut total = Scan::default();
     std::thread::scope(|sc| {
         let handles: Vec<_> = pids
@@ -427,12 +530,57 @@ fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, 
     // pid it never listed: look again (always once, so a process born during the first
     // pass is read too).
     let mut seen: HashSet<(u32, u64)> = listed.into_iter().collect();
-    let mut again = rescan(
+    let (mut again, vanished) = rescan(
         Worker::new(config, guard, root, boot, ticks),
         &mut seen,
         true,
     );
     total.merge(&mut again);
+    if vanished > 0 {
+        // Still changing when the rescans ended: a process that forks and exits in a loop
+        // may be among those never read. Not a pass.
+        total.undecided.push(Undecided {
+            pid: 0,
+            uid: None,
+            command: "[processes that came and went]".to_string(),
+            reason: format!(
+                "{} exited before /proc could read {} and /proc was still changing when the \
+                 audit stopped listing it again; the kernel's task iterator, which sees every \
+                 process, is not available: {why}",
+                if vanished == 1 {
+                    "1 process".to_string()
+                } else {
+                    format!("{vanished} processes")
+                },
+                if vanished == 1 { "it" } else { "them" }
+            ),
+        });
+    }
+    Ok(total)
+}
+
+fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, Error> {
+    let root = Path::new("/proc");
+    let boot = procfs::boot_time(root);
+    let ticks = nnp_sys::clock_ticks();
+    let guard = current_guard(state);
+    let guard = guard.as_ref();
+    let mut total = match nnp_guard::tasks::snapshot() {
+        Ok(tasks) => {
+            let mut w = Worker::new(config, guard, root, boot, ticks);
+            let mut processes = HashSet::new();
+            for t in tasks.iter().filter(|t| !t.kthread) {
+                processes.insert(t.tgid);
+                w.s.threads += 1;
+                if !t.nnp {
+                    w.judge_task(t);
+                }
+            }
+            w.s.processes = processes.len();
+            w.s
+        }
+        Err(e) => from_proc(config, guard, root, boot, ticks, &e.to_string())?,
+    };
     total
         .findings
         .sort_by(|a, b| (a.pid, a.tid, &a.start).cmp(&(b.pid, b.tid, &b.start)));

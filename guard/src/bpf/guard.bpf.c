@@ -22,6 +22,7 @@
 #include <bpf/bpf_core_read.h>
 #include "guard.h"
 #include "filekey.bpf.h"
+#include "cred.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -90,35 +91,6 @@ enum nnp_state_slot nnp_state_slot_type = NNP_S_ACTIVE;
 enum nnp_counter nnp_counter_type = NNP_C_EXECS;
 enum nnp_action nnp_action_type = NNP_A_REFUSED;
 enum nnp_guard_action nnp_guard_action_type = NNP_ACTION_REFUSE;
-
-/* kernel_cap_t before 6.3 */
-struct kernel_cap_struct___old { __u32 cap[2]; } __attribute__((preserve_access_index));
-struct cred___old {
-	struct kernel_cap_struct___old cap_permitted;
-	struct kernel_cap_struct___old cap_effective;
-} __attribute__((preserve_access_index));
-
-static __always_inline __u64 cap_perm(const struct cred *c)
-{
-	if (bpf_core_type_exists(struct kernel_cap_struct___old)) {
-		const struct cred___old *o = (const void *)c;
-		__u32 lo = o->cap_permitted.cap[0];
-		__u32 hi = o->cap_permitted.cap[1];
-		return ((__u64)hi << 32) | lo;
-	}
-	return c->cap_permitted.val;
-}
-
-static __always_inline __u64 cap_eff(const struct cred *c)
-{
-	if (bpf_core_type_exists(struct kernel_cap_struct___old)) {
-		const struct cred___old *o = (const void *)c;
-		__u32 lo = o->cap_effective.cap[0];
-		__u32 hi = o->cap_effective.cap[1];
-		return ((__u64)hi << 32) | lo;
-	}
-	return c->cap_effective.val;
-}
 
 static __always_inline void count(__u32 which)
 {

@@ -128,4 +128,28 @@ struct nnp_fd_key {
 	struct nnp_file_key key;
 };
 
+/* tasks.bpf.c output (nnpctl audit): one record per task (thread) of the reader's pid
+ * namespace, read in the kernel while the iterator walks the tasks in pid order, followed
+ * by min(ngroups, NNP_TASK_GROUPS) supplementary gids. */
+#define NNP_TASK_GROUPS 1024
+enum nnp_task_flag {
+	NNP_T_NNP = 1,         /* no_new_privs is set */
+	NNP_T_KTHREAD = 2,     /* a kernel thread (PF_KTHREAD) */
+	NNP_T_CAPS = 4,        /* holds a permitted capability */
+	NNP_T_TRUNCATED = 8,   /* more than NNP_TASK_GROUPS groups: only the first follow */
+	NNP_T_UNREAD = 16,     /* credentials or groups could not be read */
+};
+struct nnp_task {
+	__u32 tgid;      /* process id, as the reader's pid namespace counts (the initial one) */
+	__u32 pid;       /* thread id */
+	__u32 uid, euid, suid, fsuid;
+	__u32 gid, egid, sgid, fsgid;
+	__u32 flags;     /* enum nnp_task_flag */
+	__u32 ngroups;   /* the task's supplementary groups (all of them, not only those that follow) */
+	__u32 nwritten;  /* gids that follow this record */
+	__u32 pad;
+	__u64 start;     /* start_boottime, ns */
+	char comm[16];
+};
+
 #endif

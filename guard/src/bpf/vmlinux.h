@@ -123,8 +123,12 @@ struct linux_binprm {
 };
 
 struct task_struct {
+	unsigned int flags;
+	unsigned long atomic_flags;
 	int pid;
 	int tgid;
+	u64 start_boottime;
+	const struct cred *real_cred;
 	const struct cred *cred;
 	char comm[16];
 };
@@ -142,6 +146,11 @@ struct bpf_iter__task_file {
 	struct task_struct *task;
 	u32 fd;
 	struct file *file;
+};
+
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
 };
 
 #pragma clang attribute pop
