@@ -304,10 +304,8 @@ fn check_pam(r: &mut Diagnosis, has_rules: bool, default_config: Option<&Path>) 
             );
             continue;
         }
-        if stack.from_other {
-            // The session lines are other's, reported under its own name.
-            continue;
-        }
+        // The service's own ghosts first: a pam_nnp.so line that never became a session
+        // line may be exactly why libpam falls back to `other`.
         for g in &stack.ghosts {
             r.say(
                 Severity::Problem,
@@ -316,6 +314,10 @@ fn check_pam(r: &mut Diagnosis, has_rules: bool, default_config: Option<&Path>) 
                     g.origin, g.reason
                 ),
             );
+        }
+        if stack.from_other {
+            // The session lines are other's, reported under its own name.
+            continue;
         }
         for pos in 0..stack.handlers.len() {
             if !stack.handlers[pos]

@@ -178,6 +178,9 @@ pub struct Handler {
     pub origin: Origin,
     /// A `[...]` control libpam could not parse (then every outcome is `bad`).
     pub control_error: Option<String>,
+    /// The module cannot return `PAM_SUCCESS` for this service: a `pam_succeed_if.so`
+    /// condition on `service` that is false (see [`service_condition_fails`]).
+    pub never_succeeds: Option<String>,
 }
 
 impl Handler {
@@ -232,7 +235,8 @@ pub struct Stack {
     pub handlers: Vec<Handler>,
     /// The service configures no session module: libpam uses the `other` stack's.
     pub from_other: bool,
-    /// Lines naming pam_nnp.so that never become a session module.
+    /// Lines of the service's own files naming pam_nnp.so that never become a session
+    /// module (also when the service falls back to `other`, whose lines are not here).
     pub ghosts: Vec<Ghost>,
     /// libpam cannot read the stack at all and fails every request of the service
     /// (`pam_start`: "Initialization failure"), with the reason.
@@ -713,6 +717,7 @@ impl Loader<'_> {
                         level,
                         origin: origin.clone(),
                         control_error: None,
+                        never_succeeds: None,
                     });
                 }
                 let loaded = match &name {
@@ -738,6 +743,7 @@ impl Loader<'_> {
                             level,
                             origin,
                             control_error: None,
+                            never_succeeds: None,
                         });
                         return Ok(());
                     }
@@ -798,6 +804,7 @@ impl Loader<'_> {
             level,
             origin,
             control_error,
+            never_succeeds: None,
         });
         Ok(())
     }
@@ -846,11 +853,114 @@ pub fn load_service(files: &dyn Files, module_dir: &Path, service: &str) -> Stac
         stack.handlers = other.handlers;
         stack.from_other = true;
         stack.fatal = other.fatal;
-        stack.ghosts.extend(other.ghosts);
+        // `other`'s own ghosts are reported under its name; the service keeps its own
+        // (a pam_nnp.so line of its file that never became a session line is why libpam
+        // falls back to `other` at all).
         stack.unreadable.extend(other.unreadable);
         stack.mentions_nnp |= other.mentions_nnp;
     }
+    // PAM_SERVICE is the service's name, also when the lines are other's.
+    for h in &mut stack.handlers {
+        if let HandlerKind::Module {
+            path,
+            present: true,
+            args,
+            ..
+        } = &h.kind
+        {
+            if module_name(path) == "pam_succeed_if.so" {
+                h.never_succeeds = service_condition_fails(args, service);
+            }
+        }
+    }
     stack
+}
+
+/// Options pam_succeed_if.so skips wherever they stand (`strcmp`), even as a condition's
+/// value.
+const SUCCEED_IF_OPTIONS: [&str; 6] = [
+    "debug",
+    "use_uid",
+    "quiet",
+    "quiet_fail",
+    "quiet_success",
+    "audit",
+];
+
+/// The first `service` condition of a `pam_succeed_if.so` line that is false for `service`,
+/// as `service OP VALUE`: then the module never returns `PAM_SUCCESS` (it evaluates its
+/// conditions in order and stops at the first one not met, or at an error, and succeeds
+/// only when all are met). Evaluated as Linux-PAM's pam_succeed_if.c does (1.5.2 and
+/// later): the option words are dropped, the rest taken three at a time; `=` and `!=` are
+/// `strcmp`, `in` and `notin` its `:`-separated list match (`evaluate_inlist`). Only the
+/// attribute `service` and the qualifiers `=`, `!=`, `in` and `notin` written in lower case
+/// are evaluated; the rest (globs, user, group, host conditions) may go either way.
+/// Services libpam could never be started as (upper case: `pam_start` lowers the name),
+/// and those 1.5.2 would read as another attribute (its chain of `if`s turns a service
+/// named `ruser`, `rhost` or `tty` into that item's value), are never evaluated.
+pub fn service_condition_fails(args: &[String], service: &str) -> Option<String> {
+    if service.bytes().any(|b| b.is_ascii_uppercase())
+        || ["ruser", "rhost", "tty"].contains(&service)
+    {
+        return None;
+    }
+    let words: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !SUCCEED_IF_OPTIONS.contains(a))
+        .collect();
+    for c in words.chunks_exact(3) {
+        let (left, qual, right) = (c[0], c[1], c[2]);
+        if left != "service" {
+            continue;
+        }
+        let met = match qual {
+            "=" => service == right,
+            "!=" => service != right,
+            "in" => in_list(service, right),
+            "notin" => !in_list(service, right),
+            _ => continue,
+        };
+        if !met {
+            return Some(format!("{left} {qual} {right}"));
+        }
+    }
+    None
+}
+
+/// pam_succeed_if.c's `evaluate_inlist`, step by step (a `strstr` scan that only counts
+/// a match starting a `:`-separated element and ending one).
+fn in_list(left: &str, list: &str) -> bool {
+    let (left, mut right) = (left.as_bytes(), list.as_bytes());
+    loop {
+        let Some(at) = find(right, left) else {
+            return false;
+        };
+        if at == 0 || right[at - 1] == b':' {
+            let end = at + left.len();
+            if end == right.len() || right[end] == b':' {
+                return true;
+            }
+        }
+        // strchr(p, ':') from the match (p moved past it only when it started an element)
+        let from = if at == 0 || right[at - 1] == b':' {
+            at + left.len()
+        } else {
+            at
+        };
+        match right[from..].iter().position(|&b| b == b':') {
+            Some(i) => right = &right[from + i + 1..],
+            None => return false,
+        }
+    }
+}
+
+/// `strstr`: the first offset of `needle` in `hay` (an empty needle is found at 0).
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn load_one(files: &dyn Files, module_dir: &Path, service: &str) -> Stack {
@@ -978,6 +1088,7 @@ pub fn reach(handlers: &[Handler], target: usize) -> Reach {
             HandlerKind::Module { present: false, .. } => vec![PAM_MODULE_UNKNOWN],
             HandlerKind::Module { .. } => (0..RETURN_VALUES as u8)
                 .filter(|&c| c != PAM_INCOMPLETE)
+                .filter(|&c| c != PAM_SUCCESS || h.never_succeeds.is_none())
                 .collect(),
         };
         // One representative per distinct effect.
@@ -1120,6 +1231,8 @@ mod tests {
             "pam_succeed_if.so",
             "pam_exec.so",
             "pam_systemd.so",
+            "pam_keyinit.so",
+            "pam_limits.so",
         ]
         .iter()
         .map(|m| Path::new(DIR).join(m))
@@ -1175,6 +1288,133 @@ mod tests {
         let r = reach(&s.handlers, 5);
         assert_eq!(r.skipped, None);
         assert!(r.error_ignored.is_none());
+    }
+
+    /// RHEL 9's password-auth (and system-auth) session block, pam_nnp after `after` lines.
+    fn rhel_auth(nnp_after: usize) -> String {
+        let mut lines = vec![
+            "session     optional                   pam_keyinit.so revoke",
+            "session     required                   pam_limits.so",
+            "-session    optional                   pam_systemd.so",
+            "session     [success=1 default=ignore] pam_succeed_if.so service in crond quiet use_uid",
+            "session     required                   pam_unix.so",
+        ];
+        lines.insert(
+            nnp_after,
+            "session     required                   pam_nnp.so",
+        );
+        lines.join("\n") + "\n"
+    }
+
+    fn rhel(service: &str, sshd: &str, password_auth: &str) -> Stack {
+        load_service(
+            &table(&[(service, sshd), ("password-auth", password_auth)]),
+            Path::new(DIR),
+            service,
+        )
+    }
+
+    #[test]
+    fn rhel_password_auth_include_then_pam_nnp() {
+        let sshd = "session required pam_permit.so\nsession include password-auth\nsession required pam_nnp.so\n";
+        let s = rhel(
+            "sshd",
+            sshd,
+            &rhel_auth(5).replace("session     required                   pam_nnp.so\n", ""),
+        );
+        assert_eq!(s.handlers.len(), 7);
+        let r = reach(&s.handlers, nnp_index(&s));
+        assert_eq!(r.skipped, None);
+        assert!(r.any_success && r.error_ignored.is_none());
+    }
+
+    #[test]
+    fn the_crond_jump_is_never_taken_by_another_service() {
+        let sshd = "session required pam_permit.so\nsession include password-auth\n";
+        // right after the jump: for sshd pam_succeed_if never succeeds, so never jumps
+        let s = rhel("sshd", sshd, &rhel_auth(4));
+        let jump = &s.handlers[4];
+        assert!(jump.is_module("pam_succeed_if.so"));
+        assert_eq!(jump.never_succeeds.as_deref(), Some("service in crond"));
+        assert_eq!(reach(&s.handlers, nnp_index(&s)).skipped, None);
+        // control: for crond it succeeds and jumps over pam_nnp
+        let s = rhel("crond", sshd, &rhel_auth(4));
+        assert_eq!(s.handlers[4].never_succeeds, None);
+        assert_eq!(
+            reach(&s.handlers, nnp_index(&s)).skipped,
+            Some((4, PAM_SUCCESS))
+        );
+        // the same in other's lines: PAM_SERVICE is still the service's name
+        let s = load_service(
+            &table(&[
+                ("sshd", "auth required pam_permit.so\n"),
+                ("other", &rhel_auth(4)),
+            ]),
+            Path::new(DIR),
+            "sshd",
+        );
+        assert!(s.from_other);
+        assert_eq!(reach(&s.handlers, nnp_index(&s)).skipped, None);
+    }
+
+    #[test]
+    fn service_conditions_as_pam_succeed_if_evaluates_them() {
+        let f = |args: &str, svc: &str| {
+            let a: Vec<String> = args.split(' ').map(str::to_string).collect();
+            service_condition_fails(&a, svc)
+        };
+        assert_eq!(
+            f("service in crond quiet use_uid", "sshd").as_deref(),
+            Some("service in crond")
+        );
+        assert_eq!(f("service in crond quiet use_uid", "crond"), None);
+        assert_eq!(f("service in sshd:su quiet", "su"), None);
+        assert_eq!(
+            f("service in sshd:su quiet", "s"),
+            Some("service in sshd:su".into())
+        );
+        assert_eq!(
+            f("service in sshd:su", "sudo").as_deref(),
+            Some("service in sshd:su")
+        );
+        assert_eq!(f("service notin crond:atd", "sshd"), None);
+        assert!(f("service notin crond:atd", "atd").is_some());
+        assert_eq!(f("service = sshd", "sshd"), None);
+        assert!(f("service != sshd", "sshd").is_some());
+        // options are dropped wherever they stand, even where a value is expected
+        assert_eq!(
+            f("service quiet in debug crond", "sshd").as_deref(),
+            Some("service in crond")
+        );
+        // any false service condition, after others: the module cannot succeed
+        assert!(f("uid >= 1000 service in crond", "sshd").is_some());
+        // not evaluated: other attributes, globs, upper case, 1.5.2's aliased names
+        assert_eq!(f("user in crond", "sshd"), None);
+        assert_eq!(f("service =~ cron*", "sshd"), None);
+        assert_eq!(f("SERVICE in crond", "sshd"), None);
+        assert_eq!(f("service IN crond", "sshd"), None);
+        assert_eq!(f("service in crond", "tty"), None);
+        assert_eq!(f("service in crond", "Sshd"), None);
+        // an incomplete condition is not read as one
+        assert_eq!(f("service in", "sshd"), None);
+    }
+
+    #[test]
+    fn in_list_is_evaluate_inlist() {
+        for (left, list, want) in [
+            ("su", "sshd:su", true),
+            ("su", "su", true),
+            ("su", "sudo:su", true),
+            ("su", "sudo", false),
+            ("su", "xsu:sux", false),
+            ("su", ":su:", true),
+            ("sshd", "sshd", true),
+            ("a:b", "x:a:b", true),
+            ("su", "", false),
+            ("ab", "xab:ab", true),
+        ] {
+            assert_eq!(in_list(left, list), want, "{left} in {list}");
+        }
     }
 
     #[test]
@@ -1265,7 +1505,7 @@ mod tests {
 
     #[test]
     fn rhel_jump_skips_pam_nnp() {
-        let jump = "session [success=1 default=ignore] pam_succeed_if.so service in sshd:su quiet";
+        let jump = "session [success=1 default=ignore] pam_succeed_if.so service in sshd:svc:su quiet";
         let r = verdict(&format!(
             "session required pam_permit.so\n{jump}\nsession required pam_nnp.so\n"
         ));
@@ -1453,6 +1693,42 @@ mod tests {
         ]);
         assert!(s.from_other);
         assert_eq!(nnp_index(&s), 1);
+    }
+
+    #[test]
+    fn a_service_falling_back_to_other_keeps_its_own_ghosts_only() {
+        let other = (
+            "other",
+            "session required pam_permit.so\nsesion required pam_nnp.so\n",
+        );
+        // joined to an account line: the service has no session line, libpam uses other's
+        let s = stack(&[
+            (
+                "svc",
+                "auth required pam_permit.so\naccount required pam_permit.so \\\nsession required pam_nnp.so\n",
+            ),
+            other,
+        ]);
+        assert!(s.from_other);
+        assert_eq!(s.ghosts.len(), 1, "{:?}", s.ghosts);
+        assert_eq!(s.ghosts[0].origin.file, Path::new("/etc/pam.d/svc"));
+        assert_eq!(s.ghosts[0].origin.line, 3);
+        // a misspelled type: an always-failing auth entry, again no session line
+        let s = stack(&[("svc", "sesion required pam_nnp.so\n"), other]);
+        assert!(s.from_other);
+        assert_eq!(s.ghosts.len(), 1, "{:?}", s.ghosts);
+        assert!(s.ghosts[0].reason.contains("illegal module type"));
+        // control: the same without the backslash is the service's own session line
+        let s = stack(&[
+            (
+                "svc",
+                "auth required pam_permit.so\naccount required pam_permit.so\nsession required pam_nnp.so\n",
+            ),
+            other,
+        ]);
+        assert!(!s.from_other);
+        assert!(s.ghosts.is_empty());
+        assert_eq!(nnp_index(&s), 0);
     }
 
     #[test]
