@@ -147,13 +147,111 @@ impl GuardState {
     }
 
     /// Why the action in force is not the one the config asks for (`guard_action =
-    /// "degrade"` on a kernel without the hook, or in kill mode); `None` when it is.
+    /// "degrade"` on a kernel without the hook, a guard loaded without its degrade program,
+    /// or kill mode); `None` when it is.
     pub fn action_fallback(&self) -> Option<String> {
-        crate::action_fallback(self.requested?, self.action?)
+        fallback(self.requested?, self.action?, self.hook)
+    }
+
+    /// The action a guard has or would have for `requested`: the loaded guard's, else what
+    /// `nnpctl guard load` (mode auto) would attach on this kernel: kill where bpf is not an
+    /// active LSM, degrade where `requested` is degrade and the kernel has the hook, refuse
+    /// otherwise.
+    pub fn action_or_would_load(&self, requested: GuardAction) -> Action {
+        if let Some(a) = self.action {
+            return a;
+        }
+        would_load(requested, self.hook, crate::bpf_lsm_active())
     }
 
     /// Is the guard in force?
     pub fn in_force(&self) -> bool {
         self.protection() == Protection::InForce
+    }
+}
+
+/// What a load in mode auto attaches: see [`GuardState::action_or_would_load`].
+fn would_load(requested: GuardAction, hook: bool, bpf_lsm: Option<bool>) -> Action {
+    if bpf_lsm == Some(false) {
+        Action::Kill
+    } else if requested == GuardAction::Degrade && hook {
+        Action::Degrade
+    } else {
+        Action::Refuse
+    }
+}
+
+/// Why `requested` is not `action`: a kernel without the hook, or (`hook`) a kernel with
+/// it whose loaded guard has no degrade program (an older nnpctl loaded it, or the program
+/// did not attach), where the kernel is not to blame.
+fn fallback(requested: GuardAction, action: Action, hook: bool) -> Option<String> {
+    match (requested, action) {
+        (GuardAction::Degrade, Action::Refuse) if hook => Some(
+            "guard_action = \"degrade\" falls back to refuse: this kernel has the bprm_no_new_privs hook but the loaded guard has no degrade program (loaded by an nnpctl without it, or it did not attach): nnpctl guard load --replace attaches it".to_string(),
+        ),
+        _ => crate::action_fallback(requested, action),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fallback_blames_the_kernel_only_without_the_hook() {
+        let no_hook = fallback(GuardAction::Degrade, Action::Refuse, false).unwrap_or_default();
+        assert!(
+            no_hook.contains("this kernel lacks the bprm_no_new_privs hook"),
+            "{no_hook}"
+        );
+        let hook = fallback(GuardAction::Degrade, Action::Refuse, true).unwrap_or_default();
+        assert!(!hook.contains("lacks"), "{hook}");
+        assert!(hook.contains("has the bprm_no_new_privs hook"), "{hook}");
+        assert!(hook.contains("no degrade program"), "{hook}");
+        assert!(hook.contains("nnpctl guard load --replace"), "{hook}");
+        // kill mode: the mode, not the kernel, with or without the hook
+        for h in [false, true] {
+            let kill = fallback(GuardAction::Degrade, Action::Kill, h).unwrap_or_default();
+            assert!(kill.contains("falls back to kill"), "{kill}");
+        }
+        // nothing to explain when the action is the one asked for
+        assert_eq!(fallback(GuardAction::Degrade, Action::Degrade, true), None);
+        assert_eq!(fallback(GuardAction::Refuse, Action::Refuse, true), None);
+        assert_eq!(fallback(GuardAction::Refuse, Action::Refuse, false), None);
+    }
+
+    #[test]
+    fn state_uses_its_hook_for_the_fallback() {
+        let mut s = GuardState {
+            loaded: true,
+            action: Some(Action::Refuse),
+            requested: Some(GuardAction::Degrade),
+            hook: true,
+            ..GuardState::default()
+        };
+        let msg = s.action_fallback().unwrap_or_default();
+        assert!(msg.contains("no degrade program"), "{msg}");
+        s.hook = false;
+        let msg = s.action_fallback().unwrap_or_default();
+        assert!(msg.contains("lacks the bprm_no_new_privs hook"), "{msg}");
+    }
+
+    #[test]
+    fn would_load_follows_the_kernel() {
+        use GuardAction as G;
+        assert_eq!(would_load(G::Degrade, true, Some(true)), Action::Degrade);
+        assert_eq!(would_load(G::Degrade, true, None), Action::Degrade);
+        assert_eq!(would_load(G::Degrade, false, Some(true)), Action::Refuse);
+        assert_eq!(would_load(G::Refuse, true, Some(true)), Action::Refuse);
+        assert_eq!(would_load(G::Degrade, true, Some(false)), Action::Kill);
+        assert_eq!(would_load(G::Refuse, false, Some(false)), Action::Kill);
+        // a loaded guard's action wins
+        let s = GuardState {
+            loaded: true,
+            action: Some(Action::Refuse),
+            hook: true,
+            ..GuardState::default()
+        };
+        assert_eq!(s.action_or_would_load(G::Degrade), Action::Refuse);
     }
 }

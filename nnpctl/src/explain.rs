@@ -86,6 +86,8 @@ fn enforcement(config: &nnp_config::Config, user: &[u8]) -> EnforcementJson {
     let loaded = state.loaded;
     let t = config.guard_table_with(&mut res);
     let action = state.action;
+    // the verdict names the action in force, or (not loaded) the one a load would attach
+    let verdict_action = state.action_or_would_load(config.guard_action);
     let error = |msg: String| GuardJson {
         loaded,
         in_force: state.in_force(),
@@ -111,12 +113,12 @@ fn enforcement(config: &nnp_config::Config, user: &[u8]) -> EnforcementJson {
                     Some((_, nnp_config::guard::GuardVerdict::Audit)) => {
                         "audit (log would-refuse, allow)"
                     }
-                    Some((_, nnp_config::guard::GuardVerdict::Enforce)) => match action {
-                        Some(nnp_guard::Action::Degrade) => {
+                    Some((_, nnp_config::guard::GuardVerdict::Enforce)) => match verdict_action {
+                        nnp_guard::Action::Degrade => {
                             "run privilege-raising exec with the caller's privileges (degrade)"
                         }
-                        Some(nnp_guard::Action::Kill) => "kill privilege-raising exec",
-                        _ => "refuse privilege-raising exec",
+                        nnp_guard::Action::Kill => "kill privilege-raising exec",
+                        nnp_guard::Action::Refuse => "refuse privilege-raising exec",
                     },
                 };
                 GuardJson {

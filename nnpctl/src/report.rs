@@ -149,8 +149,16 @@ pub fn render_text(m: &ReportModel) -> String {
     if let (Some(c), Some(s)) = (&m.config, &m.since) {
         out.push_str(&format!("guard report: rules of {c}, counted since {s}\n"));
     }
-    if m.action == Some("degrade") {
-        out.push_str("action degrade: guarded privilege-raising execs run with the caller's privileges and are not counted here (what still raises is refused and counted)\n");
+    // the action in force, always: what the rows below count depends on it
+    match m.action {
+        Some("degrade") => out.push_str("action degrade: guarded privilege-raising execs run with the caller's privileges and are not counted here (what still raises is refused and counted)\n"),
+        Some(a) => {
+            let what = nnp_guard::Action::parse(a).map_or("", nnp_guard::Action::describe);
+            out.push_str(&format!(
+                "action {a}: a guarded privilege-raising exec {what} and is counted here\n"
+            ));
+        }
+        None => {}
     }
     if m.entries.is_empty() {
         out.push_str("no privilege-raising exec was refused or would have been refused\n");
@@ -294,6 +302,25 @@ mod tests {
     fn an_index_beyond_the_metadata_is_named_by_number() {
         assert_eq!(rule_name(None, 4), "rule #4");
         assert_eq!(rule_name(Some(&meta()), 3), "rule #3");
+    }
+
+    #[test]
+    fn the_text_names_the_action_in_force_whatever_it_is() {
+        let mut m = model(Some(&meta()), &[], 0.0, |u| u.to_string());
+        for (action, line) in [
+            ("refuse", "action refuse: a guarded privilege-raising exec fails with EPERM and is counted here"),
+            ("kill", "action kill: a guarded privilege-raising exec is killed before the new image runs and is counted here"),
+        ] {
+            m.action = Some(action);
+            let text = render_text(&m);
+            assert!(text.lines().any(|l| l == line), "{action}: {text}");
+        }
+        m.action = Some("degrade");
+        assert!(render_text(&m).contains(
+            "action degrade: guarded privilege-raising execs run with the caller's privileges"
+        ));
+        m.action = None;
+        assert!(!render_text(&m).contains("action "));
     }
 
     #[test]
