@@ -579,8 +579,10 @@ int BPF_PROG(nnp_kill, struct task_struct *task, struct linux_binprm *bprm)
  * ask that an exec the guard would refuse run with the caller's privileges instead. The hook
  * runs before the kernel and the LSMs compute the new credentials, so "does it raise?" is not
  * known yet: every exec decide() would refuse if it raised is asked about (same rules, same
- * userns and guard_allow exceptions). For an exec that raises nothing that changes nothing;
- * an exec that still raises (an interpreter named by a script) meets nnp_lsm as before. */
+ * userns and guard_allow exceptions). For an exec that raises nothing that changes nothing.
+ * The answer holds for the whole exec: binfmt_script reuses the bprm, so a setuid interpreter
+ * named by a script asked about is degraded too. What still raises (a guard_allow file left
+ * alone here whose interpreter is not allowed) meets nnp_lsm and is refused as before. */
 SEC("lsm/bprm_no_new_privs")
 int BPF_PROG(nnp_degrade, struct linux_binprm *bprm, int ret)
 {
