@@ -1349,16 +1349,99 @@ pub fn refine_once(recompile: bool) -> Result<Option<Refined>, GuardError> {
     }))
 }
 
+/// The id of the map pinned at [`PIN_DIR`]/`name` now; `None` when none is pinned there.
+fn pinned_map_id(name: &str) -> Option<u32> {
+    let m = MapHandle::from_pinned_path(pin_path(name)).ok()?;
+    m.info().ok().map(|i| i.info.id)
+}
+
+/// When `watch`'s refinement passes are due.
+struct Due {
+    refine: Refine,
+    last_names: std::time::Instant,
+    last_allow: std::time::Instant,
+}
+
+impl Due {
+    fn new(refine: Refine) -> Due {
+        let now = std::time::Instant::now();
+        Due {
+            refine,
+            // The first pass is due at once: at boot the directory may be up by the time
+            // watch runs.
+            last_names: now.checked_sub(refine.retry).unwrap_or(now),
+            last_allow: now,
+        }
+    }
+
+    /// `Some(recompile)` when a pass is due now.
+    fn next(&mut self) -> Option<bool> {
+        let names_due = self.last_names.elapsed() >= self.refine.retry;
+        if !names_due && self.last_allow.elapsed() < self.refine.allow_check {
+            return None;
+        }
+        self.last_allow = std::time::Instant::now();
+        if names_due {
+            self.last_names = std::time::Instant::now();
+        }
+        Some(names_due)
+    }
+}
+
+/// How one [`follow`] of an `events` map ended.
+enum Followed {
+    /// `f` asked to stop.
+    Stopped,
+    /// No guard is pinned any more (checked under the lock).
+    Unloaded,
+    /// Another guard took [`PIN_DIR`] (`load --replace`, or unload then load): its
+    /// `events` map, opened under the lock.
+    Replaced(MapHandle),
+}
+
 /// Stream events until `f` returns false or the guard is unloaded; refine between events.
+///
+/// The guard that is followed is the one pinned at [`PIN_DIR`]: when another program takes
+/// its place (`load --replace`, as a package upgrade runs it), the old program's ring buffer
+/// is read to its end once the old program is unpinned (under the lock, which the
+/// replacement holds until then), and the new program's is opened; the new ring buffer
+/// holds every event since that program was attached, so none is lost unless a ring buffer
+/// filled up. A replacement by another version's program (its record layout may differ)
+/// ends watch with an error instead, so that its service restarts it from the new nnpctl.
 pub fn watch(
     refine: Refine,
     mut f: impl FnMut(Event) -> bool,
     mut on_refine: impl FnMut(Result<Refined, GuardError>),
 ) -> Result<(), GuardError> {
-    let events = pinned("events")?;
+    let mut due = Due::new(refine);
+    let mut events = pinned("events")?;
+    loop {
+        match follow(&events, &mut due, &mut f, &mut on_refine)? {
+            Followed::Stopped | Followed::Unloaded => return Ok(()),
+            Followed::Replaced(next) => events = next,
+        }
+    }
+}
+
+/// Stream the events of one `events` map until `f` stops, the guard is unloaded, or
+/// another guard's map is pinned in its place.
+fn follow(
+    events: &MapHandle,
+    due: &mut Due,
+    f: &mut impl FnMut(Event) -> bool,
+    on_refine: &mut impl FnMut(Result<Refined, GuardError>),
+) -> Result<Followed, GuardError> {
+    let id = events
+        .info()
+        .map_err(|e| sys("reading the events map", e))?
+        .info
+        .id;
     let stop = std::cell::Cell::new(false);
     let mut b = libbpf_rs::RingBufferBuilder::new();
-    b.add(&events, |data: &[u8]| {
+    b.add(events, |data: &[u8]| {
+        if stop.get() {
+            return 1;
+        }
         if let Some(e) = parse_event(data) {
             if !f(e) {
                 stop.set(true);
@@ -1369,28 +1452,42 @@ pub fn watch(
     })
     .map_err(|e| sys("reading events", e))?;
     let rb = b.build().map_err(|e| sys("reading events", e))?;
-    // The first pass is due at once: at boot the directory may be up by the time watch runs.
-    let mut last_names = std::time::Instant::now()
-        .checked_sub(refine.retry)
-        .unwrap_or_else(std::time::Instant::now);
-    let mut last_allow = std::time::Instant::now();
-    while !stop.get() && is_loaded() {
+    loop {
         rb.poll(Duration::from_millis(500))
             .map_err(|e| sys("reading events", e))?;
-        let names_due = last_names.elapsed() >= refine.retry;
-        if names_due || last_allow.elapsed() >= refine.allow_check {
-            last_allow = std::time::Instant::now();
-            if names_due {
-                last_names = std::time::Instant::now();
+        if stop.get() {
+            return Ok(Followed::Stopped);
+        }
+        if pinned_map_id("events") != Some(id) {
+            // Another guard's map, or none: a replacement (its rename leaves PIN_DIR absent
+            // for a moment) or an unload, in progress or done. Both hold the lock until
+            // they are done, and the old program is detached once they are.
+            let _lock = Lock::acquire()?;
+            rb.consume().map_err(|e| sys("reading events", e))?;
+            if stop.get() {
+                return Ok(Followed::Stopped);
             }
-            match refine_once(names_due) {
+            if !is_loaded() {
+                return Ok(Followed::Unloaded);
+            }
+            if let Some(m) = Meta::read() {
+                if m.program != PROGRAM_ID {
+                    return Err(GuardError::System(format!(
+                        "the guard was replaced by another version's program ({}; this nnpctl carries {PROGRAM_ID}): restart nnpctl guard watch (systemctl restart nnp-guard-watch.service) to follow it",
+                        m.program
+                    )));
+                }
+            }
+            return Ok(Followed::Replaced(pinned("events")?));
+        }
+        if let Some(recompile) = due.next() {
+            match refine_once(recompile) {
                 Ok(Some(r)) => on_refine(Ok(r)),
                 Ok(None) => {}
                 Err(e) => on_refine(Err(e)),
             }
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -556,4 +556,27 @@ for fs in ext4 btrfs xfs tmpfs overlay; do
   case_end
 done
 
+case_begin "watch follows load --replace (a package upgrade): a kill after the replacement is reported (control: one before it); watch ends by itself at unload"
+# Issue 21: watch opened the pinned events map once and kept reading the replaced program's
+# ring buffer, which no program writes any more: every refusal after an upgrade went unlogged.
+fresh_guard
+"$NNPCTL" guard watch > "$T/wr.out" 2> "$T/wr.err" & WATCH=$!
+as $A $R "$T/bin/suid-marker" "$T/pub/wr1"
+expect_killed
+wait_for grep -q "^killed: pid [0-9]* uid $A (alice) .*suid-marker" "$T/wr.out" || { OUT=$(cat "$T/wr.out" "$T/wr.err"); fail "control: watch must report the kill before the replacement"; }
+before=$(bpftool map show pinned /sys/fs/bpf/nnp/events 2>/dev/null | cut -d: -f1)
+run "$NNPCTL" guard load --replace
+expect_rc 0
+after=$(bpftool map show pinned /sys/fs/bpf/nnp/events 2>/dev/null | cut -d: -f1)
+[ -n "$before" ] && [ "$before" != "$after" ] || fail "the replacement must pin a new events map ($before, then $after)"
+as $A $R "$T/bin/sgid-id" -g
+expect_killed
+wait_for grep -q "^killed: pid [0-9]* uid $A (alice) .*sgid-id" "$T/wr.out" || { OUT=$(cat "$T/wr.out" "$T/wr.err"); fail "watch must report the kill after the replacement"; }
+kill -0 $WATCH 2>/dev/null || fail "watch must still run after the replacement"
+"$NNPCTL" guard unload > /dev/null || fail "unload"
+wait_for bash -c "! kill -0 $WATCH 2>/dev/null" || fail "watch must end once the guard is unloaded"
+kill $WATCH 2>/dev/null; wait $WATCH; rc=$?
+[ "$rc" = 0 ] || { OUT=$(cat "$T/wr.err"); fail "watch must end with status 0 at unload, got $rc"; }
+case_end
+
 finish
