@@ -1505,7 +1505,8 @@ mod tests {
 
     #[test]
     fn rhel_jump_skips_pam_nnp() {
-        let jump = "session [success=1 default=ignore] pam_succeed_if.so service in sshd:svc:su quiet";
+        let jump =
+            "session [success=1 default=ignore] pam_succeed_if.so service in sshd:svc:su quiet";
         let r = verdict(&format!(
             "session required pam_permit.so\n{jump}\nsession required pam_nnp.so\n"
         ));
