@@ -354,6 +354,88 @@ fn check_pam(r: &mut Diagnosis, has_rules: bool, default_config: Option<&Path>) 
     sshd_loads
 }
 
+/// The PAM service of systemd's user manager (`user@UID.service`), as pam_nnp names it.
+const USER_MANAGER: &str = "systemd-user";
+
+/// What the PAM stacks say about systemd's user manager: which services' stacks load
+/// pam_nnp.so (the manager's own excluded), whether any stack loads pam_systemd.so (which
+/// starts a user's manager for her first session), and whether the manager's stack loads
+/// pam_nnp.so (`None`: there is no `systemd-user` stack, or libpam cannot use it).
+struct UserManager {
+    nnp_services: Vec<String>,
+    pam_systemd: bool,
+    manager_loads_nnp: Option<bool>,
+}
+
+fn user_manager_stacks(
+    files: &dyn pamstack::Files,
+    module_dir: &Path,
+    names: &[String],
+) -> UserManager {
+    let mut um = UserManager {
+        nnp_services: Vec::new(),
+        pam_systemd: false,
+        manager_loads_nnp: None,
+    };
+    for name in names {
+        let stack = pamstack::load_service(files, module_dir, name);
+        if stack.fatal.is_some() {
+            // reported by check_pam; a user manager whose stack libpam cannot use never starts
+            continue;
+        }
+        let loads =
+            |m: &dyn Fn(&str) -> bool| stack.handlers.iter().any(|h| h.module().is_some_and(m));
+        let nnp = loads(&pamstack::is_pam_nnp);
+        um.pam_systemd |= loads(&|m| pamstack::module_name(m) == "pam_systemd.so");
+        if name == USER_MANAGER {
+            um.manager_loads_nnp = Some(nnp);
+        } else if nnp {
+            um.nnp_services.push(name.clone());
+        }
+    }
+    um
+}
+
+/// The finding for a user manager that gets no pam_nnp while sessions do: pam_nnp decides
+/// the `systemd-user` service across every service's rules, but only where its stack runs
+/// pam_nnp at all. A line in one service's own file (`/etc/pam.d/sshd`) never reaches it,
+/// and the manager that service's session starts runs `systemd-run --user`, user timers and
+/// sockets without no_new_privs.
+fn user_manager_finding(um: &UserManager, has_rules: bool) -> Option<(Severity, String)> {
+    if um.nnp_services.is_empty() || !um.pam_systemd || um.manager_loads_nnp != Some(false) {
+        return None;
+    }
+    let level = if has_rules {
+        Severity::Problem
+    } else {
+        Severity::Info
+    };
+    Some((
+        level,
+        format!(
+            "PAM stack {USER_MANAGER} (systemd's user manager, which pam_systemd starts for a user's first session and for lingering users) does not load pam_nnp.so, while the stack(s) of {} do: a restricted user's systemd-run --user, user timers and sockets run without no_new_privs; enable the profile (pam-auth-update --enable nnp: its line goes into common-session-noninteractive, which {USER_MANAGER} includes) or add \"session required pam_nnp.so\" to /etc/pam.d/{USER_MANAGER} too",
+            um.nnp_services.join(", ")
+        ),
+    ))
+}
+
+fn check_user_manager(r: &mut Diagnosis, has_rules: bool) {
+    let Ok(names) = service_names() else {
+        return; // check_pam said why
+    };
+    let files = pamstack::RealFiles;
+    let module_dir = pamstack::module_dir(&files);
+    let um = user_manager_stacks(&files, &module_dir, &names);
+    if let Some((level, msg)) = user_manager_finding(&um, has_rules) {
+        r.say(level, msg);
+    } else if um.manager_loads_nnp == Some(true) {
+        r.say(
+            Severity::Ok,
+            format!("PAM stack {USER_MANAGER} (systemd's user manager) loads pam_nnp.so"),
+        );
+    }
+}
+
 fn check_sshd(r: &mut Diagnosis, sshd_loads: bool) {
     let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
         .into_iter()
@@ -600,6 +682,7 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Output, Error> {
         }
     };
     let sshd_loads = check_pam(&mut r, has_rules, path);
+    check_user_manager(&mut r, has_rules);
     check_sshd(&mut r, sshd_loads);
     check_shells(&mut r);
     check_lsm(&mut r);
@@ -634,4 +717,91 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<crate::Output, Error> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::io;
+    use std::path::PathBuf;
+
+    /// Stack files in memory, every module file present.
+    struct Table(BTreeMap<PathBuf, String>);
+
+    impl pamstack::Files for Table {
+        fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+            self.0
+                .get(path)
+                .map(|s| s.as_bytes().to_vec())
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+        }
+        fn is_file(&self, _path: &Path) -> bool {
+            true
+        }
+    }
+
+    fn user_manager(files: &[(&str, &str)]) -> UserManager {
+        let t = Table(
+            files
+                .iter()
+                .map(|(n, text)| (Path::new("/etc/pam.d").join(n), text.to_string()))
+                .collect(),
+        );
+        let names: Vec<String> = files
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .filter(|n| !n.starts_with("common-"))
+            .collect();
+        user_manager_stacks(&t, Path::new("/lib/security"), &names)
+    }
+
+    const SESSION: (&str, &str) = (
+        "common-session",
+        "session required pam_unix.so\nsession optional pam_systemd.so\n",
+    );
+
+    #[test]
+    fn a_user_manager_without_pam_nnp_is_a_problem_when_a_session_stack_has_it() {
+        // The README's by-hand line in sshd's own file: the manager's stack never runs it.
+        let sshd = (
+            "sshd",
+            "@include common-session\nsession required pam_nnp.so\n",
+        );
+        let manager = ("systemd-user", "@include common-session\n");
+        let um = user_manager(&[SESSION, sshd, manager]);
+        assert_eq!(um.nnp_services, ["sshd"]);
+        assert!(um.pam_systemd);
+        assert_eq!(um.manager_loads_nnp, Some(false));
+        let (level, msg) = user_manager_finding(&um, true).unwrap();
+        assert!(level == Severity::Problem);
+        assert!(msg.contains("PAM stack systemd-user"), "{msg}");
+        assert!(msg.contains("the stack(s) of sshd do"), "{msg}");
+        assert!(msg.contains("pam-auth-update --enable nnp"), "{msg}");
+        assert!(msg.contains("/etc/pam.d/systemd-user"), "{msg}");
+        // no rules: nothing is restricted, so it is only said
+        assert!(user_manager_finding(&um, false).unwrap().0 == Severity::Info);
+
+        // control: the line in the common stack, which the manager's stack includes too
+        let common = (
+            "common-session",
+            "session required pam_unix.so\nsession optional pam_systemd.so\nsession required pam_nnp.so\n",
+        );
+        let um = user_manager(&[common, ("sshd", "@include common-session\n"), manager]);
+        assert_eq!(um.manager_loads_nnp, Some(true));
+        assert!(user_manager_finding(&um, true).is_none());
+
+        // control: no systemd-user stack (no systemd), or no pam_systemd anywhere
+        let um = user_manager(&[SESSION, sshd]);
+        assert_eq!(um.manager_loads_nnp, None);
+        assert!(user_manager_finding(&um, true).is_none());
+        let um = user_manager(&[
+            ("common-session", "session required pam_unix.so\n"),
+            sshd,
+            manager,
+        ]);
+        assert!(!um.pam_systemd);
+        assert!(user_manager_finding(&um, true).is_none());
+    }
 }

@@ -268,4 +268,29 @@ case_13() {
 }
 run_case "explain with no rules: nothing looked up (as the module), even for an unknown user" case_13
 
+case_14() {
+  # Issue 21: the README's by-hand line in sshd's own file never reaches the stack of the user
+  # manager that sshd's pam_systemd starts (PAM service systemd-user): a restricted user's
+  # systemd-run --user ran without no_new_privs, and doctor said ok.
+  write_stack sshd
+  echo "session  optional pam_systemd.so" >> /etc/pam.d/sshd
+  write_plain_stack systemd-user
+  run "$NNPCTL" doctor
+  expect_rc 1
+  printf '%s\n' "$OUT" | grep -q "^problem: PAM stack systemd-user (systemd's user manager, .*) does not load pam_nnp.so, while the stack(s) of sshd do: .*pam-auth-update --enable nnp.*/etc/pam.d/systemd-user" || fail "a user manager without pam_nnp must be a problem naming the fix"
+  # control: the manager's stack loads pam_nnp too
+  write_stack systemd-user
+  run "$NNPCTL" doctor
+  expect_rc 0
+  expect_line "ok: PAM stack systemd-user (systemd's user manager) loads pam_nnp.so"
+  # control: the fix doctor names first — the line in common-session-noninteractive (where
+  # pam-auth-update puts it), which the manager's stack includes
+  printf 'account  required pam_permit.so\n@include common-session-noninteractive\nsession  optional pam_systemd.so\n' > /etc/pam.d/systemd-user
+  echo "session  required $MODULE" >> /etc/pam.d/common-session-noninteractive
+  run "$NNPCTL" doctor
+  expect_rc 0
+  expect_line "ok: PAM stack systemd-user (systemd's user manager) loads pam_nnp.so"
+}
+run_case "doctor: sessions get pam_nnp but the user manager's stack (systemd-user) does not: a problem naming the fix (control: its own line; the line in common-session-noninteractive)" case_14
+
 finish
