@@ -308,4 +308,159 @@ $PROBE"
 }
 run_case "another required module missing before pam_nnp locks the service out (hole)" case_22
 
+# the service's own pam_nnp line never becomes a session line, so libpam falls back to other
+# (a session that succeeds and shows the NoNewPrivs bit): doctor must still report the line
+other_probe() {
+  stack "session required pam_permit.so
+$PROBE" other
+}
+
+# expect_session_without_nnp — libpam opens the session, and alice's NoNewPrivs is 0
+expect_session_without_nnp() {
+  run pamtester "$SVC" alice open_session close_session
+  expect_rc 0
+  printf '%s\n' "$OUT" | grep -q "^NoNewPrivs:[[:space:]]*0$" || fail "other's probe should show NoNewPrivs 0: $OUT"
+}
+
+case_23() {
+  fresh
+  other_probe
+  stack "auth required pam_permit.so
+account required pam_permit.so \\
+session required $MODULE \\
+$PROBE"
+  expect_session_without_nnp
+  differential hole
+  expect_doctor_line "^problem: /etc/pam.d/$SVC:3 \(stack $SVC\): pam_nnp.so is never loaded: a .* joins it to line 2"
+}
+run_case "continuation onto an account line: no session line left, libpam uses other (hole)" case_23
+
+case_24() {
+  fresh
+  other_probe
+  stack "auth required pam_permit.so
+account required pam_permit.so
+session required $MODULE
+$PROBE"
+  differential nnp
+  expect_doctor_line "^ok: /etc/pam.d/$SVC:3 \(stack $SVC\): session required $MODULE"
+}
+run_case "continuation control: the same stack without the backslashes (NNP 1, ok)" case_24
+
+case_25() {
+  fresh
+  other_probe
+  stack "auth required pam_permit.so
+sesion required $MODULE
+sesion${PROBE#session}"
+  expect_session_without_nnp
+  differential hole
+  expect_doctor_line "^problem: /etc/pam.d/$SVC:2 \(stack $SVC\): pam_nnp.so is never loaded: illegal module type \"sesion\""
+}
+run_case "misspelled type: libpam makes the lines auth entries and uses other (hole)" case_25
+
+case_26() {
+  fresh
+  other_probe
+  stack "auth required pam_permit.so
+session required $MODULE
+$PROBE"
+  differential nnp
+}
+run_case "misspelled type control: the same stack spelled right (NNP 1)" case_26
+
+# RHEL 9's ordinary stacks: password-auth and system-auth (authselect's sssd profile, its
+# session block with the crond jump) and sshd's stack (here as the service nnpdiff), which
+# includes password-auth and postlogin
+RHEL_CROND_JUMP="session     [success=1 default=ignore] pam_succeed_if.so service in crond quiet use_uid"
+# rhel_auth FILE [NNP_AFTER_JUMP] — write password-auth or system-auth; with a second
+# argument pam_nnp comes right after the crond jump (the line it jumps over)
+rhel_auth() {
+  local nnp=""
+  [ -n "${2:-}" ] && nnp="
+session     required                   $MODULE"
+  stack "auth        required                   pam_env.so
+auth        required                   pam_faildelay.so delay=2000000
+auth        sufficient                 pam_unix.so nullok
+auth        required                   pam_deny.so
+
+account     required                   pam_unix.so
+
+password    requisite                  pam_pwquality.so local_users_only
+password    sufficient                 pam_unix.so yescrypt shadow nullok use_authtok
+password    required                   pam_deny.so
+
+session     optional                   pam_keyinit.so revoke
+session     required                   pam_limits.so
+-session    optional                   pam_systemd.so
+$RHEL_CROND_JUMP$nnp
+session     required                   pam_unix.so" "$1"
+}
+rhel_postlogin() {
+  stack "session     optional                   pam_umask.so silent
+session     [success=1 default=ignore] pam_succeed_if.so service !~ gdm* service !~ su* quiet
+session     [default=1]                pam_lastlog.so nowtmp showfailed
+session     optional                   pam_lastlog.so silent noupdate showfailed" postlogin
+}
+# rhel_sshd [LINE] — RHEL 9's /etc/pam.d/sshd; LINE (pam_nnp) after the password-auth include
+rhel_sshd() {
+  local nnp=""
+  [ -n "${1:-}" ] && nnp="
+$1"
+  stack "#%PAM-1.0
+auth       substack     password-auth
+auth       include      postlogin
+account    required     pam_sepermit.so
+account    required     pam_nologin.so
+account    include      password-auth
+password   include      password-auth
+# pam_selinux.so close should be the first session rule
+session    required     pam_selinux.so close
+session    required     pam_loginuid.so
+# pam_selinux.so open should only be followed by sessions to be executed in the user context
+session    required     pam_selinux.so open env_params
+session    required     pam_namespace.so
+session    optional     pam_keyinit.so force revoke
+session    optional     pam_motd.so
+session    include      password-auth$nnp
+$PROBE
+session    include      postlogin"
+}
+
+case_27() {
+  fresh
+  rhel_auth password-auth
+  rhel_auth system-auth
+  rhel_postlogin
+  rhel_sshd "session    required     $MODULE"
+  differential nnp
+  expect_doctor_line "^ok: /etc/pam.d/$SVC:17 \(stack $SVC\): session required $MODULE"
+}
+run_case "rhel 9: sshd includes password-auth, then pam_nnp (NNP 1, ok)" case_27
+
+case_28() {
+  fresh
+  rhel_auth password-auth nnp
+  rhel_auth system-auth
+  rhel_postlogin
+  rhel_sshd
+  differential nnp
+  expect_doctor_line "^ok: /etc/pam.d/password-auth:16 \(stack $SVC\): session required $MODULE"
+}
+run_case "rhel 9: pam_nnp right after password-auth's crond jump, which sshd never takes (NNP 1, ok)" case_28
+
+case_29() {
+  fresh
+  rhel_auth password-auth nnp
+  rhel_auth system-auth
+  rhel_postlogin
+  rhel_sshd
+  # the condition names this service too (as it names crond): pam_succeed_if succeeds for
+  # it and jumps over pam_nnp
+  sed -i 's/service in crond quiet/service in crond:'"$SVC"' quiet/' /etc/pam.d/password-auth
+  differential hole
+  expect_doctor_line "^problem: /etc/pam.d/password-auth:16 \(stack $SVC\): /etc/pam.d/password-auth:15: .*jumps over 1 module"
+}
+run_case "rhel 9 control: the jump's condition names the service, so it skips pam_nnp (hole)" case_29
+
 finish
