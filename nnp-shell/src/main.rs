@@ -46,8 +46,9 @@ const HELPER_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
 /// The largest answer read from the helper (a path or a message).
 const MAX_REPLY: u64 = 64 * 1024;
 
-/// The shell used whenever the configured one cannot be (nnp-config's `DEFAULT_SHELL`; this
-/// binary does not link nnp-config, a unit test keeps the two equal).
+/// The shell used whenever the configured one cannot be (nnp-config's `DEFAULT_SHELL`, which
+/// a unit test keeps equal; this binary uses nothing of nnp-config but its escaper, so that
+/// no NSS code is linked in).
 const FALLBACK_SHELL: &str = "/bin/sh";
 
 /// Exit status when NNP cannot be set (as a shell's "found but cannot execute").
@@ -57,19 +58,20 @@ fn warn(msg: &str) {
     eprintln!("nnp-shell: warning: {msg}");
 }
 
-/// Text from the helper, for the terminal: control characters other than newline and tab
-/// are shown as `?`.
+/// Text from the helper, for the terminal: each line through nnp-config's one escaper
+/// ([`nnp_config::escape_message`]: control, format and bidi characters, line and paragraph
+/// separators shown escaped), the lines kept apart; bytes that are not UTF-8 as U+FFFD.
 fn printable(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
-        .chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect()
+        .split('\n')
+        .map(|line| nnp_config::escape_message(line, MAX_REPLY as usize))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A path for the terminal ([`nnp_config::escape_value`], without the quotes).
+fn shown(path: &Path) -> String {
+    nnp_config::escape_value(path.as_os_str().as_bytes())
 }
 
 /// Why the helper at `path` must not be run, if it must not: it decides which shell every
@@ -204,12 +206,9 @@ fn is_self(path: &Path) -> bool {
 
 /// Why `shell` cannot be used as the real shell, if it cannot.
 fn unusable(shell: &Path) -> Option<String> {
-    let shown = shell.display();
+    let shown = shown(shell);
     if !shell.is_absolute() {
-        return Some(format!(
-            "shell \"{}\" is not an absolute path",
-            shell.to_string_lossy().escape_debug()
-        ));
+        return Some(format!("shell \"{shown}\" is not an absolute path"));
     }
     match std::fs::metadata(shell) {
         Err(e) => Some(format!("shell {shown}: {e}")),
@@ -291,7 +290,7 @@ fn main() {
         .arg0(argv0(own0.as_deref(), &shell))
         .args(args)
         .exec();
-    eprintln!("nnp-shell: cannot execute {}: {err}", shell.display());
+    eprintln!("nnp-shell: cannot execute {}: {err}", shown(&shell));
     std::process::exit(EXIT_NO_NNP + 1);
 }
 
@@ -353,6 +352,50 @@ mod tests {
 
     #[test]
     fn control_characters_from_the_helper_are_neutralised() {
-        assert_eq!(printable(b"a\x1b[2Jb\nc"), "a?[2Jb\nc");
+        // one escaper (nnp-config's): C0 controls, but also bidi overrides and isolates, the
+        // line separator and format characters, which is_control() lets through
+        let out = printable("a\x1b[2Jb\nc\u{202e}d\u{2066}e\u{2028}f\u{200b}g\tz".as_bytes());
+        assert_eq!(
+            out,
+            nnp_config::escape_message("a\x1b[2Jb", usize::MAX)
+                + "\n"
+                + &nnp_config::escape_message(
+                    "c\u{202e}d\u{2066}e\u{2028}f\u{200b}g\tz",
+                    usize::MAX
+                )
+        );
+        for hidden in ['\x1b', '\u{202e}', '\u{2066}', '\u{2028}', '\u{200b}', '\t'] {
+            assert!(
+                !out.contains(hidden),
+                "{hidden:?} reaches the terminal: {out:?}"
+            );
+        }
+        assert_eq!(out.lines().count(), 2);
+        // control: printable text, non-ASCII letters included, passes unchanged
+        assert_eq!(
+            printable("cannot use config: règle 3\nok".as_bytes()),
+            "cannot use config: règle 3\nok"
+        );
+    }
+
+    #[test]
+    fn shell_paths_are_escaped_with_the_one_escaper() {
+        let why = unusable(Path::new("/bin/\u{202e}hs\u{2028}")).unwrap_or_default();
+        assert!(
+            !why.contains('\u{202e}') && !why.contains('\u{2028}'),
+            "{why:?}"
+        );
+        assert!(
+            why.contains(&nnp_config::escape_value("/bin/\u{202e}hs\u{2028}")),
+            "{why:?}"
+        );
+        let why = unusable(Path::new("re\u{202e}l\x1b")).unwrap_or_default();
+        assert!(
+            why.starts_with("shell \"re") && !why.contains('\u{202e}') && !why.contains('\x1b'),
+            "{why:?}"
+        );
+        // control: an ordinary missing path is shown as is
+        let why = unusable(Path::new("/nonexistent/zsh")).unwrap_or_default();
+        assert!(why.starts_with("shell /nonexistent/zsh: "), "{why:?}");
     }
 }
