@@ -43,6 +43,7 @@ use generated::{allow_skel, skel};
 
 mod meta;
 mod report;
+mod rule_counts;
 mod state;
 pub mod tasks;
 
@@ -62,6 +63,9 @@ use nnp_config::{Config, Nss};
 
 pub use meta::{AllowFile, Meta, PROGRAM_ID};
 pub use report::{parse_report_entry, read_report, ReportEntry};
+pub use rule_counts::{
+    changed_slots, parse_rule_count, read_rule_counts, RuleCount, RuleCounts, MAX_RULE_COUNTS,
+};
 pub use state::{GuardState, Protection};
 
 pub use nnp_config::GuardAction;
@@ -89,7 +93,7 @@ const SET_MAPS: [[&str; 6]; 2] = [
         "gidlist_b",
     ],
 ];
-const OTHER_MAPS: [&str; 4] = ["state", "counters", "events", "report"];
+const OTHER_MAPS: [&str; 5] = ["state", "counters", "events", "report", "rule_counts"];
 /// The links: `link` (refuse or kill; once pinned the guard is in force) and, with the
 /// `bprm_no_new_privs` hook, `link_degrade`.
 const LINKS: [&str; 2] = ["link", "link_degrade"];
@@ -960,6 +964,7 @@ fn try_load(c: &Compiled, mode: AttachMode, dir: &str) -> Result<Action, GuardEr
             ("counters", &mut m.counters),
             ("events", &mut m.events),
             ("report", &mut m.report_map),
+            ("rule_counts", &mut m.rule_counts),
         ] {
             map.pin(pin_in(dir, name))
                 .map_err(|e| sys(&format!("pinning {name}"), e))?;
@@ -1136,6 +1141,7 @@ fn reload_locked(path: &Path, explicit: bool) -> Result<Compiled, GuardError> {
         .as_ref()
         .map_or_else(|| "unknown".to_string(), |m| m.program.clone());
     report::forget_if_rules_changed(before.as_ref(), &meta.rules);
+    rule_counts::forget_changed(before.as_ref(), &meta);
     meta.write()?;
     Ok(c)
 }

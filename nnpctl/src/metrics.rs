@@ -1,7 +1,8 @@
 //! `nnpctl metrics [--output FILE]`: the state of nnp on this host in Prometheus' text
 //! exposition format, for node_exporter's textfile collector: the config, the exec guard
 //! (from [`nnp_guard::GuardState`], the one answer to "is it in force"), refusals and
-//! would-refusals by rule (from the guard's report), the audit's findings (the scan of
+//! would-refusals by rule (from the guard's per-rule counters, which nothing evicts: true
+//! counters while the guard stays loaded), the audit's findings (the scan of
 //! `nnpctl audit`) and when this ran. With `--output`, written to a temporary file in the
 //! same directory and renamed over FILE, so the collector never reads half a file.
 //!
@@ -60,7 +61,8 @@ pub struct Metrics {
     pub config_files: usize,
     /// The exec guard.
     pub guard: GuardMetrics,
-    /// By rule (`FILE:LINE`), from the guard's report; `None`: the report could not be read.
+    /// By rule (`FILE:LINE`, or [`UNREAD_GROUPS`](crate::report::UNREAD_GROUPS), or
+    /// [`BEYOND`]), from the guard's per-rule counters; `None`: they could not be read.
     pub by_rule: Option<BTreeMap<String, RuleCounts>>,
     /// The audit's counts; `None`: it could not run (the config does not load, /proc
     /// cannot be read).
@@ -212,7 +214,7 @@ impl Metrics {
             o.family(
                 "nnp_guard_refusals_total",
                 "counter",
-                "Privilege-raising execs refused or killed, by deciding rule (FILE:LINE), since the guard was loaded or its rules changed.",
+                "Privilege-raising execs refused or killed, by deciding rule (FILE:LINE), since the guard was loaded or the rule took its place in the rule list.",
             );
             for (rule, c) in by_rule {
                 o.sample("nnp_guard_refusals_total", &[("rule", rule)], c.refusals);
@@ -220,7 +222,7 @@ impl Metrics {
             o.family(
                 "nnp_guard_would_refusals_total",
                 "counter",
-                "Privilege-raising execs an audit-mode rule would have refused, by rule (FILE:LINE), since the guard was loaded or its rules changed.",
+                "Privilege-raising execs an audit-mode rule would have refused, by rule (FILE:LINE), since the guard was loaded or the rule took its place in the rule list.",
             );
             for (rule, c) in by_rule {
                 o.sample(
@@ -271,25 +273,28 @@ impl Metrics {
     }
 }
 
-/// Counts by rule from the guard's report: every rule of the loaded guard, then whatever
-/// the report names.
+/// The `rule` label of the rules after the first [`nnp_guard::MAX_RULE_COUNTS`]: the
+/// program counts them together.
+pub const BEYOND: &str = "(rules after the first 4096, counted together)";
+
+/// Counts by rule from the guard's per-rule counters: every rule of the loaded guard (its
+/// `FILE:LINE`), the execs refused because groups could not be read, and — past the
+/// program's limit — the later rules together.
 pub fn by_rule(
-    meta: Option<&nnp_guard::Meta>,
-    entries: &[nnp_guard::ReportEntry],
+    meta: &nnp_guard::Meta,
+    counts: &nnp_guard::RuleCounts,
 ) -> BTreeMap<String, RuleCounts> {
+    let of = |c: &nnp_guard::RuleCount| RuleCounts {
+        refusals: c.refused.saturating_add(c.killed),
+        would_refusals: c.audit,
+    };
     let mut out: BTreeMap<String, RuleCounts> = BTreeMap::new();
-    for r in meta.map(|m| m.rules.as_slice()).unwrap_or_default() {
-        out.entry(r.clone()).or_default();
+    out.insert(crate::report::UNREAD_GROUPS.to_string(), of(&counts.unread));
+    for (name, c) in meta.rules.iter().zip(&counts.rules) {
+        out.insert(name.clone(), of(c));
     }
-    for e in entries {
-        let c = out
-            .entry(crate::report::rule_name(meta, e.rule))
-            .or_default();
-        if e.action == "would-refuse" {
-            c.would_refusals += e.count;
-        } else {
-            c.refusals += e.count;
-        }
+    if let Some(c) = &counts.beyond {
+        out.insert(BEYOND.to_string(), of(c));
     }
     out
 }
@@ -314,9 +319,12 @@ pub fn collect(path: Option<&Path>) -> Metrics {
         counters: (state.loaded && state.cannot_tell.is_empty()).then_some(state.counters),
     };
     let by_rule = if state.loaded {
-        nnp_guard::read_report()
-            .ok()
-            .map(|entries| by_rule(state.meta.as_ref(), &entries))
+        // without the metadata no count can be named: left out
+        state.meta.as_ref().and_then(|m| {
+            nnp_guard::read_rule_counts(m.rules.len())
+                .ok()
+                .map(|c| by_rule(m, &c))
+        })
     } else {
         Some(BTreeMap::new())
     };
@@ -524,36 +532,32 @@ mod tests {
         }
     }
 
+    fn meta(rules: usize) -> nnp_guard::Meta {
+        let mut text =
+            "mode kill\nconfig /c\nexplicit 0\nloaded_at 0\ncounts 2 0 0 0 0 0 0\n".to_string();
+        for i in 1..=rules {
+            text.push_str(&format!("rule /c:{}\n", 4 * i - 3));
+        }
+        nnp_guard::Meta::parse(&text).unwrap()
+    }
+
+    fn count(refused: u64, killed: u64, audit: u64) -> nnp_guard::RuleCount {
+        nnp_guard::RuleCount {
+            refused,
+            killed,
+            audit,
+        }
+    }
+
     #[test]
-    fn by_rule_lists_every_loaded_rule_and_sums_the_report() {
-        let meta = nnp_guard::Meta::parse(
-            "mode kill\nconfig /c\nexplicit 0\nloaded_at 0\ncounts 2 0 0 0 0 0 0\nrule /c:1\nrule /c:5\n",
-        )
-        .unwrap();
-        let e = |rule, action, count| nnp_guard::ReportEntry {
-            rule,
-            uid: 1,
-            file_key: nnp_guard::FileKey {
-                dev: 0,
-                ino: 0,
-                ctime_sec: 0,
-                ctime_nsec: 0,
-                generation: 0,
-            },
-            file: "/f".into(),
-            count,
-            last_ns: 0,
-            action,
+    fn by_rule_names_every_loaded_rule_and_the_unread_groups() {
+        let counts = nnp_guard::RuleCounts {
+            unread: count(1, 0, 0),
+            rules: vec![count(0, 0, 0), count(2, 1, 4)],
+            beyond: None,
         };
-        let m = by_rule(
-            Some(&meta),
-            &[
-                e(2, "killed", 2),
-                e(2, "refused", 1),
-                e(2, "would-refuse", 4),
-            ],
-        );
-        assert_eq!(m.len(), 2);
+        let m = by_rule(&meta(2), &counts);
+        assert_eq!(m.len(), 3);
         assert_eq!(m["/c:1"], RuleCounts::default());
         assert_eq!(
             m["/c:5"],
@@ -562,6 +566,93 @@ mod tests {
                 would_refusals: 4
             }
         );
+        assert_eq!(
+            m[crate::report::UNREAD_GROUPS],
+            RuleCounts {
+                refusals: 1,
+                would_refusals: 0
+            }
+        );
+        assert!(!m.contains_key(BEYOND));
+    }
+
+    #[test]
+    fn rules_past_the_programs_limit_share_a_series_that_says_so() {
+        assert!(BEYOND.contains(&nnp_guard::MAX_RULE_COUNTS.to_string()));
+        let n = nnp_guard::MAX_RULE_COUNTS;
+        let counts = nnp_guard::RuleCounts {
+            unread: count(0, 0, 0),
+            rules: vec![count(0, 0, 1); n],
+            beyond: Some(count(0, 7, 9)),
+        };
+        let m = by_rule(&meta(n + 3), &counts);
+        assert_eq!(
+            m.len(),
+            n + 2,
+            "every rule with a slot, unread groups, the rest"
+        );
+        assert_eq!(
+            m[BEYOND],
+            RuleCounts {
+                refusals: 7,
+                would_refusals: 9
+            }
+        );
+        assert!(!m.contains_key(&format!("/c:{}", 4 * (n + 1) - 3)));
+        let mut metrics = sample();
+        metrics.by_rule = Some(m);
+        let text = metrics.render();
+        assert_eq!(
+            value(
+                &text,
+                &format!("nnp_guard_refusals_total{{rule=\"{BEYOND}\"}}")
+            )
+            .as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            value(
+                &text,
+                &format!(
+                    "nnp_guard_would_refusals_total{{rule=\"{}\"}}",
+                    crate::report::UNREAD_GROUPS
+                )
+            )
+            .as_deref(),
+            Some("0")
+        );
+    }
+
+    #[test]
+    fn per_rule_series_are_counters_of_the_programs_counts_not_of_the_report() {
+        // the same rule, read twice while the program counted on: each series only grows
+        // (the report's LRU entries are not an input any more)
+        let before = by_rule(
+            &meta(1),
+            &nnp_guard::RuleCounts {
+                unread: count(0, 0, 0),
+                rules: vec![count(0, 0, 9000)],
+                beyond: None,
+            },
+        );
+        let after = by_rule(
+            &meta(1),
+            &nnp_guard::RuleCounts {
+                unread: count(0, 0, 0),
+                rules: vec![count(0, 0, 9001)],
+                beyond: None,
+            },
+        );
+        let text = |m| {
+            let mut x = sample();
+            x.by_rule = Some(m);
+            x.render()
+        };
+        let (t1, t2) = (text(before), text(after));
+        let series = "nnp_guard_would_refusals_total{rule=\"/c:1\"}";
+        assert_eq!(value(&t1, series).as_deref(), Some("9000"));
+        assert_eq!(value(&t2, series).as_deref(), Some("9001"));
+        assert!(t2.contains("# TYPE nnp_guard_would_refusals_total counter\n"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The reentrant NSS calls (`getpwnam_r`, `getpwuid_r`, `getgrnam_r`, `getgrgid_r`,
-//! `getgrouplist`; the `getpwent_r` enumeration for `nnpctl check` only). Names go in and
-//! come out as bytes, exactly as NSS has them.
+//! `getgrouplist`; the `getpwent_r` enumeration for `nnpctl check` and `doctor` only). Names
+//! go in and come out as bytes, exactly as NSS has them.
 
 use std::ffi::{CStr, CString};
 
@@ -255,8 +255,10 @@ pub fn group_list(name: &[u8], primary: u32) -> Result<Vec<u32>, SysError> {
 }
 
 /// One pass over the passwd database (setpwent / getpwent_r / endpwent): every entry whose
-/// uid `want` accepts. For `nnpctl check` only (a second passwd name of a restricted uid):
-/// nothing in a login process enumerates a database (pam_nnp and nnp-shell never call it).
+/// uid `want` accepts. For `nnpctl check` and `nnpctl doctor` only (both lint the config: a
+/// second passwd name of a restricted uid): pam_nnp and nnp-shell never call it. (glibc's
+/// `getgrouplist`, [`group_list`], enumerates a `group:` source itself when the source has
+/// no `initgroups_dyn`.)
 /// Best effort: sources that do not enumerate contribute nothing; an error ends the pass.
 pub fn scan_users(mut want: impl FnMut(u32) -> bool) -> Vec<PwEntry> {
     let mut out = Vec::new();

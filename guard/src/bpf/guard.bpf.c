@@ -90,6 +90,9 @@ struct nnp_report_value nnp_report_value_type = {};
 enum nnp_state_slot nnp_state_slot_type = NNP_S_ACTIVE;
 enum nnp_counter nnp_counter_type = NNP_C_EXECS;
 enum nnp_action nnp_action_type = NNP_A_REFUSED;
+/* rule_counts: deciding rule -> refused, killed, would refuse (guard.h: never evicted). */
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, NNP_RULE_COUNT_SLOTS);
+	 __type(key, __u32); __type(value, struct nnp_rule_count); } rule_counts SEC(".maps");
 enum nnp_guard_action nnp_guard_action_type = NNP_ACTION_REFUSE;
 
 static __always_inline void count(__u32 which)
@@ -98,6 +101,7 @@ static __always_inline void count(__u32 which)
 	if (c)
 		*c += 1;
 }
+struct nnp_rule_count nnp_rule_count_type = {};
 
 static __always_inline __u32 state_get(__u32 i)
 {
@@ -535,10 +539,28 @@ static __always_inline void report(struct linux_binprm *bprm, struct file *file,
 	struct task_struct *task = bpf_get_current_task_btf();
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->pid = BPF_CORE_READ(task, tgid);
+/* Count the exec under its rule in rule_counts (rules beyond the array: the last slot). */
+static __always_inline void count_rule(__u32 value, __u32 action)
+{
+	__u32 i = value >> 2;
+	if (i > NNP_MAX_RULE_COUNTS)
+		i = NNP_MAX_RULE_COUNTS + 1;
+	struct nnp_rule_count *c = bpf_map_lookup_elem(&rule_counts, &i);
+	if (!c)
+		return;
+	if (action == NNP_A_AUDIT)
+		__sync_fetch_and_add(&c->audit, 1);
+	else if (action == NNP_A_KILLED)
+		__sync_fetch_and_add(&c->killed, 1);
+	else
+		__sync_fetch_and_add(&c->refused, 1);
+}
+
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->value = value;
 	e->action = action;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	count_rule(value, action);
 	const char *fname = BPF_CORE_READ(bprm, filename);
 	bpf_probe_read_kernel_str(e->file, sizeof(e->file), fname);
 	bpf_ringbuf_submit(e, 0);

@@ -122,6 +122,20 @@ struct nnp_report_value {
 };
 
 /* allow_key.bpf.c output: one record per open descriptor of the loader. */
+/* rule_counts: refused, killed and would-refuse execs by deciding rule, for the metrics'
+ * per-rule counters. An array: nothing is ever evicted, so a count only grows while the
+ * guard stays loaded (the report above forgets its least recently seen entries). Slot 0
+ * counts execs refused because some group could not be read (value 0), slot i (1 ..
+ * NNP_MAX_RULE_COUNTS) rule i, and slot NNP_MAX_RULE_COUNTS + 1 every rule beyond that,
+ * together. The loader zeroes a slot on reload when its rule changes. */
+#define NNP_MAX_RULE_COUNTS 4096
+#define NNP_RULE_COUNT_SLOTS (NNP_MAX_RULE_COUNTS + 2)
+struct nnp_rule_count {
+	__u64 refused;   /* NNP_A_REFUSED */
+	__u64 killed;    /* NNP_A_KILLED */
+	__u64 audit;     /* NNP_A_AUDIT: would have been refused */
+};
+
 struct nnp_fd_key {
 	__u32 fd;
 	__u32 pad;
