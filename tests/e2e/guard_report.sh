@@ -135,6 +135,74 @@ printf '%s\n' "$OUT" > "$T/m.prom"; why=$("$PROMTOOL" check metrics < "$T/m.prom
 "$NNPCTL" guard unload > /dev/null   # a degraded guard is wider than the rules: not a moment longer
 case_end
 
+case_begin "per-rule counters never go down: filling the report's LRU map past its size (NNP_MAX_REPORT) loses report rows, not counts; a reload keeps the count of a rule that keeps its index"
+# The metrics' per-rule series were sums over the report (an LRU hash of 8192 entries), so an
+# eviction lowered them. 9,600 distinct (uid, file) would-refused execs (800 test uids x 12
+# setuid files) overflow the report for sure; after each batch the series must equal the
+# number of execs made so far. Control: the report itself lost rows (its sum falls short).
+fresh_guard "$AUDIT"
+gcc -O1 -Wall -o "$T/bin/exec_many" "$NNP_ROOT/tests/c/exec_many.c" || fail "exec_many"
+printf 'int main(void) { return 0; }\n' > "$T/nop.c"
+gcc -O1 -static -o "$T/nop" "$T/nop.c" 2>/dev/null || gcc -O1 -o "$T/nop" "$T/nop.c" || fail "nop"
+FILES=()
+for i in $(seq 12); do install -m 4755 "$T/nop" "$T/bin/suid-nop$i"; FILES+=("$T/bin/suid-nop$i"); done
+for i in 1 2 3; do as $A $R "$T/bin/suid-marker" "$T/pub/l$i"; expect_rc 0; done
+series="nnp_guard_would_refusals_total{rule=\"$RULE\"}"
+report_sum() {  # (not through run: no schema check of 8,192 rows after every batch)
+  "$NNPCTL" guard report --json | python3 -c '
+import json, sys
+e = json.load(sys.stdin)["entries"]
+print(sum(x["count"] for x in e if x["rule"] == sys.argv[1]), len(e))' "$RULE"
+}
+run "$NNPCTL" metrics
+want=3; got=$(metric "$series"); audited0=$(metric nnp_guard_audited_execs_total)
+[ "$got" = "$want" ] || fail "before the fill: $series is $got, expected $want"
+seen="$got"; sums=""
+for batch in $(seq 0 7); do
+  lo=$((UID_BASE + 200 + 100 * batch))
+  bad=$("$T/bin/exec_many" $lo $((lo + 99)) $R "${FILES[@]}") || fail "batch $batch: $bad execs did not exit 0"
+  want=$((want + 1200))
+  run "$NNPCTL" metrics
+  got=$(metric "$series")
+  [ "$got" = "$want" ] || fail "after batch $batch: $series is $got, expected $want (the execs made)"
+  seen="$seen $got"
+  sums="$sums $(report_sum | cut -d' ' -f1)"
+done
+printf '%s\n' "$OUT" > "$T/m.prom"; why=$("$PROMTOOL" check metrics < "$T/m.prom" 2>&1) || fail "promtool: $why"
+[ $(($(metric nnp_guard_audited_execs_total) - audited0)) = 9600 ] || fail "the program's audited counter must have moved by 9600"
+read -r sum rows <<< "$(report_sum)"
+echo "# $series after each batch:$seen; the report's sum for the rule:$sums ($rows rows)"
+# control: the report overflowed, so a sum over it (what the metrics exported before) fell short
+[ "$rows" -le 8192 ] && [ "$sum" -lt "$want" ] || fail "control: the report should have evicted rows ($rows rows, sum $sum of $want)"
+# a reload that adds a rule in a drop-in: the report is emptied (the rule list changed); the
+# counter of a rule that keeps its index, FILE:LINE and file content is kept
+mkdir -p /etc/security/nnp.d
+printf '[[rule]]\nusers = ["bob"]\nnnp = true\n' > /etc/security/nnp.d/50-bob.toml
+EXTRA_CLEANUP='rm -rf /etc/security/nnp.d; '"$EXTRA_CLEANUP"
+run "$NNPCTL" guard reload; expect_rc 0
+rows=$(report_rows)
+[ -z "$rows" ] || fail "the report must be empty after the rule list changed"
+run "$NNPCTL" metrics
+[ "$(metric "$series")" = "$want" ] || fail "after adding a drop-in: $series is $(metric "$series"), expected $want"
+[ "$(metric 'nnp_guard_refusals_total{rule="/etc/security/nnp.d/50-bob.toml:1"}')" = 0 ] || fail "the new rule starts at 0"
+# a rule inserted first in nnp.toml: the restricting rule moves to line 9 and line 5 is the
+# exemption now: every rule of the edited file starts again from 0 (a counter reset), none
+# carries another rule's count
+rm -rf /etc/security/nnp.d
+write_config "[[rule]]
+users = [\"bob\"]
+nnp = true
+
+$AUDIT"
+run "$NNPCTL" guard reload; expect_rc 0
+run "$NNPCTL" metrics
+[ "$(metric 'nnp_guard_would_refusals_total{rule="/etc/security/nnp.toml:9"}')" = 0 ] || fail "the moved rule's series starts from 0"
+[ "$(metric "$series")" = 0 ] || fail "$RULE is another rule now: its series must restart from 0, got $(metric "$series")"
+as $A $R "$T/bin/suid-marker" "$T/pub/l4"; expect_rc 0
+run "$NNPCTL" metrics
+[ "$(metric 'nnp_guard_would_refusals_total{rule="/etc/security/nnp.toml:9"}')" = 1 ] || fail "the moved rule counts anew"
+case_end
+
 case_begin "guard watch --json: one nnp.watch/1 line per event (time RFC 3339, pid, uid, user, file, rule FILE:LINE, action killed / would-refuse)"
 fresh_guard "$ENFORCE"
 "$NNPCTL" guard watch --json > "$T/watch.jsonl" 2> "$T/watch.err" & WATCH=$!
