@@ -357,13 +357,12 @@ fn check_pam(r: &mut Diagnosis, has_rules: bool, default_config: Option<&Path>) 
 /// The PAM service of systemd's user manager (`user@UID.service`), as pam_nnp names it.
 const USER_MANAGER: &str = "systemd-user";
 
-/// What the PAM stacks say about systemd's user manager: which services' stacks load
-/// pam_nnp.so (the manager's own excluded), whether any stack loads pam_systemd.so (which
-/// starts a user's manager for her first session), and whether the manager's stack loads
+/// What the PAM stacks say about systemd's user manager: the services whose stacks load
+/// both pam_nnp.so and pam_systemd.so (which starts the user's manager for her first
+/// session; the manager's own stack excluded), and whether the manager's stack loads
 /// pam_nnp.so (`None`: there is no `systemd-user` stack, or libpam cannot use it).
 struct UserManager {
     nnp_services: Vec<String>,
-    pam_systemd: bool,
     manager_loads_nnp: Option<bool>,
 }
 
@@ -374,7 +373,6 @@ fn user_manager_stacks(
 ) -> UserManager {
     let mut um = UserManager {
         nnp_services: Vec::new(),
-        pam_systemd: false,
         manager_loads_nnp: None,
     };
     for name in names {
@@ -386,10 +384,9 @@ fn user_manager_stacks(
         let loads =
             |m: &dyn Fn(&str) -> bool| stack.handlers.iter().any(|h| h.module().is_some_and(m));
         let nnp = loads(&pamstack::is_pam_nnp);
-        um.pam_systemd |= loads(&|m| pamstack::module_name(m) == "pam_systemd.so");
         if name == USER_MANAGER {
             um.manager_loads_nnp = Some(nnp);
-        } else if nnp {
+        } else if nnp && loads(&|m| pamstack::module_name(m) == "pam_systemd.so") {
             um.nnp_services.push(name.clone());
         }
     }
@@ -402,7 +399,7 @@ fn user_manager_stacks(
 /// and the manager that service's session starts runs `systemd-run --user`, user timers and
 /// sockets without no_new_privs.
 fn user_manager_finding(um: &UserManager, has_rules: bool) -> Option<(Severity, String)> {
-    if um.nnp_services.is_empty() || !um.pam_systemd || um.manager_loads_nnp != Some(false) {
+    if um.nnp_services.is_empty() || um.manager_loads_nnp != Some(false) {
         return None;
     }
     let level = if has_rules {
@@ -413,7 +410,7 @@ fn user_manager_finding(um: &UserManager, has_rules: bool) -> Option<(Severity, 
     Some((
         level,
         format!(
-            "PAM stack {USER_MANAGER} (systemd's user manager, which pam_systemd starts for a user's first session and for lingering users) does not load pam_nnp.so, while the stack(s) of {} do: a restricted user's systemd-run --user, user timers and sockets run without no_new_privs; enable the profile (pam-auth-update --enable nnp: its line goes into common-session-noninteractive, which {USER_MANAGER} includes) or add \"session required pam_nnp.so\" to /etc/pam.d/{USER_MANAGER} too",
+            "PAM stack {USER_MANAGER} (systemd's user manager, which pam_systemd starts for a user's first session and for lingering users) does not load pam_nnp.so, while the stack(s) of {} load it and start the user manager (pam_systemd): a restricted user's systemd-run --user, user timers and sockets run without no_new_privs; enable the profile (pam-auth-update --enable nnp: its line goes into common-session-noninteractive, which {USER_MANAGER} includes) or add \"session required pam_nnp.so\" to /etc/pam.d/{USER_MANAGER} too",
             um.nnp_services.join(", ")
         ),
     ))
@@ -772,12 +769,11 @@ mod tests {
         let manager = ("systemd-user", "@include common-session\n");
         let um = user_manager(&[SESSION, sshd, manager]);
         assert_eq!(um.nnp_services, ["sshd"]);
-        assert!(um.pam_systemd);
         assert_eq!(um.manager_loads_nnp, Some(false));
         let (level, msg) = user_manager_finding(&um, true).unwrap();
         assert!(level == Severity::Problem);
         assert!(msg.contains("PAM stack systemd-user"), "{msg}");
-        assert!(msg.contains("the stack(s) of sshd do"), "{msg}");
+        assert!(msg.contains("the stack(s) of sshd load it"), "{msg}");
         assert!(msg.contains("pam-auth-update --enable nnp"), "{msg}");
         assert!(msg.contains("/etc/pam.d/systemd-user"), "{msg}");
         // no rules: nothing is restricted, so it is only said
@@ -792,16 +788,23 @@ mod tests {
         assert_eq!(um.manager_loads_nnp, Some(true));
         assert!(user_manager_finding(&um, true).is_none());
 
-        // control: no systemd-user stack (no systemd), or no pam_systemd anywhere
+        // control: no systemd-user stack (no systemd)
         let um = user_manager(&[SESSION, sshd]);
         assert_eq!(um.manager_loads_nnp, None);
         assert!(user_manager_finding(&um, true).is_none());
+        // control: the stack with pam_nnp starts no manager (pam_systemd only in the
+        // manager's own stack and in a service without pam_nnp)
         let um = user_manager(&[
             ("common-session", "session required pam_unix.so\n"),
             sshd,
-            manager,
+            ("login", "session optional pam_systemd.so\n"),
+            (
+                "systemd-user",
+                "@include common-session\nsession optional pam_systemd.so\n",
+            ),
         ]);
-        assert!(!um.pam_systemd);
+        assert!(um.nnp_services.is_empty());
+        assert_eq!(um.manager_loads_nnp, Some(false));
         assert!(user_manager_finding(&um, true).is_none());
     }
 }

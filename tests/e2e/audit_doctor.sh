@@ -277,7 +277,7 @@ case_14() {
   write_plain_stack systemd-user
   run "$NNPCTL" doctor
   expect_rc 1
-  printf '%s\n' "$OUT" | grep -q "^problem: PAM stack systemd-user (systemd's user manager, .*) does not load pam_nnp.so, while the stack(s) of sshd do: .*pam-auth-update --enable nnp.*/etc/pam.d/systemd-user" || fail "a user manager without pam_nnp must be a problem naming the fix"
+  printf '%s\n' "$OUT" | grep -q "^problem: PAM stack systemd-user (systemd's user manager, .*) does not load pam_nnp.so, while the stack(s) of sshd load it and start the user manager (pam_systemd): .*pam-auth-update --enable nnp.*/etc/pam.d/systemd-user" || fail "a user manager without pam_nnp must be a problem naming the fix"
   # control: the manager's stack loads pam_nnp too
   write_stack systemd-user
   run "$NNPCTL" doctor
