@@ -108,7 +108,7 @@ enum GuardCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Stream refusals to stdout and syslog (authpriv); narrow a degraded guard once names resolve
+    /// Stream refused, killed and would-refuse execs to stdout and the log: journald entries with MESSAGE_ID and NNP_* fields where journald runs, else syslog (authpriv); narrow a degraded guard once names resolve
     Watch {
         /// One JSON object per line
         #[arg(long)]

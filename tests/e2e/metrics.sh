@@ -115,4 +115,33 @@ case_4() {
 }
 run_case "the service writes where the timer's collector reads (node_exporter's textfile directory)" case_4
 
+case_5() {
+  R="$NNP_ROOT/deploy/prometheus"
+  run "$PROMTOOL" check rules "$R/nnp.rules.yml"
+  expect_rc 0
+  expect_line "  SUCCESS: 6 rules found"
+  # each alert fires when its condition has held for its `for:`, and not before or on the
+  # control hosts (nnp.rules.test.yml)
+  run "$PROMTOOL" test rules "$R/nnp.rules.test.yml"
+  expect_rc 0
+  # OPERATIONS.md names every alert of the file, and points to the file
+  for a in $(awk '$2 == "alert:" { print $3 }' "$R/nnp.rules.yml"); do
+    grep -qF "\`$a\`" "$NNP_ROOT/docs/OPERATIONS.md" || fail "docs/OPERATIONS.md does not name the alert $a"
+  done
+  grep -qF "deploy/prometheus/nnp.rules.yml" "$NNP_ROOT/docs/OPERATIONS.md" || fail "docs/OPERATIONS.md does not point to the rules file"
+  # controls: a broken expression fails promtool check rules; an alert without its `for:`
+  # delay (fires at once) fails its unit test
+  sed 's/nnp_guard_live == 0/nnp_guard_live ==/' "$R/nnp.rules.yml" > "$T/broken.rules.yml"
+  run "$PROMTOOL" check rules "$T/broken.rules.yml"
+  expect_rc 1
+  printf '%s\n' "$OUT$ERR" | grep -q 'NnpGuardNotLive.*parse error' || fail "promtool should name the broken rule"
+  mkdir -p "$T/mut"
+  sed '0,/for: 5m/s//for: 1m/' "$R/nnp.rules.yml" > "$T/mut/nnp.rules.yml"
+  cp "$R/nnp.rules.test.yml" "$T/mut/"
+  run "$PROMTOOL" test rules "$T/mut/nnp.rules.test.yml"
+  expect_rc 1
+  printf '%s\n' "$OUT$ERR" | grep -q 'alertname: NnpGuardNotLive, time: 4m' || fail "the unit test should catch the early alert"
+}
+run_case "the alert rules of docs/OPERATIONS.md (deploy/prometheus/nnp.rules.yml): promtool check rules and their unit tests pass; a broken rule and an early alert fail (controls)" case_5
+
 finish
