@@ -211,4 +211,74 @@ NNP=1 EUID=$S" ] || fail "stdout must be exactly /bin/sh's answer and the probe 
 }
 run_case "the shell chooser missing: /bin/sh with a warning, NNP set (control: installed, the rule's shell)" case_10
 
+# The other ways to build it (issue 20): each in a target dir of its own under $T (the shared
+# target/ is not touched), from this source tree, offline and with the lock file. On a quiet
+# 2-core host the -p build takes about 20 s and cargo install about 30 s from nothing; the
+# failing build stops at nnp-shell's build script.
+# static_shell WHAT FILE — FILE is a static nnp-shell with no NSS that runs
+static_shell() {
+  [ -f "$2" ] || { fail "$1: no nnp-shell at $2"; return; }
+  readelf -lW "$2" | grep -q "INTERP" && fail "$1: nnp-shell has a program interpreter (dynamically linked)"
+  readelf -d "$2" 2>/dev/null | grep -q "NEEDED" && fail "$1: nnp-shell needs shared libraries"
+  grep -qaF nsswitch.conf "$2" && fail "$1: nnp-shell links glibc's NSS"
+  local rc=0
+  "$2" -c 'exit 7' < /dev/null 2> /dev/null || rc=$?
+  [ "$rc" = 7 ] || fail "$1: nnp-shell -c 'exit 7' gave $rc (a static-pie that crashes at start?)"
+}
+# dynamic_helper WHAT FILE — control: the same reader sees the helper's interpreter and libraries
+dynamic_helper() {
+  readelf -lW "$2" | grep -q "INTERP" || fail "control ($1): readelf must see the helper's interpreter"
+  readelf -d "$2" | grep -q "NEEDED" || fail "control ($1): readelf must see the helper's libraries"
+}
+# cargo_build DIR LOG ARGS... — cargo in the source tree with target dir DIR, at most 10
+# minutes, output in LOG
+cargo_build() {
+  local dir=$1 log=$2; shift 2
+  (cd "$NNP_ROOT" && CARGO_TARGET_DIR="$dir" timeout 600 cargo "$@" --locked --offline) > "$log" 2>&1
+}
+
+case_11() {
+  LAST_CMD="CARGO_TARGET_DIR=$T/p cargo build -p nnp-shell --release"
+  cargo_build "$T/p" "$T/p.log" build -p nnp-shell --release \
+    || { ERR=$(tail -n 20 "$T/p.log"); fail "cargo build -p nnp-shell --release failed"; return; }
+  static_shell "cargo build -p nnp-shell --release" "$T/p/release/nnp-shell"
+  dynamic_helper "cargo build -p" "$T/p/release/nnp-shell-helper"
+}
+run_case "cargo build -p nnp-shell --release (nnp-sys without pam) gives a static nnp-shell (control: its helper is dynamic)" case_11
+
+case_12() {
+  LAST_CMD="CARGO_TARGET_DIR=$T/i cargo install --path nnp-shell --root $T/inst"
+  cargo_build "$T/i" "$T/i.log" install --path nnp-shell --root "$T/inst" \
+    || { ERR=$(tail -n 20 "$T/i.log"); fail "cargo install --path nnp-shell failed"; return; }
+  static_shell "cargo install --path nnp-shell" "$T/inst/bin/nnp-shell"
+  dynamic_helper "cargo install" "$T/inst/bin/nnp-shell-helper"
+}
+run_case "cargo install --path nnp-shell installs a static nnp-shell (control: its helper is dynamic)" case_12
+
+case_13() {
+  # a C toolchain without the static C library: cc -print-file-name=libc.a finds nothing (as
+  # gcc answers then: the bare name); everything else goes to the real cc
+  cat > "$T/nolibc-cc" <<'CC'
+#!/bin/sh
+for a in "$@"; do case "$a" in -print-file-name=libc.a) echo libc.a; exit 0 ;; esac; done
+exec cc "$@"
+CC
+  chmod 755 "$T/nolibc-cc"
+  LAST_CMD="CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER=$T/nolibc-cc cargo build -p nnp-shell --release"
+  local triple
+  triple=$(rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')
+  ( export "CARGO_TARGET_${triple}_LINKER=$T/nolibc-cc"
+    cargo_build "$T/n" "$T/n.log" build -p nnp-shell --release )
+  RC=$?
+  OUT=$(cat "$T/n.log")
+  [ "$RC" = 0 ] && fail "the build succeeded without a static C library"
+  [ -e "$T/n/release/nnp-shell" ] && fail "a build without a static C library left an nnp-shell"
+  grep -qF "nnp-shell must be linked statically: $T/nolibc-cc -print-file-name=libc.a finds no libc.a" "$T/n.log" \
+    || fail "the failure does not say why"
+  grep -qF "install the static C library (Debian/Ubuntu: libc6-dev; Fedora/RHEL: glibc-static)" "$T/n.log" \
+    || fail "the failure does not say how to build it"
+  # control: the same command with the real toolchain builds a static nnp-shell (case 11)
+}
+run_case "without a static C library the build fails, saying how to build it (control: case 11 with the real cc)" case_13
+
 finish

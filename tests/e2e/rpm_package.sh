@@ -24,4 +24,24 @@ printf '%s' "$OUT" | grep -q 'echo "/usr/bin/nnp-shell" >> /etc/shells' || fail 
 printf '%s' "$OUT" | grep -qF "sed -i '\\!^/usr/bin/nnp-shell\$!d' /etc/shells" || fail "%postun must remove it"
 case_end
 
+# The RPM is built by rpmbuild from the spec (make rpm): its nnp-shell must be the static one
+# whatever flags the build got (issue 20). Control: its nnp-shell-helper is dynamic.
+case_begin "rpm payload: nnp-shell is static, holds no NSS and runs; the helper is dynamic"
+mkdir -p "$T/payload"
+LAST_CMD="rpm2cpio $RPM | cpio -idm"
+(cd "$T/payload" && rpm2cpio "$RPM" | cpio -idm --quiet) || fail "cannot unpack the payload"
+SH="$T/payload/usr/bin/nnp-shell"; HELPER="$T/payload/usr/lib/nnp/nnp-shell-helper"
+if [ -f "$SH" ] && [ -f "$HELPER" ]; then
+  readelf -lW "$SH" | grep -q "INTERP" && fail "the RPM's nnp-shell has a program interpreter (dynamically linked)"
+  readelf -d "$SH" 2>/dev/null | grep -q "NEEDED" && fail "the RPM's nnp-shell needs shared libraries"
+  grep -qaF nsswitch.conf "$SH" && fail "the RPM's nnp-shell links glibc's NSS"
+  rc=0; "$SH" -c 'exit 7' < /dev/null 2> /dev/null || rc=$?
+  [ "$rc" = 7 ] || fail "the RPM's nnp-shell -c 'exit 7' gave $rc"
+  readelf -lW "$HELPER" | grep -q "INTERP" || fail "control: readelf must see the helper's interpreter"
+  readelf -d "$HELPER" | grep -q "NEEDED" || fail "control: readelf must see the helper's libraries"
+else
+  fail "the payload lacks usr/bin/nnp-shell or usr/lib/nnp/nnp-shell-helper"
+fi
+case_end
+
 finish
