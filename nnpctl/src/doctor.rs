@@ -355,7 +355,7 @@ fn check_pam(r: &mut Diagnosis, has_rules: bool, default_config: Option<&Path>) 
 }
 
 /// The PAM service of systemd's user manager (`user@UID.service`), as pam_nnp names it.
-const USER_MANAGER: &str = "systemd-user";
+const USER_MANAGER: &str = crate::explain::USER_MANAGER_SERVICE;
 
 /// What the PAM stacks say about systemd's user manager: the services whose stacks load
 /// both pam_nnp.so and pam_systemd.so (which starts the user's manager for her first

@@ -64,18 +64,42 @@ fn rule_json(r: &nnp_config::Rule) -> RuleJson {
     }
 }
 
+/// The PAM service of systemd's user manager (`user@UID.service`): pam_nnp decides it
+/// across every service (`decide_any_service`), so that a session's manager is never less
+/// restricted than a session that could have started it.
+pub(crate) const USER_MANAGER_SERVICE: &str = "systemd-user";
+
+/// The decision pam_nnp makes for `service` (lowercased, as libpam passes it): the user
+/// manager's across every service, any other's by its own rules.
+fn decide_as_module<'c>(
+    config: &'c nnp_config::Config,
+    res: &mut Resolver<'_>,
+    user: &[u8],
+    service: Option<&str>,
+) -> Result<nnp_config::Decision<'c>, DecideError> {
+    match service {
+        Some(USER_MANAGER_SERVICE) => config.decide_any_service(res, Who::Name(user)),
+        Some(n) => config.decide(res, Who::Name(user), Service::Named(n)),
+        None => config.decide(res, Who::Name(user), Service::Unnamed),
+    }
+}
+
 /// What each of the three enforcement points would do for the user: the module for every
-/// service a rule names and for any other service, nnp-shell, the exec guard.
+/// service a rule names, for systemd's user manager and for any other service, nnp-shell,
+/// the exec guard.
 fn enforcement(config: &nnp_config::Config, user: &[u8]) -> EnforcementJson {
-    let services = config.named_services();
+    let mut services = config.named_services();
+    if !services.iter().any(|s| s == USER_MANAGER_SERVICE) {
+        services.push(USER_MANAGER_SERVICE.to_string());
+    }
     let mut res = Resolver::new(&Nss);
     let mut module = Vec::new();
     for svc in services.iter().map(Some).chain(std::iter::once(None)) {
-        let s = svc.map_or(Service::Unnamed, |n| Service::Named(n));
-        let (verdict, rule) = match config.decide(&mut res, Who::Name(user), s) {
-            Ok(d) => (d.verdict.as_str(), d.rule().map(rule_json)),
-            Err(_) => ("error", None),
-        };
+        let (verdict, rule) =
+            match decide_as_module(config, &mut res, user, svc.map(String::as_str)) {
+                Ok(d) => (d.verdict.as_str(), d.rule().map(rule_json)),
+                Err(_) => ("error", None),
+            };
         module.push(ModuleJson {
             service: svc.cloned(),
             verdict,
@@ -150,9 +174,8 @@ pub fn run(
     let config = nnp_config::load_main(path)?;
     // Linux-PAM lowercases service names: the module sees `--service SSHD` as "sshd".
     let service = service.map(str::to_lowercase);
-    let svc = service.as_deref().map_or(Service::Unnamed, Service::Named);
     let mut res = Resolver::new(&Nss);
-    let decision = config.decide(&mut res, Who::Name(user), svc);
+    let decision = decide_as_module(&config, &mut res, user, service.as_deref());
     let shell = config.shell_for(&mut res, Who::Name(user));
     let shell_text = match &shell {
         Ok(s) => s.shell.to_string(),
@@ -193,9 +216,13 @@ pub fn run(
         };
         return Ok(r);
     }
-    let svc_text = service
-        .clone()
-        .unwrap_or_else(|| "(none given: rules with `services` do not match)".to_string());
+    let svc_text = match service.as_deref() {
+        None => "(none given: rules with `services` do not match)".to_string(),
+        Some(USER_MANAGER_SERVICE) => format!(
+            "{USER_MANAGER_SERVICE} (systemd's user manager: decided across every service, as pam_nnp does; no_new_privs when any service's session would get it)"
+        ),
+        Some(s) => s.to_string(),
+    };
     match &decision {
         Ok(d) => match &d.user {
             Some(u) => r.line(format!(
@@ -285,4 +312,45 @@ pub fn run(
         )),
     }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A rule for root (known to NSS everywhere) narrowed to sshd.
+    fn sshd_only() -> nnp_config::Config {
+        nnp_config::parse_text(
+            Path::new("/etc/security/nnp.toml"),
+            "[[rule]]\nusers = [\"root\"]\nservices = [\"sshd\"]\nnnp = true\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_user_manager_is_decided_across_every_service_as_the_module_does() {
+        let c = sshd_only();
+        let mut res = Resolver::new(&Nss);
+        let d = decide_as_module(&c, &mut res, b"root", Some(USER_MANAGER_SERVICE)).unwrap();
+        assert!(d.restricts(), "{:?}", d.verdict);
+        assert_eq!(d.rule().map(|r| r.at.index), Some(1));
+        // control: a service the rule does not name, and no service at all
+        let d = decide_as_module(&c, &mut res, b"root", Some("cron")).unwrap();
+        assert!(!d.restricts());
+        let d = decide_as_module(&c, &mut res, b"root", None).unwrap();
+        assert!(!d.restricts());
+        // the enforcement points list the user manager with the module's verdict
+        let e = enforcement(&c, b"root");
+        let row = |s: Option<&str>| {
+            e.module
+                .iter()
+                .find(|m| m.service.as_deref() == s)
+                .map(|m| m.verdict)
+                .unwrap()
+        };
+        assert_eq!(row(Some("sshd")), "enforce");
+        assert_eq!(row(Some(USER_MANAGER_SERVICE)), "enforce");
+        assert_eq!(row(None), "no-match");
+    }
 }

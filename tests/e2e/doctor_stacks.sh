@@ -16,6 +16,10 @@ fixture_setup
 standard_users
 write_config "$GROUP_RULE"
 write_stack sshd
+# The user manager's stack loads pam_nnp too: the host's /usr/lib/pam.d/systemd-user does
+# not, and doctor reports that for every stack with pam_nnp and pam_systemd (issue 21); the
+# cases here are about the service nnpdiff alone.
+write_stack systemd-user
 SVC=nnpdiff
 PROBE="session optional pam_exec.so stdout /bin/grep NoNewPrivs /proc/self/status"
 # libpam's module directory (DEFAULT_MODULE_PATH): where pam_permit.so is

@@ -108,8 +108,23 @@ case_8() {
   run "$NNPCTL" explain carol --service login --json
   got=$(json nnp rule)
   [ "$got" = '[true, {"file": "/etc/security/nnp.d/20-login.toml", "line": 1, "index": 3}]' ] || fail "json with --service login: $got"
+  # Issue 21: systemd's user manager is decided across every service, as pam_nnp decides it
+  # (explain said "no rule matches" while the module set no_new_privs)
+  run "$NNPCTL" explain carol --service systemd-user --json
+  expect_rc 0
+  got=$(json service nnp rule)
+  [ "$got" = '["systemd-user", true, {"file": "/etc/security/nnp.d/20-login.toml", "line": 1, "index": 3}]' ] || fail "json with --service systemd-user: $got"
+  run "$NNPCTL" explain carol --service systemd-user
+  expect_rc 0
+  expect_line "decision: pam_nnp sets no_new_privs"
+  printf '%s\n' "$OUT" | grep -q "^service:  systemd-user (systemd's user manager: decided across every service" || fail "the service line must say how the user manager is decided"
+  expect_line "  pam_nnp, service systemd-user: enforce by rule #3 at /etc/security/nnp.d/20-login.toml:1"
+  # control: a service the rule does not name
+  run "$NNPCTL" explain carol --service cron --json
+  got=$(json service nnp rule)
+  [ "$got" = '["cron", false, null]' ] || fail "json with --service cron: $got"
 }
-run_case "explain: service-narrowed rule (no service vs --service login); shell ignores services" case_8
+run_case "explain: service-narrowed rule (no service vs --service login; systemd-user, decided across services, vs cron); shell ignores services" case_8
 
 case_9() {
   run "$NNPCTL" explain no-such-user-xyz
