@@ -102,12 +102,14 @@ nnp = true"
 run "$NNPCTL" explain alice
 expect_rc 0
 expect_line "  pam_nnp, service sshd: enforce by rule #2 at /etc/security/nnp.toml:5"
+# systemd's user manager: decided across every service, as the module does (issue 21)
+expect_line "  pam_nnp, service systemd-user: enforce by rule #2 at /etc/security/nnp.toml:5"
 expect_line "  pam_nnp, service (any other): no-match"
 expect_line "  nnp-shell: sets no_new_privs (always, for users whose login shell it is)"
 expect_line "  exec guard (not loaded; if loaded): refuse privilege-raising exec by rule #2"
 run "$NNPCTL" explain dave --json
 got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; e=json.load(sys.stdin)["enforcement"]; print(e["guard"]["verdict"], e["guard"]["loaded"], [m["verdict"] for m in e["module"]])')
-[ "$got" = "allow (exempt) False ['exempt', 'exempt']" ] || fail "json: $got"
+[ "$got" = "allow (exempt) False ['exempt', 'exempt', 'exempt']" ] || fail "json: $got"
 case_end
 
 finish
