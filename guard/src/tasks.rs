@@ -35,6 +35,8 @@ pub struct Task {
     pub nnp: bool,
     /// A kernel thread.
     pub kthread: bool,
+    /// Exited (a zombie waiting for its parent, or dead): it runs nothing, exec included.
+    pub exited: bool,
     /// Holds a permitted capability.
     pub caps: bool,
     /// More groups than the iterator writes: `groups` holds the first ones only.
@@ -96,6 +98,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Task>, GuardError> {
             groups: g.chunks_exact(4).map(|c| read_u32(c, 0)).collect(),
             nnp: has(F::NNP_T_NNP),
             kthread: has(F::NNP_T_KTHREAD),
+            exited: has(F::NNP_T_EXITED),
             caps: has(F::NNP_T_CAPS),
             truncated: has(F::NNP_T_TRUNCATED) || ngroups > n,
             unread: has(F::NNP_T_UNREAD),
@@ -122,13 +125,10 @@ fn last_pid() -> Result<u32, GuardError> {
 /// Is this process in the initial pid namespace, with that namespace's /proc mounted? The
 /// iterator reports the kernel's pids; audit reads a finding's command line by them.
 fn initial_pid_namespace() -> Result<(), GuardError> {
-    let status = std::fs::read_to_string("/proc/self/status")
-        .map_err(|e| sys("reading /proc/self/status", e))?;
-    let nspid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("NSpid:"))
-        .map(|v| v.split_whitespace().count());
-    if nspid != Some(1) {
+    // The initial pid namespace has a fixed inode number (PROC_PID_INIT_INO).
+    let ns =
+        std::fs::read_link("/proc/self/ns/pid").map_err(|e| sys("reading /proc/self/ns/pid", e))?;
+    if ns.to_str() != Some("pid:[4026531836]") {
         return Err(GuardError::System(
             "not in the initial pid namespace (the task iterator reports the kernel's pids)".into(),
         ));

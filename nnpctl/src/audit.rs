@@ -6,12 +6,16 @@
 //! visible in /proc are audited. A process the audit cannot decide for (a lookup error, an
 //! unreadable status, a failed worker) is listed as undecidable and never counted as ok.
 //!
-//! Processes that come and go: the first pass reads the pids listed at its start (spread
-//! over the CPUs); a process that forks and exits in a loop has a new pid by then. So /proc
-//! is listed again and every pid not seen before is read at once, as soon as the listing
-//! yields it, while any pid a pass listed vanished before it could be read (the sign of such
-//! churn), up to `MAX_RESCANS` passes or `RESCAN_BUDGET` of time. A pass costs one listing
-//! of /proc plus the new pids; on a quiet host one pass confirms nothing changed.
+//! Processes that come and go: every task is read in the kernel by a BPF task iterator
+//! ([`nnp_guard::tasks`]), which walks the tasks in pid order and reads each one's credentials
+//! and NNP while holding it, so a process that forks and exits in a loop (each child's pid
+//! above its parent's) cannot be passed; only the command line and start time of a finding
+//! come from /proc. Where the iterator cannot run (no BTF or BPF privilege, a pid namespace
+//! of its own), /proc is read: a first pass spread over the CPUs, then /proc listed again
+//! and every pid not seen before read at once, while a pass saw a pid vanish before it could
+//! be read, up to `MAX_RESCANS` passes or `RESCAN_BUDGET` of time; pids still vanishing when
+//! that bound ends them are reported as undecidable, never passed. A thread that exited (a
+//! zombie) runs nothing and is not a finding.
 //!
 //! The owner of a process is decided by its real uid's account; a uid without a passwd
 //! entry (a rootless container's subordinate ids) from the process's own kernel credentials
@@ -58,6 +62,8 @@ struct AuditJson<'a> {
     findings: &'a [Finding],
     protected_by_guard: &'a [Finding],
     undecidable: &'a [Undecided],
+    source: &'static str,
+    source_note: Option<&'a str>,
 }
 
 #[derive(Default)]
@@ -444,6 +450,8 @@ struct Collected {
     undecided: Vec<Undecided>,
     processes: usize,
     threads: usize,
+    /// `None`: read by the kernel's task iterator; else why /proc was read instead.
+    proc_because: Option<String>,
 }
 
 /// The counts of a scan, for `nnpctl metrics`.
@@ -480,6 +488,46 @@ pub fn run(path: Option<&Path>, json: bool) -> Result<Output, Error> {
     render(c, json)
 }
 
+/// Run `work` over shares of `items` on up to one thread per CPU (reading /proc is kernel
+/// time) and merge what they found; a share whose thread failed is listed as undecidable
+/// (`pid_of` names its first and last process).
+fn in_parallel<T: Sync>(
+    items: &[T],
+    pid_of: impl Fn(&T) -> u32,
+    work: impl Fn(&[T]) -> Scan + Sync,
+) -> Scan {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = items.len().div_ceil(workers).max(1);
+    let mut total = Scan::default();
+    let work = &work;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| (part, sc.spawn(move || work(part))))
+            .collect();
+        for (part, h) in handles {
+            match h.join() {
+                Ok(mut s) => total.merge(&mut s),
+                // A worker that failed decided nothing for its share: say so.
+                Err(_) => {
+                    let first = part.first().map_or(0, &pid_of);
+                    let last = part.last().map_or(0, &pid_of);
+                    total.undecided.push(Undecided {
+                        pid: first,
+                        uid: None,
+                        command: format!("[pids {first}..{last}]"),
+                        reason: "internal error: the worker scanning these processes failed"
+                            .to_string(),
+                    })
+                }
+            }
+        }
+    });
+    total
+}
+
 /// The audit without the task iterator: /proc read by workers, then listed again while
 /// processes vanish before they are read (bounded); `why`: the iterator's error.
 fn from_proc(
@@ -492,40 +540,11 @@ fn from_proc(
 ) -> Result<Scan, Error> {
     let listed = procfs::pids_with_ino(root).map_err(|e| Error::system("cannot read /proc", e))?;
     let pids: Vec<u32> = listed.iter().map(|&(pid, _)| pid).collect();
-    // Reading /proc is kernel time; spread it over the CPUs.
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let chunk = pids.len().div_ceil(workers).max(1);
-    let mut total = Scan::default();
-    std::thread::scope(|sc| {
-        let handles: Vec<_> = pids
-            .chunks(chunk)
-            .map(|part| {
-                (
-                    part,
-                    sc.spawn(move || scan(Worker::new(config, guard, root, boot, ticks), part)),
-                )
-            })
-            .collect();
-        for (part, h) in handles {
-            match h.join() {
-                Ok(mut s) => total.merge(&mut s),
-                // A worker that failed decided nothing for its share: say so.
-                Err(_) => total.undecided.push(Undecided {
-                    pid: part.first().copied().unwrap_or(0),
-                    uid: None,
-                    command: format!(
-                        "[pids {}..{}]",
-                        part.first().copied().unwrap_or(0),
-                        part.last().copied().unwrap_or(0)
-                    ),
-                    reason: "internal error: the worker scanning these processes failed"
-                        .to_string(),
-                }),
-            }
-        }
-    });
+    let mut total = in_parallel(
+        &pids,
+        |pid| *pid,
+        |part| scan(Worker::new(config, guard, root, boot, ticks), part),
+    );
     // Processes that came and went during the first pass may have left a successor with a
     // pid it never listed: look again (always once, so a process born during the first
     // pass is read too).
@@ -565,21 +584,38 @@ fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, 
     let ticks = nnp_sys::clock_ticks();
     let guard = current_guard(state);
     let guard = guard.as_ref();
+    let mut proc_because = None;
     let mut total = match nnp_guard::tasks::snapshot() {
         Ok(tasks) => {
-            let mut w = Worker::new(config, guard, root, boot, ticks);
-            let mut processes = HashSet::new();
-            for t in tasks.iter().filter(|t| !t.kthread) {
-                processes.insert(t.tgid);
-                w.s.threads += 1;
-                if !t.nnp {
-                    w.judge_task(t);
-                }
-            }
-            w.s.processes = processes.len();
-            w.s
+            let users: Vec<&nnp_guard::tasks::Task> = tasks.iter().filter(|t| !t.kthread).collect();
+            // A thread that exited (a zombie) runs nothing, exec included: not a finding.
+            let lacking: Vec<&nnp_guard::tasks::Task> = users
+                .iter()
+                .copied()
+                .filter(|t| !t.nnp && !t.exited)
+                .collect();
+            // Only the threads without NNP need a decision, and /proc for their command.
+            let mut s = in_parallel(
+                &lacking,
+                |t| t.tgid,
+                |part| {
+                    let mut w = Worker::new(config, guard, root, boot, ticks);
+                    for t in part {
+                        w.judge_task(t);
+                    }
+                    w.s
+                },
+            );
+            s.threads = users.len();
+            s.processes = users.iter().map(|t| t.tgid).collect::<HashSet<_>>().len();
+            s
         }
-        Err(e) => from_proc(config, guard, root, boot, ticks, &e.to_string())?,
+        Err(e) => {
+            let why = e.to_string();
+            let s = from_proc(config, guard, root, boot, ticks, &why)?;
+            proc_because = Some(why);
+            s
+        }
     };
     total
         .findings
@@ -599,6 +635,7 @@ fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, 
         undecided: total.undecided,
         processes: total.processes,
         threads: total.threads,
+        proc_because,
     })
 }
 
@@ -609,6 +646,7 @@ fn render(c: Collected, json: bool) -> Result<Output, Error> {
         undecided,
         processes,
         threads,
+        proc_because,
     } = c;
     let total = Scan {
         findings,
@@ -638,6 +676,12 @@ fn render(c: Collected, json: bool) -> Result<Output, Error> {
             findings: &total.findings,
             protected_by_guard: &protected,
             undecidable: &total.undecided,
+            source: if proc_because.is_some() {
+                "proc"
+            } else {
+                "kernel"
+            },
+            source_note: proc_because.as_deref(),
         };
         r.line(serde_json::to_string_pretty(&doc)?);
         return Ok(r);
@@ -684,10 +728,39 @@ fn render(c: Collected, json: bool) -> Result<Output, Error> {
             if n == 1 { "" } else { "es" }
         ));
     }
+    if let Some(why) = &proc_because {
+        r.line(format!(
+            "note: read from /proc (the kernel's task iterator cannot run: {}); a process that forks and exits faster than /proc is read is reported as undecidable, not found",
+            nnp_config::escape_message(why, 512)
+        ));
+    }
     if outcome == Outcome::Fine {
         r.line(format!(
             "ok: no thread of a restricted user lacks no_new_privs ({counted})"
         ));
     }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// A quiet /proc (nothing vanishes) ends the rescans after one pass with nothing to report
+    /// (the e2e suite, audit_doctor.sh, runs a chain that forks in a loop against them).
+    #[test]
+    fn quiet_rescans_report_nothing() {
+        let dir = std::env::temp_dir().join(format!("nnp-audit-quiet-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("1000")).unwrap();
+        let config = Config::default();
+        let mut seen = HashSet::new();
+        seen.insert((1000, {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(dir.join("1000")).unwrap().ino()
+        }));
+        let (_, vanished) = rescan(Worker::new(&config, None, &dir, 0, 100), &mut seen, true);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(vanished, 0);
+    }
 }

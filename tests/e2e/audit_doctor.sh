@@ -183,12 +183,18 @@ case_10() {
   start_as $FK "$T/bin/forker" "$T/forker.stop"
   wait_ready || fail "forker did not start"
   wait_for grep -q "^reaped" "$T/bg.out" || fail "the chain must come and go (1,000 processes reaped)"
+  # the kernel's task iterator read the tasks (a fallback to /proc would be a weaker audit)
+  run "$NNPCTL" audit --json
+  grep -q '"source": "kernel"' <<< "$OUT" || fail "audit must read the tasks with the kernel's task iterator here: $(grep -A1 '"source"' <<< "$OUT")"
+  # under CPU load (four busy loops on this machine's cores): the scan is preempted, the chain is not
+  for i in 1 2 3 4; do timeout 120 sh -c 'while :; do :; done' & done
   found=0
   for i in $(seq 20); do
     run "$NNPCTL" audit
     # (a here-string, not a pipe: grep -q closing a pipe early fails the pipeline under pipefail)
     if [ "$RC" = 1 ] && grep -qE "^ *[0-9]+ +[0-9]+ +fk .*forker" <<< "$OUT"; then found=$((found + 1)); fi
   done
+  pkill -f "while :; do :; done"
   [ "$found" = 20 ] || fail "the forking process was found in $found of 20 runs"
   touch "$T/forker.stop"; wait_gone_uid $FK || pkill -KILL -U $FK
   wait $BG 2>/dev/null
@@ -292,5 +298,41 @@ case_14() {
   expect_line "ok: PAM stack systemd-user (systemd's user manager) loads pam_nnp.so"
 }
 run_case "doctor: sessions get pam_nnp but the user manager's stack (systemd-user) does not: a problem naming the fix (control: its own line; the line in common-session-noninteractive)" case_14
+
+case_15() {
+  # Where the kernel's task iterator cannot run (here: a pid namespace of its own), audit reads
+  # /proc, where a process that forks and exits in a loop can escape every pass. It must say
+  # so (a note, source "proc"), and find the chain or call what came and went undecidable.
+  add_user fk2 $((UID_BASE + 41)) restricted
+  FK=$((UID_BASE + 41))
+  rm -f "$T/forker.stop"
+  cat > "$T/in-pidns.sh" <<EOF
+setpriv --reuid=$FK --regid=$FK --clear-groups "$T/bin/forker" "$T/forker.stop" > "$T/ns-bg.out" 2>&1 &
+for i in \$(seq 50); do grep -q '^reaped' "$T/ns-bg.out" && break; sleep 0.1; done
+"$NNPCTL" audit > "$T/ns-chain.out" 2>&1; echo "rc=\$?" >> "$T/ns-chain.out"
+"$NNPCTL" audit --json > "$T/ns-chain.json" 2>&1
+touch "$T/forker.stop"; wait
+"$NNPCTL" audit > "$T/ns-quiet.out" 2>&1; echo "rc=\$?" >> "$T/ns-quiet.out"
+EOF
+  timeout 60 unshare -p -f --mount-proc bash "$T/in-pidns.sh"
+  OUT=$(cat "$T/ns-chain.out")
+  grep -q "^note: read from /proc (the kernel's task iterator cannot run: not in the initial pid namespace" <<< "$OUT" || fail "audit must say it read /proc and why: $OUT"
+  # found (exit 1), or, when /proc was still changing as the rescans ended, the processes that
+  # came and went are undecidable (exit 3): never a silent pass
+  if grep -q "^rc=1$" <<< "$OUT"; then
+    grep -qE "^ *[0-9]+ +[0-9]+ +fk2 .*forker" <<< "$OUT" || fail "exit 1 must list the chain: $OUT"
+  else
+    grep -q "^rc=3$" <<< "$OUT" || fail "exit 1 (the chain found) or 3 (undecidable), never 0: $OUT"
+    grep -q "^undecidable: pid 0 \[processes that came and went\]: .* exited before /proc could read" <<< "$OUT" || fail "the processes that came and went must be undecidable: $OUT"
+  fi
+  expect_valid_json "$T/ns-chain.json"
+  grep -q '"source": "proc"' "$T/ns-chain.json" || fail "the JSON must say source proc"
+  # control: the same namespace without the chain: /proc was quiet, nothing undecidable
+  OUT=$(cat "$T/ns-quiet.out")
+  grep -q "^undecidable" <<< "$OUT" && fail "a quiet /proc must not be undecidable: $OUT"
+  grep -q "^rc=0$" <<< "$OUT" || fail "a quiet namespace is ok: $OUT"
+  wait_gone_uid $FK || pkill -KILL -U $FK
+}
+run_case "audit without the kernel's task iterator (a pid namespace): it says so, and the chain is found or what came and went is undecidable, never passed (control: a quiet namespace is ok)" case_15
 
 finish

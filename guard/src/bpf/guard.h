@@ -152,6 +152,7 @@ enum nnp_task_flag {
 	NNP_T_CAPS = 4,        /* holds a permitted capability */
 	NNP_T_TRUNCATED = 8,   /* more than NNP_TASK_GROUPS groups: only the first follow */
 	NNP_T_UNREAD = 16,     /* credentials or groups could not be read */
+	NNP_T_EXITED = 32,     /* exited (a zombie, or dead): runs nothing, exec included */
 };
 struct nnp_task {
 	__u32 tgid;      /* process id, as the reader's pid namespace counts (the initial one) */

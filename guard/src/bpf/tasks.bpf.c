@@ -24,8 +24,8 @@ enum nnp_task_flag nnp_task_flag_type = NNP_T_NNP;
 #define PF_KTHREAD 0x00200000
 #define PFA_NO_NEW_PRIVS 0
 
-/* The record and its groups are written at once, so one task is never split. Twice the
- * groups that are written: the bound on the write's size is a mask the verifier can follow. */
+/* The record and its groups are written at once, so one task is never split. Room for twice
+ * the groups that are written: the bound on the write's size is a mask the verifier follows. */
 struct task_buf {
 	struct nnp_task t;
 	__u32 groups[2 * NNP_TASK_GROUPS];
@@ -66,6 +66,8 @@ int nnp_tasks(struct bpf_iter__task *ctx)
 	bpf_probe_read_kernel(t->comm, sizeof(t->comm), task->comm);
 	if (task->atomic_flags & (1UL << PFA_NO_NEW_PRIVS))
 		t->flags |= NNP_T_NNP;
+	if (task->exit_state)
+		t->flags |= NNP_T_EXITED;
 	if (task->flags & PF_KTHREAD) {
 		t->flags |= NNP_T_KTHREAD;
 		bpf_seq_write(seq, t, sizeof(*t));
@@ -95,12 +97,15 @@ int nnp_tasks(struct bpf_iter__task *ctx)
 		t->flags |= NNP_T_TRUNCATED;
 		want = NNP_TASK_GROUPS;
 	}
-	want &= 2 * NNP_TASK_GROUPS - 1;
-	if (want && bpf_probe_read_kernel(b->groups, want * sizeof(__u32), &gi->gid[0])) {
+	/* the size as the verifier must see it: masked in the register the calls use (clang
+	 * would otherwise mask a copy), below the groups buffer */
+	__u64 size = want * sizeof(__u32);
+	asm volatile("%[size] &= %[mask]" : [size] "+r"(size) : [mask] "i"(2 * NNP_TASK_GROUPS * sizeof(__u32) - 1));
+	if (size && bpf_probe_read_kernel(b->groups, size, &gi->gid[0])) {
 		t->flags |= NNP_T_UNREAD;
-		want = 0;
+		size = 0;
 	}
-	t->nwritten = want;
-	bpf_seq_write(seq, b, sizeof(*t) + want * sizeof(__u32));
+	t->nwritten = size / sizeof(__u32);
+	bpf_seq_write(seq, b, sizeof(*t) + size);
 	return 0;
 }

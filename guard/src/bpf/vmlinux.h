@@ -125,6 +125,7 @@ struct linux_binprm {
 struct task_struct {
 	unsigned int flags;
 	unsigned long atomic_flags;
+	int exit_state;
 	int pid;
 	int tgid;
 	u64 start_boottime;
