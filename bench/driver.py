@@ -141,7 +141,7 @@ listed = r.stdout.count("\n") - 2
 audit_ms = statistics.median(audit_times)
 print(f"audit over {n_procs} processes: {audit_ms:.1f} ms ({listed} listed)", flush=True)
 # the same with a process of that user that forks and exits in a loop (a new pid every
-# ~0.2 ms, tests/c/forker.c): audit rescans /proc until no pid vanishes; found in every run?
+# ~0.2 ms, tests/c/forker.c): the task iterator cannot pass the chain; found in every run?
 subprocess.run(["gcc", "-O1", "-o", f"{T}/forker", f"{ROOT}/tests/c/forker.c"], check=True)
 stop = f"{T}/forker.stop"
 if os.path.exists(stop):
@@ -358,7 +358,8 @@ lines += ["", "## nnpctl audit", "",
           f"{n_procs} sleeping processes of a restricted user, none with NNP (all {listed} listed): "
           f"**{audit_ms:.1f} ms** (median of 7).", "",
           f"The same {n_procs} processes and a process of that user that forks and exits in a loop "
-          f"(a new pid every ~0.2 ms, `tests/c/forker.c`; audit rescans /proc while pids vanish): "
+          f"(a new pid every ~0.2 ms, `tests/c/forker.c`; the kernel's task iterator walks the tasks in pid order, "
+          f"so it meets the chain's newest member): "
           f"**{churn_ms:.1f} ms** (median of 7), the chain found in {churn_found} of 7 runs.", "",
           f"{n_mt} processes of 10 threads each (every thread read, {mt_listed} threads listed): "
           f"**{mt_ms:.1f} ms** (median of 7).", "",
