@@ -90,6 +90,11 @@ $RULE $A would-refuse 1 $T/bin/suid-marker"
 $rows
 expected:
 $want"
+# the metrics' per-rule counters: the kills, under the same rule; the audit phase's count
+# is not carried over, because the reload changed the rule's file (mode removed): a reset
+run "$NNPCTL" metrics
+[ "$(metric "nnp_guard_refusals_total{rule=\"$RULE\"}")" = 2 ] || fail "refusals of $RULE: $(metric "nnp_guard_refusals_total{rule=\"$RULE\"}"), expected the 2 kills"
+[ "$(metric "nnp_guard_would_refusals_total{rule=\"$RULE\"}")" = 0 ] || fail "would-refusals of $RULE must restart from 0 after its file changed"
 # a rule inserted first: every index names another rule now, so the counts are dropped
 write_config "[[rule]]
 uids = [$((UID_BASE + 900))]
