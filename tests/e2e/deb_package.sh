@@ -125,6 +125,41 @@ umount /sys/fs/bpf
 rm /etc/security/nnp.d/10-test.toml
 case_end
 
+case_begin "dpkg -r is refused while a pam_nnp line added by hand stays: outside pam-auth-update's block of common-session, or in sshd's own file (control: with the lines gone it removes, no pam_nnp line left)"
+# Issue 21: prerm skipped every file holding pam-auth-update's marker, so a line added by hand
+# to common-session outside the managed block stayed after the removal and every login
+# through it (root's too) failed on the missing module.
+MOD=/usr/lib/x86_64-linux-gnu/security/pam_nnp.so
+held_msg="nnp: these PAM stacks require pam_nnp.so, and every login through them would fail once it is removed:"
+grep -q '^# here are the per-package modules (the "Primary" block)' /etc/pam.d/common-session || fail "setup: common-session must be pam-auth-update's"
+grep -qE '^session[[:space:]]+required[[:space:]]+pam_nnp.so' /etc/pam.d/common-session || fail "setup: the profile must be enabled (an earlier case)"
+cp /etc/pam.d/common-session "$T/cs.orig"; cp /etc/pam.d/sshd "$T/sshd.orig"
+# 1. common-session, after pam-auth-update's block
+echo "session required pam_nnp.so" >> /etc/pam.d/common-session
+run dpkg -r nnp
+[ "$RC" != 0 ] || fail "dpkg -r must be refused while common-session holds a line added by hand"
+printf '%s\n' "$ERR" | grep -qF "$held_msg /etc/pam.d/common-session" || fail "the refusal must name common-session"
+[ -f "$MOD" ] || fail "the module must stay"
+dpkg-query -W -f='${Status}' nnp | grep -q "install ok installed" || fail "the package must stay installed"
+[ "$(grep -cE '^session[[:space:]]+required[[:space:]]+pam_nnp.so' /etc/pam.d/common-session)" = 2 ] || fail "the profile's own line must stay with the refused removal"
+cat "$T/cs.orig" > /etc/pam.d/common-session
+# 2. the README's by-hand line in sshd's own file
+echo "session required pam_nnp.so" >> /etc/pam.d/sshd
+run dpkg -r nnp
+[ "$RC" != 0 ] || fail "dpkg -r must be refused while sshd's stack holds a line added by hand"
+printf '%s\n' "$ERR" | grep -qF "$held_msg /etc/pam.d/sshd" || fail "the refusal must name sshd"
+[ -f "$MOD" ] || fail "the module must stay (sshd)"
+cat "$T/sshd.orig" > /etc/pam.d/sshd
+# control: only the profile's lines: removed, and no stack names pam_nnp any more
+run dpkg -r nnp
+expect_rc 0
+[ -e "$MOD" ] && fail "control: the module must be gone"
+grep -l pam_nnp /etc/pam.d/* && fail "control: a stack still names pam_nnp"
+# as the next case expects: installed, profile enabled
+dpkg -i "$DEB" > /dev/null 2>&1 || fail "reinstall"
+pam-auth-update --enable nnp > /dev/null 2>&1 || fail "re-enable"
+case_end
+
 case_begin "dpkg --purge removes everything"
 run dpkg --purge nnp
 expect_rc 0
