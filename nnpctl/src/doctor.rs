@@ -547,13 +547,28 @@ fn guard_unit_enabled() -> bool {
 
 /// What the kernel offers the exec guard, and whether it is in force (the one answer:
 /// [`nnp_guard::GuardState`]).
+/// A kernel without BTF runs no guard (its programs are CO-RE); nnp-guard.service is then
+/// skipped by its `ConditionPathExists=`, which systemd does not count as a failure. Asked
+/// for (`enabled`), that is a problem: the administrator believes a guard is in force.
+fn no_btf_finding(enabled: bool) -> (Severity, &'static str) {
+    if enabled {
+        (
+            Severity::Problem,
+            "exec guard: nnp-guard.service is enabled but the kernel has no BTF (/sys/kernel/btf/vmlinux): the guard cannot run here and the unit is skipped (its ConditionPathExists), so no guard is in force; boot a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's is), or disable the unit",
+        )
+    } else {
+        (
+            Severity::Info,
+            "exec guard: the kernel has no BTF (/sys/kernel/btf/vmlinux): the guard cannot run",
+        )
+    }
+}
+
 fn check_guard(r: &mut Diagnosis) {
     let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
     if !btf {
-        r.say(
-            Severity::Info,
-            "exec guard: the kernel has no BTF (/sys/kernel/btf/vmlinux): the guard cannot run",
-        );
+        let (level, msg) = no_btf_finding(guard_unit_enabled());
+        r.say(level, msg);
         return;
     }
     r.say(Severity::Ok, "exec guard: kernel BTF present");
@@ -758,6 +773,18 @@ mod tests {
         "common-session",
         "session required pam_unix.so\nsession optional pam_systemd.so\n",
     );
+
+    #[test]
+    fn no_btf_is_a_problem_only_when_the_guard_unit_is_enabled() {
+        let (level, msg) = no_btf_finding(true);
+        assert!(level == Severity::Problem);
+        assert!(msg.contains("nnp-guard.service is enabled"), "{msg}");
+        assert!(msg.contains("CONFIG_DEBUG_INFO_BTF"), "{msg}");
+        // control: nobody asked for a guard
+        let (level, msg) = no_btf_finding(false);
+        assert!(level == Severity::Info);
+        assert!(msg.contains("cannot run"), "{msg}");
+    }
 
     #[test]
     fn a_user_manager_without_pam_nnp_is_a_problem_when_a_session_stack_has_it() {

@@ -112,4 +112,22 @@ got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; e=json.load(sys.stdin)["
 [ "$got" = "allow (exempt) False ['exempt', 'exempt', 'exempt']" ] || fail "json: $got"
 case_end
 
+case_begin "doctor: a kernel without BTF while nnp-guard.service is enabled is a problem naming it (control: not enabled: info only)"
+# Issue 21: without BTF the unit is skipped silently (ConditionPathExists) and doctor returned
+# before its "enabled but no guard loaded" check: no finding at all.
+"$NNPCTL" guard unload > /dev/null 2>&1
+mount -t tmpfs -o mode=755 nnp-nobtf /sys/kernel/btf
+mount -t tmpfs -o mode=755 nnp-units /etc/systemd/system
+run "$NNPCTL" doctor
+expect_line "info: exec guard: the kernel has no BTF (/sys/kernel/btf/vmlinux): the guard cannot run"
+printf '%s\n' "$OUT" | grep -q "^problem: exec guard" && fail "control: with the unit not enabled, no BTF is no problem"
+mkdir /etc/systemd/system/sysinit.target.wants
+: > /etc/systemd/system/sysinit.target.wants/nnp-guard.service
+run "$NNPCTL" doctor
+expect_rc 1
+printf '%s\n' "$OUT" | grep -q "^problem: exec guard: nnp-guard.service is enabled but the kernel has no BTF (/sys/kernel/btf/vmlinux): the guard cannot run here .*CONFIG_DEBUG_INFO_BTF=y" || fail "no BTF with the unit enabled must be a problem"
+umount /etc/systemd/system
+umount /sys/kernel/btf
+case_end
+
 finish
