@@ -115,6 +115,13 @@ else
   allowed identity-userns-control 0 /bin/userns_exec 1002 /t/suid-marker identity
   out=$(nnpctl guard status 2>&1); rc=$?
   if [ $rc = 0 ] && echo "$out" | grep -q "guard: in force, mode lsm"; then res status ok; else res status "FAIL(rc=$rc $out)"; fi
+  # audit reads the tasks with the kernel's task iterator on Debian's kernel too, and a
+  # restricted process without NNP is protected by the guard in force (not a finding)
+  /bin/runas 1001 1001 1100 -- /bin/sleep 60 & S=$!
+  sleep 0.2
+  out=$(nnpctl audit --json 2>&1); rc=$?
+  if [ $rc = 0 ] && echo "$out" | grep -q '"source": "kernel"' && echo "$out" | grep -A3 '"protected_by_guard"' | grep -q "\"pid\": $S,"; then res audit-kernel-guarded ok; else res audit-kernel-guarded "FAIL(rc=$rc $out)"; fi
+  kill $S
   nnpctl guard unload >/dev/null 2>&1
   allowed unloaded 0 /bin/runas 1001 1001 1100 -- /t/suid-marker /t/pub/x
 fi
@@ -126,7 +133,7 @@ chmod -R go-w "$R"
 (cd "$R" && find . | cpio -o -H newc -R 0:0 2>/dev/null | gzip -1 > "$T/initrd.gz")
 
 qemu_boot bpf "$VMLINUZ" lockdown,capability,landlock,yama,apparmor,bpf
-qemu_check bpf "LSM mode on Debian's kernel" load-lsm setuid-supplementary setgid filecap primary-gid exempt-first-rule control-uid root plain-exec guard-allow userns identity-userns-refused identity-userns-control status unloaded
+qemu_check bpf "LSM mode on Debian's kernel" load-lsm setuid-supplementary setgid filecap primary-gid exempt-first-rule control-uid root plain-exec guard-allow userns identity-userns-refused identity-userns-control status audit-kernel-guarded unloaded
 # Issue 19: the same kernel booted without bpf in lsm= (Ubuntu's default): the LSM program
 # attached, never ran, and every tool called the guard in force.
 qemu_boot nobpf "$VMLINUZ" lockdown,capability,landlock,yama,apparmor nnp_case=nobpf
