@@ -1177,17 +1177,29 @@ pub fn counters() -> Result<[u64; 4], GuardError> {
     let m = pinned("counters")?;
     let mut out = [0u64; 4];
     for (i, slot) in out.iter_mut().enumerate() {
-        let per_cpu = m
-            .lookup_percpu(&u32b(u32::try_from(i).unwrap_or(0)), MapFlags::ANY)
-            .map_err(|e| sys("reading the counters", e))?
-            .unwrap_or_default();
-        *slot = per_cpu
-            .iter()
-            .filter_map(|b| b.get(..8).and_then(|b| b.try_into().ok()))
-            .map(u64::from_ne_bytes)
-            .sum();
+        *slot = counter(&m, u32::try_from(i).unwrap_or(0))?.unwrap_or(0);
     }
     Ok(out)
+}
+
+/// Execs `guard_action = "degrade"` ran without the raise they would have had
+/// (`NNP_C_DEGRADED`: setuid, setgid or file capabilities taken away at the hook's request);
+/// `None` for a guard whose program predates that counter (its counters map is shorter).
+pub fn degraded_execs() -> Result<Option<u64>, GuardError> {
+    counter(&pinned("counters")?, nnp_counter::NNP_C_DEGRADED.0)
+}
+
+/// One slot of the per-CPU counters, summed; `None` beyond the map.
+fn counter(m: &MapHandle, i: u32) -> Result<Option<u64>, GuardError> {
+    let per_cpu = m
+        .lookup_percpu(&u32b(i), MapFlags::ANY)
+        .map_err(|e| sys("reading the counters", e))?;
+    Ok(per_cpu.map(|v| {
+        v.iter()
+            .filter_map(|b| b.get(..8).and_then(|b| b.try_into().ok()))
+            .map(u64::from_ne_bytes)
+            .sum()
+    }))
 }
 
 /// Is the pinned program live: does it see an exec of ours now?

@@ -30,6 +30,9 @@ pub struct GuardState {
     pub unresolved: Vec<String>,
     /// Counters: execs, raising, refused, audited.
     pub counters: [u64; 4],
+    /// Execs run without the raise they would have had (`guard_action = "degrade"`); `None`
+    /// when not loaded or the loaded program predates that counter.
+    pub degraded_execs: Option<u64>,
     /// What could not be read.
     pub cannot_tell: Vec<String>,
 }
@@ -78,6 +81,10 @@ impl GuardState {
         }
         match crate::counters() {
             Ok(c) => s.counters = c,
+            Err(e) => s.cannot_tell.push(e.to_string()),
+        }
+        match crate::degraded_execs() {
+            Ok(d) => s.degraded_execs = d,
             Err(e) => s.cannot_tell.push(e.to_string()),
         }
         if s.mode == Some(AttachMode::Lsm) && crate::bpf_lsm_active() == Some(false) {

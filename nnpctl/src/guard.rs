@@ -140,6 +140,9 @@ struct StatusModel {
     raising: u64,
     refused: u64,
     audited: u64,
+    /// Execs run with the caller's privileges instead of raising (guard_action = "degrade");
+    /// null: not loaded, or a program without that counter
+    degraded_execs: Option<u64>,
     stale: Vec<String>,
     unresolved: Vec<String>,
 }
@@ -191,6 +194,7 @@ fn status_model(s: &GuardState) -> (StatusModel, Outcome) {
             raising: s.counters[1],
             refused: s.counters[2],
             audited: s.counters[3],
+            degraded_execs: s.degraded_execs,
             stale: s.stale.clone(),
             unresolved: s.unresolved.clone(),
         },
@@ -241,8 +245,14 @@ fn render_status(m: &StatusModel, outcome: Outcome, json: bool) -> Result<Output
         m.rules, m.uids, m.gids, m.ranges, m.combined, m.allow
     ));
     r.line(format!(
-        "counters: {} execs seen, {} raising privileges, {} refused, {} audited",
-        m.execs, m.raising, m.refused, m.audited
+        "counters: {} execs seen, {} raising privileges, {} refused, {} audited{}",
+        m.execs,
+        m.raising,
+        m.refused,
+        m.audited,
+        m.degraded_execs
+            .map(|d| format!(", {d} run with the caller's privileges (degrade)"))
+            .unwrap_or_default()
     ));
     Ok(r)
 }
@@ -486,6 +496,21 @@ mod tests {
         assert_eq!(v["in_force"], true);
         assert_eq!(v["mode"], "lsm");
         assert_eq!(v["refused"], 3);
+        assert_eq!(v["degraded_execs"], serde_json::Value::Null);
         assert_eq!(json.outcome, text.outcome);
+    }
+
+    #[test]
+    fn degraded_execs_are_shown_when_the_program_counts_them() {
+        let mut s = loaded_live();
+        s.degraded_execs = Some(5);
+        let (m, outcome) = status_model(&s);
+        let text = render_status(&m, outcome, false).unwrap();
+        assert!(text.out.contains(
+            "counters: 10 execs seen, 4 raising privileges, 3 refused, 1 audited, 5 run with the caller's privileges (degrade)\n"
+        ));
+        let json = render_status(&m, outcome, true).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json.out).unwrap();
+        assert_eq!(v["degraded_execs"], 5);
     }
 }

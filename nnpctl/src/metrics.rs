@@ -37,6 +37,9 @@ pub struct GuardMetrics {
     pub action: Option<&'static str>,
     /// The program's counters (execs seen, raising, refused, audited), when loaded.
     pub counters: Option<[u64; 4]>,
+    /// Execs run with the caller's privileges instead of raising (`guard_action =
+    /// "degrade"`), when loaded and its program counts them.
+    pub degraded_execs: Option<u64>,
 }
 
 /// Refusals and would-refusals counted for one rule.
@@ -210,6 +213,13 @@ impl Metrics {
                 c[3],
             );
         }
+        if let Some(d) = g.degraded_execs {
+            o.counter(
+                "nnp_guard_degraded_execs_total",
+                "Guarded privilege-raising execs run with the caller's privileges instead (guard_action = degrade): setuid, setgid and file capabilities not applied.",
+                d,
+            );
+        }
         if let Some(by_rule) = self.by_rule.as_ref().filter(|m| !m.is_empty()) {
             o.family(
                 "nnp_guard_refusals_total",
@@ -317,6 +327,9 @@ pub fn collect(path: Option<&Path>) -> Metrics {
         mode: state.mode.map(nnp_guard::AttachMode::as_str),
         action: state.action.map(nnp_guard::Action::as_str),
         counters: (state.loaded && state.cannot_tell.is_empty()).then_some(state.counters),
+        degraded_execs: state
+            .degraded_execs
+            .filter(|_| state.cannot_tell.is_empty()),
     };
     let by_rule = if state.loaded {
         // without the metadata no count can be named: left out
@@ -420,6 +433,7 @@ mod tests {
                 mode: Some("kill"),
                 action: Some("kill"),
                 counters: Some([100, 9, 2, 7]),
+                degraded_execs: Some(5),
             },
             by_rule: Some(by_rule),
             audit: Some(crate::audit::Summary {
@@ -484,6 +498,10 @@ mod tests {
             Some("1")
         );
         assert_eq!(
+            value(&text, "nnp_guard_degraded_execs_total").as_deref(),
+            Some("5")
+        );
+        assert_eq!(
             value(
                 &text,
                 "nnp_guard_refusals_total{rule=\"/etc/security/nnp.toml:3\"}"
@@ -525,6 +543,7 @@ mod tests {
             "nnp_guard_info",
             "nnp_guard_action_info",
             "nnp_guard_execs_total",
+            "nnp_guard_degraded_execs_total",
             "nnp_guard_refusals_total",
             "nnp_audit_findings",
         ] {

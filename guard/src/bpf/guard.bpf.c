@@ -28,6 +28,17 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define EPERM 1
 #define SIGKILL 9
+/* macros of the kernel's headers (not in vmlinux.h): include/linux/security.h,
+ * include/linux/sched.h, include/linux/mount.h, and PER_CLEAR_ON_SETID of
+ * include/uapi/linux/personality.h (READ_IMPLIES_EXEC | ADDR_NO_RANDOMIZE |
+ * ADDR_COMPAT_LAYOUT | MMAP_PAGE_ZERO) */
+#define LSM_UNSAFE_NO_NEW_PRIVS 4
+#define PFA_NO_NEW_PRIVS 0
+#define MNT_NOSUID 0x01
+#define PER_CLEAR_ON_SETID 0x0740000
+#define NNP_S_ISUID 04000
+#define NNP_S_ISGID 02000
+#define NNP_S_IXGRP 00010
 
 /* uids_X: real uid -> the rules it decides alone, and the combined rules whose uid side it
  * satisfies (from `users`, intersected with `uids` where a rule has both). */
@@ -566,12 +577,44 @@ static __always_inline void count_rule(__u32 value, __u32 action)
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* guard_action = "degrade": did nnp_degrade's request take a raise away from this exec? The
+ * exec holds LSM_UNSAFE_NO_NEW_PRIVS without the task's own no_new_privs (only the
+ * bprm_no_new_privs hook sets it so), and the file would have raised: set-user-ID, or
+ * set-group-ID and group-executable, to an id other than the caller's real one on a mount
+ * that honours them (bprm_fill_uid() skipped them), or file capabilities the caller lacks
+ * (cap_bprm_creds_from_file(), the LSM before this one, marked PER_CLEAR_ON_SETID before it
+ * took them away). The file is the one credentials come from: a script's interpreter. */
+static __always_inline int degraded(struct linux_binprm *bprm, struct file *file)
+{
+	if (!(BPF_CORE_READ(bprm, unsafe) & LSM_UNSAFE_NO_NEW_PRIVS))
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (BPF_CORE_READ(task, atomic_flags) & (1UL << PFA_NO_NEW_PRIVS))
+		return 0;
+	if (BPF_CORE_READ(bprm, per_clear) & PER_CLEAR_ON_SETID)
+		return 1;
+	if (BPF_CORE_READ(file, f_path.mnt, mnt_flags) & MNT_NOSUID)
+		return 0;
+	const struct cred *old = task->cred;
+	if (!old)
+		return 0;
+	__u32 mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & NNP_S_ISUID) && BPF_CORE_READ(file, f_inode, i_uid.val) != old->uid.val)
+		return 1;
+	if ((mode & (NNP_S_ISGID | NNP_S_IXGRP)) == (NNP_S_ISGID | NNP_S_IXGRP) &&
+	    BPF_CORE_READ(file, f_inode, i_gid.val) != old->gid.val)
+		return 1;
+	return 0;
+}
+
 SEC("lsm/bprm_creds_from_file")
 int BPF_PROG(nnp_lsm, struct linux_binprm *bprm, struct file *file, int ret)
 {
 	count(NNP_C_EXECS);
 	if (ret)
 		return ret;
+	if (degraded(bprm, file))
+		count(NNP_C_DEGRADED);
 	__u32 value = 0;
 	int action = decide(bprm, file, &value);
 	if (!action)

@@ -83,7 +83,8 @@ enum nnp_counter {
 	NNP_C_RAISING = 1, /* execs that raise privileges (guarded or not) */
 	NNP_C_REFUSED = 2, /* refused or killed */
 	NNP_C_AUDITED = 3, /* audit mode: would have been refused */
-	NNP_C_COUNT = 4,
+	NNP_C_DEGRADED = 4, /* guard_action = "degrade": ran without the raise it would have had */
+	NNP_C_COUNT = 5,
 };
 
 /* What happened to an exec, in an event. */

@@ -94,6 +94,9 @@ struct super_block {
 };
 
 struct inode {
+	unsigned short i_mode; /* umode_t */
+	kuid_t i_uid;
+	kgid_t i_gid;
 	unsigned long i_ino;
 	struct super_block *i_sb;
 	__u32 i_generation;
@@ -112,7 +115,16 @@ struct inode___v611 {
 	u32 i_ctime_nsec;
 };
 
+struct vfsmount {
+	int mnt_flags;
+};
+
+struct path {
+	struct vfsmount *mnt;
+};
+
 struct file {
+	struct path f_path;
 	struct inode *f_inode;
 };
 
@@ -120,6 +132,8 @@ struct linux_binprm {
 	struct file *file;
 	struct cred *cred;
 	const char *filename;
+	int unsafe;            /* LSM_UNSAFE_* */
+	unsigned int per_clear; /* personality flags to clear */
 };
 
 struct task_struct {
