@@ -14,8 +14,9 @@ SUITE=bookworm
 # What the scenarios need: systemd as PID 1 with logind and user managers (libpam-systemd,
 # dbus-user-session for `systemd-run --user`), sshd, sudo, cron and at (jobs at boot), a
 # directory (slapd + SSSD) for the LDAP scenario, and the .deb's own dependencies (libelf1,
-# zlib1g, libpam-runtime) since the guest has no network to fetch them.
-PACKAGES=systemd-sysv,systemd-timesyncd,linux-image-amd64,openssh-server,sudo,iproute2,libpam-systemd,dbus,dbus-user-session,cron,at,slapd,ldap-utils,sssd-ldap,libnss-sss,libpam-sss,libelf1,zlib1g,libpam-runtime,procps,psmisc
+# zlib1g, libpam-runtime) since the guest has no network to fetch them; node_exporter and
+# curl for the metrics scenario (issue 23: nnp-metrics.service's file scraped in the guest).
+PACKAGES=systemd-sysv,systemd-timesyncd,linux-image-amd64,openssh-server,sudo,iproute2,libpam-systemd,dbus,dbus-user-session,cron,at,slapd,ldap-utils,sssd-ldap,libnss-sss,libpam-sss,libelf1,zlib1g,libpam-runtime,procps,psmisc,prometheus-node-exporter,curl
 SIZE=4G
 
 command -v mmdebstrap >/dev/null || "$ROOT/scripts/install-deps.sh" mmdebstrap
@@ -54,6 +55,8 @@ cp "$NNP_PUBKEY" "$R/root/.ssh/authorized_keys"; chmod 600 "$R/root/.ssh/authori
 printf 'PasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n' > "$R/etc/ssh/sshd_config.d/nnp-test.conf"
 # slapd and sssd are configured by the LDAP scenario; until then they stay off.
 chroot "$R" systemctl disable slapd.service sssd.service 2>/dev/null || true
+# node_exporter too: the metrics scenario starts it (it would only cost CPU at every boot).
+chroot "$R" systemctl disable prometheus-node-exporter.service 2>/dev/null || true
 # The serial console is the only terminal; a short timeout on stop jobs keeps reboots short.
 mkdir -p "$R/etc/systemd/system.conf.d"
 printf '[Manager]\nDefaultTimeoutStopSec=10s\n' > "$R/etc/systemd/system.conf.d/nnp-test.conf"

@@ -225,9 +225,26 @@ guest_users() {
 }
 
 # expect_out_line LINE — OUT has exactly that line
-expect_out_line() { printf '%s\n' "$OUT" | grep -qxF -- "$1" || fail "expected a line '$1'"; }
-expect_out_match() { printf '%s\n' "$OUT$ERR" | grep -qE -- "$1" || fail "expected output matching '$1'"; }
-expect_no_out_match() { printf '%s\n' "$OUT$ERR" | grep -qE -- "$1" && fail "unexpected output matching '$1'"; }
+# (here-strings, not pipes: under pipefail, grep -q leaving early would fail the printf)
+expect_out_line() { grep -qxF -- "$1" <<< "$OUT" || fail "expected a line '$1'"; }
+# expect_out_match / expect_no_out_match RE — a line of OUT or of ERR matches (the two
+# joined by a newline: the last line of one never runs into the first of the other)
+expect_out_match() { grep -qE -- "$1" <<< "$OUT"$'\n'"$ERR" || fail "expected output matching '$1'"; }
+expect_no_out_match() { grep -qE -- "$1" <<< "$OUT"$'\n'"$ERR" && fail "unexpected output matching '$1'"; }
+
+# gjson NAME CMD — run CMD in the guest (as g); its stdout is nnpctl's JSON (one document or
+# one per line): kept as $T/json-NAME.json and validated on the host against docs/schema/
+# (tests/validate_json.py). RC is CMD's. JSON_DOCS counts the outputs checked.
+JSON_DOCS=0
+gjson() {
+  local name=$1 rc; shift
+  g "$@"; rc=$RC
+  printf '%s\n' "$OUT" > "$T/json-$name.json"
+  if [ -z "$OUT" ]; then fail "no JSON on stdout ($name)"; else expect_valid_json "$T/json-$name.json"; fi
+  JSON_DOCS=$((JSON_DOCS + 1))
+  RC=$rc
+  return $rc
+}
 
 # g_wait SECONDS CMD — run CMD in the guest every second until it succeeds
 g_wait() {
