@@ -55,10 +55,25 @@ unit_as() { g "systemd-run --quiet --uid=$1 --wait --pipe --collect /bin/sh -c $
 # fingerprint — what a play may change on the current machine: the config files, the PAM
 # stacks, the units' enablement and the loaded guard's config (FP)
 fingerprint() {
+  local status
+  gjson "fingerprint-m$VM_ID" 'nnpctl guard status --json'   # validated against its schema too
+  status=$(printf '%s\n' "$OUT" | grep -E '"(config|loaded_at|state|in_force)"')
   g 'cd /etc && sha256sum security/nnp.toml security/nnp.d/* pam.d/common-* 2>&1; ls -la security/nnp.d;
-     systemctl is-enabled nnp-guard.service nnp-guard-watch.service nnp-guard-reload.path nnp-metrics.timer 2>&1;
-     nnpctl guard status --json 2>&1 | grep -E "\"(config|loaded_at|state|in_force)\""'
-  FP=$OUT
+     systemctl is-enabled nnp-guard.service nnp-guard-watch.service nnp-guard-reload.path nnp-metrics.timer 2>&1'
+  FP=$OUT$'\n'$status
+}
+# json_docs PHASE — every --json document of the current machine (what the role's checks
+# read: doctor and guard status; and explain, audit, the guard's report), validated on the
+# host against docs/schema/
+json_docs() {
+  local p="$1-m$VM_ID"
+  gjson "$p-doctor" 'nnpctl doctor --json'; expect_rc 0
+  gjson "$p-status" 'nnpctl guard status --json'; expect_rc 0
+  gjson "$p-explain-alice" 'nnpctl explain --json alice'
+  gjson "$p-explain-carol" 'nnpctl explain --json carol'
+  gjson "$p-explain-bob" 'nnpctl explain --json bob'
+  gjson "$p-audit" 'nnpctl audit --json'
+  gjson "$p-report" 'nnpctl guard report --json'
 }
 # fingerprint_all — FP_<m> of every machine; expect_unchanged M WHY — machine M (now the
 # current one) still has its FP_<m>
@@ -241,6 +256,7 @@ if [ "$SKIPPING" = 0 ]; then
     expect_out_line "root 644 /etc/security/nnp.toml"; expect_out_line "root 755 /etc/security/nnp.d"
     expect_out_line "in-force"
     [ "$(printf '%s\n' "$OUT" | grep -cx enabled)" = 3 ] || fail "machine $m: the three guard units should be enabled"
+    json_docs run1
   done
   vm_use 1
 fi
@@ -315,7 +331,9 @@ if [ "$SKIPPING" = 0 ]; then
     expect_out_line 0; expect_rc 0
     probe_as carol; expect_out_line "NNP=1 EUID=1003"
     unit_as carol "$SUID -u"; expect_out_match 'Operation not permitted'
+    json_docs run4
   done
+  echo "# $JSON_DOCS JSON outputs of the machines validated against docs/schema/"
   vm_use 1
 fi
 case_end

@@ -1,7 +1,10 @@
 #!/bin/bash
 # A real machine: Debian 12 booted under qemu (TCG) with systemd as PID 1, journald, sshd,
 # cron, at, slapd + SSSD, Debian's own kernel — nnp installed from the project's .deb as an
-# administrator installs it, through boots, upgrades and removal (issue 21).
+# administrator installs it, through boots, upgrades and removal (issue 21); and what a fleet
+# reads from it (issue 23): the packaged metrics service scraped by node_exporter, the
+# guard's journal entries by their fields and catalog, every --json document validated on
+# the host against docs/schema/.
 #
 # The image is built once with mmdebstrap and cached under target/machine/ (see
 # tests/machine/image.sh); every run boots a copy-on-write overlay of it, installs the .deb
