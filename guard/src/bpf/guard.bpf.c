@@ -90,6 +90,9 @@ struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 256 * 1024); } 
 /* report: (rule, uid, file) -> count, last time, last action, path (guard.h). */
 struct { __uint(type, BPF_MAP_TYPE_LRU_HASH); __uint(max_entries, NNP_MAX_REPORT);
 	 __type(key, struct nnp_report_key); __type(value, struct nnp_report_value); } report_map SEC(".maps");
+/* rule_counts: deciding rule -> refused, killed, would refuse (guard.h: never evicted). */
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, NNP_RULE_COUNT_SLOTS);
+	 __type(key, __u32); __type(value, struct nnp_rule_count); } rule_counts SEC(".maps");
 /* report_new: a per-CPU scratch value for a new report entry (too big for the stack). */
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1);
 	 __type(key, __u32); __type(value, struct nnp_report_value); } report_new SEC(".maps");
@@ -98,12 +101,10 @@ struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 1);
 struct nnp_event nnp_event_type = {};
 struct nnp_report_key nnp_report_key_type = {};
 struct nnp_report_value nnp_report_value_type = {};
+struct nnp_rule_count nnp_rule_count_type = {};
 enum nnp_state_slot nnp_state_slot_type = NNP_S_ACTIVE;
 enum nnp_counter nnp_counter_type = NNP_C_EXECS;
 enum nnp_action nnp_action_type = NNP_A_REFUSED;
-/* rule_counts: deciding rule -> refused, killed, would refuse (guard.h: never evicted). */
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, NNP_RULE_COUNT_SLOTS);
-	 __type(key, __u32); __type(value, struct nnp_rule_count); } rule_counts SEC(".maps");
 enum nnp_guard_action nnp_guard_action_type = NNP_ACTION_REFUSE;
 
 static __always_inline void count(__u32 which)
@@ -112,7 +113,6 @@ static __always_inline void count(__u32 which)
 	if (c)
 		*c += 1;
 }
-struct nnp_rule_count nnp_rule_count_type = {};
 
 static __always_inline __u32 state_get(__u32 i)
 {
@@ -539,17 +539,6 @@ static __always_inline void tally(struct linux_binprm *bprm, struct file *file, 
 	v->action = action;
 }
 
-static __always_inline void report(struct linux_binprm *bprm, struct file *file, __u32 value,
-				   __u32 action)
-{
-	count(action == NNP_A_AUDIT ? NNP_C_AUDITED : NNP_C_REFUSED);
-	tally(bprm, file, value, action);
-	struct nnp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		return;
-	struct task_struct *task = bpf_get_current_task_btf();
-	e->time_ns = bpf_ktime_get_boot_ns();
-	e->pid = BPF_CORE_READ(task, tgid);
 /* Count the exec under its rule in rule_counts (rules beyond the array: the last slot). */
 static __always_inline void count_rule(__u32 value, __u32 action)
 {
@@ -567,11 +556,22 @@ static __always_inline void count_rule(__u32 value, __u32 action)
 		__sync_fetch_and_add(&c->refused, 1);
 }
 
+static __always_inline void report(struct linux_binprm *bprm, struct file *file, __u32 value,
+				   __u32 action)
+{
+	count(action == NNP_A_AUDIT ? NNP_C_AUDITED : NNP_C_REFUSED);
+	count_rule(value, action);
+	tally(bprm, file, value, action);
+	struct nnp_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return;
+	struct task_struct *task = bpf_get_current_task_btf();
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->pid = BPF_CORE_READ(task, tgid);
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->value = value;
 	e->action = action;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	count_rule(value, action);
 	const char *fname = BPF_CORE_READ(bprm, filename);
 	bpf_probe_read_kernel_str(e->file, sizeof(e->file), fname);
 	bpf_ringbuf_submit(e, 0);

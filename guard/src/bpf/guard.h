@@ -122,7 +122,6 @@ struct nnp_report_value {
 	char file[128];  /* bprm->filename of the first one, truncated */
 };
 
-/* allow_key.bpf.c output: one record per open descriptor of the loader. */
 /* rule_counts: refused, killed and would-refuse execs by deciding rule, for the metrics'
  * per-rule counters. An array: nothing is ever evicted, so a count only grows while the
  * guard stays loaded (the report above forgets its least recently seen entries). Slot 0
@@ -137,6 +136,7 @@ struct nnp_rule_count {
 	__u64 audit;     /* NNP_A_AUDIT: would have been refused */
 };
 
+/* allow_key.bpf.c output: one record per open descriptor of the loader. */
 struct nnp_fd_key {
 	__u32 fd;
 	__u32 pad;
