@@ -2,7 +2,10 @@
 //! `src/bpf/tasks.bpf.c`. Reading /proc cannot meet a process that forks and exits in a
 //! loop (each pid lives a fraction of a millisecond); the iterator walks the tasks in pid
 //! order inside the kernel, so it cannot pass such a chain's newest member, unless the pid
-//! counter wraps during the walk, which [`snapshot`] detects and walks again for.
+//! counter wraps during the walk, which [`snapshot`] detects and walks again for. A task's pid
+//! goes down only when a thread other than the leader runs a program (it takes the process
+//! id, which the walk may have passed): [`Task::threads`] lets the reader find the processes
+//! whose threads the walk did not all meet and read them again.
 
 use std::io::Read;
 use std::mem::{offset_of, size_of, MaybeUninit};
@@ -43,10 +46,12 @@ pub struct Task {
     pub truncated: bool,
     /// Its credentials or groups could not be read: it cannot be judged from this record.
     pub unread: bool,
-    /// Start time, ns since boot (CLOCK_BOOTTIME).
+    /// The process's (its group leader's) start time, ns since boot (CLOCK_BOOTTIME).
     pub start_ns: u64,
-    /// The kernel's command name (`comm`), up to 15 bytes.
+    /// The process's (its group leader's) command name (`comm`), up to 15 bytes.
     pub comm: Vec<u8>,
+    /// The process's threads not yet released when this one was read.
+    pub threads: u32,
 }
 
 impl Task {
@@ -104,6 +109,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Task>, GuardError> {
             unread: has(F::NNP_T_UNREAD),
             start_ns: read_u64(b, offset_of!(Raw, start)),
             comm: comm[..end].to_vec(),
+            threads: read_u32(b, offset_of!(Raw, threads)),
         });
         at = groups_at + 4 * n;
     }
@@ -120,6 +126,24 @@ fn last_pid() -> Result<u32, GuardError> {
             s.trim()
         ))
     })
+}
+
+/// Forks since boot (`processes` of /proc/stat).
+fn forks() -> Result<u64, GuardError> {
+    let s = std::fs::read_to_string("/proc/stat").map_err(|e| sys("reading /proc/stat", e))?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("processes "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| GuardError::System("/proc/stat has no processes line".into()))
+}
+
+/// The pid counter's bound.
+fn pid_max() -> Result<u32, GuardError> {
+    let s = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .map_err(|e| sys("reading /proc/sys/kernel/pid_max", e))?;
+    s.trim()
+        .parse()
+        .map_err(|_| GuardError::System(format!("/proc/sys/kernel/pid_max holds {:?}", s.trim())))
 }
 
 /// Is this process in the initial pid namespace, with that namespace's /proc mounted? The
@@ -163,15 +187,19 @@ pub fn snapshot() -> Result<Vec<Task>, GuardError> {
         .nnp_tasks
         .attach_iter_with_opts(libbpf_rs::IterOpts::None)
         .map_err(|e| sys("attaching the task iterator", e))?;
+    let pid_max = pid_max()?;
     for _ in 0..WALKS {
         let before = last_pid()?;
+        let forks_before = forks()?;
         let mut it =
             libbpf_rs::Iter::new(&link).map_err(|e| sys("running the task iterator", e))?;
         let mut bytes = Vec::with_capacity(1 << 20);
         it.read_to_end(&mut bytes)
             .map_err(|e| sys("reading the task iterator", e))?;
         // A counter that went down wrapped: a new pid may then sit below the walk's position.
-        if last_pid()? >= before {
+        // So did one that went all the way round (as many forks as there are pids).
+        let forked = forks()?.saturating_sub(forks_before);
+        if last_pid()? >= before && forked < u64::from(pid_max / 2) {
             return parse(&bytes);
         }
     }

@@ -255,9 +255,10 @@ impl<'a> Worker<'a> {
         let pid = t.tgid;
         let name = nnp_config::escape_value(&t.comm);
         let command = |w: &mut Self| {
-            let start = w.boot + t.start_ns / 1_000_000_000;
+            // the kernel's start of the process, in the clock ticks /proc/PID/stat counts
+            let start = t.start_ns / (1_000_000_000 / w.ticks.max(1));
             let cmd = procfs::cmdline(w.root, pid, &name, &mut w.buf);
-            if procfs::start_time(w.root, pid, w.boot, w.ticks, &mut w.buf) == Some(start) {
+            if procfs::start_ticks(w.root, pid, &mut w.buf) == Some(start) {
                 cmd
             } else {
                 format!("[{name}]")
@@ -578,6 +579,60 @@ fn from_proc(
     Ok(total)
 }
 
+/// After the walk: the processes whose threads the walk did not all meet (fewer records than
+/// the process had threads). A thread other than the leader that runs a program takes the
+/// process id, which the walk may already have passed, so such a process is read again from
+/// /proc, every thread. One gone by then is undecidable when a thread the walk did meet
+/// belongs to a restricted owner or could not be decided (the thread it missed was
+/// theirs); a process of unrestricted owners that exited is not.
+fn recheck(
+    config: &Config,
+    guard: Option<&nnp_config::guard::GuardTable>,
+    root: &Path,
+    boot: u64,
+    ticks: u64,
+    users: &[&nnp_guard::tasks::Task],
+) -> Scan {
+    let mut met: HashMap<u32, (u32, u32)> = HashMap::new();
+    for t in users {
+        let e = met.entry(t.tgid).or_insert((0, 0));
+        e.0 += 1;
+        e.1 = e.1.max(t.threads);
+    }
+    let mut w = Worker::new(config, guard, root, boot, ticks);
+    let mut pids: Vec<u32> = met
+        .iter()
+        .filter(|(_, &(records, threads))| records < threads)
+        .map(|(&pid, _)| pid)
+        .collect();
+    pids.sort_unstable();
+    for pid in pids {
+        if w.visit(pid) == Visit::Read {
+            continue;
+        }
+        let doubt = users.iter().filter(|t| t.tgid == pid).any(|t| {
+            !matches!(w.restriction(t.uids[0], t.gids[0], &t.groups), Ok(None))
+                || t.truncated
+                || t.unread
+        });
+        if doubt {
+            let name = nnp_config::escape_value(
+                users
+                    .iter()
+                    .find(|t| t.tgid == pid)
+                    .map_or(&[][..], |t| &t.comm[..]),
+            );
+            w.s.undecided.push(Undecided {
+                pid,
+                uid: users.iter().find(|t| t.tgid == pid).map(|t| t.uids[0]),
+                command: format!("[{name}]"),
+                reason: "its threads changed while the kernel walked the tasks (a thread ran a program or exited) and it exited before /proc could read it again".to_string(),
+            });
+        }
+    }
+    w.s
+}
+
 fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, Error> {
     let root = Path::new("/proc");
     let boot = procfs::boot_time(root);
@@ -608,6 +663,9 @@ fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, 
             );
             s.threads = users.len();
             s.processes = users.iter().map(|t| t.tgid).collect::<HashSet<_>>().len();
+            let mut again = recheck(config, guard, root, boot, ticks, &users);
+            s.findings.append(&mut again.findings);
+            s.undecided.append(&mut again.undecided);
             s
         }
         Err(e) => {
@@ -617,13 +675,12 @@ fn collect(config: &Config, state: &nnp_guard::GuardState) -> Result<Collected, 
             s
         }
     };
+    total.findings.sort_by_key(|f| (f.pid, f.tid));
+    // a thread read twice (a process read again after the walk, or whose /proc entry was
+    // re-instantiated) is one finding
     total
         .findings
-        .sort_by(|a, b| (a.pid, a.tid, &a.start).cmp(&(b.pid, b.tid, &b.start)));
-    // a process whose /proc entry was re-instantiated (dentry evicted) is read twice
-    total
-        .findings
-        .dedup_by(|a, b| (a.pid, a.tid, &a.start) == (b.pid, b.tid, &b.start));
+        .dedup_by(|a, b| (a.pid, a.tid) == (b.pid, b.tid));
     let (protected, findings): (Vec<Finding>, Vec<Finding>) = total
         .findings
         .drain(..)
@@ -762,5 +819,70 @@ mod tests {
         let (_, vanished) = rescan(Worker::new(&config, None, &dir, 0, 100), &mut seen, true);
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(vanished, 0);
+    }
+
+    fn task(tgid: u32, tid: u32, uid: u32, threads: u32, exited: bool) -> nnp_guard::tasks::Task {
+        nnp_guard::tasks::Task {
+            tgid,
+            tid,
+            uids: [uid; 4],
+            gids: [uid; 4],
+            groups: Vec::new(),
+            nnp: false,
+            kthread: false,
+            exited,
+            caps: false,
+            truncated: false,
+            unread: false,
+            start_ns: 0,
+            comm: b"trig".to_vec(),
+            threads,
+        }
+    }
+
+    fn status(uid: u32, nnp: u8) -> String {
+        format!(
+            "Name:\ttrig\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{uid}\t{uid}\t{uid}\t{uid}\nGroups:\t\nCapPrm:\t0000000000000000\nNoNewPrivs:\t{nnp}\nKthread:\t0\n"
+        )
+    }
+
+    /// A process whose threads the walk did not all meet (its leader a zombie, the thread
+    /// that lacks NNP never read: it ran a program and took the process id the walk had
+    /// passed) is read again from /proc and its thread is a finding; a process the walk met
+    /// every thread of is not read again (control).
+    #[test]
+    fn a_process_with_threads_the_walk_missed_is_read_again() {
+        let dir = std::env::temp_dir().join(format!("nnp-audit-recheck-{}", std::process::id()));
+        let p = dir.join("301");
+        std::fs::create_dir_all(p.join("task/301")).unwrap();
+        std::fs::create_dir_all(p.join("task/305")).unwrap();
+        std::fs::write(p.join("status"), status(63001, 1)).unwrap();
+        std::fs::write(p.join("task/301/status"), status(63001, 1)).unwrap();
+        std::fs::write(p.join("task/305/status"), status(63001, 0)).unwrap();
+        std::fs::write(p.join("cmdline"), b"trig\0").unwrap();
+        let config = nnp_config::parse_text(
+            Path::new("/etc/security/nnp.toml"),
+            "[[rule]]\nuids = [\"63001\"]\nnnp = true\n",
+        )
+        .unwrap();
+        let leader = task(301, 301, 63001, 2, true);
+        let s = recheck(&config, None, &dir, 0, 100, &[&leader]);
+        assert!(
+            s.findings.iter().any(|f| f.pid == 301 && f.tid == 305),
+            "the missed thread is found"
+        );
+        // control: both threads met
+        let other = task(301, 305, 63001, 2, false);
+        let s = recheck(&config, None, &dir, 0, 100, &[&leader, &other]);
+        assert!(s.findings.is_empty() && s.undecided.is_empty());
+        // gone before it is read again: undecidable for a restricted owner...
+        let gone = task(400, 400, 63001, 2, true);
+        let s = recheck(&config, None, &dir, 0, 100, &[&gone]);
+        assert!(s.undecided.iter().any(|u| u.pid == 400));
+        // ...and nothing for an unrestricted one (control)
+        let free = task(401, 401, 63002, 2, true);
+        let s = recheck(&config, None, &dir, 0, 100, &[&free]);
+        assert!(s.undecided.is_empty() && s.findings.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -198,13 +198,17 @@ pub fn start_time(
     ticks: u64,
     buf: &mut Vec<u8>,
 ) -> Option<u64> {
+    Some(boot_time + start_ticks(root, pid, buf)? / ticks.max(1))
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat).
+pub fn start_ticks(root: &Path, pid: u32, buf: &mut Vec<u8>) -> Option<u64> {
     read_into(&root.join(pid.to_string()).join("stat"), buf)?;
     let stat = String::from_utf8_lossy(buf);
     // the comm field may contain spaces and parentheses: fields resume after the last ')'
     let rest = &stat[stat.rfind(')')? + 1..];
     // after ')': field 3 (state) is index 0; starttime is field 22, index 19
-    let start: u64 = rest.split_whitespace().nth(19)?.parse().ok()?;
-    Some(boot_time + start / ticks.max(1))
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Boot time (btime of /proc/stat), seconds since the epoch.

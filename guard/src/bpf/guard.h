@@ -163,9 +163,9 @@ struct nnp_task {
 	__u32 flags;     /* enum nnp_task_flag */
 	__u32 ngroups;   /* the task's supplementary groups (all of them, not only those that follow) */
 	__u32 nwritten;  /* gids that follow this record */
-	__u32 pad;
-	__u64 start;     /* start_boottime, ns */
-	char comm[16];
+	__u32 threads;   /* the thread group's threads not yet released (signal->nr_threads) */
+	__u64 start;     /* the process's (its group leader's) start_boottime, ns */
+	char comm[16];   /* the process's (its group leader's) comm */
 };
 
 #endif

@@ -8,7 +8,10 @@
  * millisecond, less than reading /proc takes under load. The iterator walks the tasks in pid
  * order and reads each one while holding it, so a chain of such processes (each child's pid
  * above its parent's, until the pid counter wraps, which the reader checks) is always met:
- * the walk cannot pass the chain's newest member. */
+ * the walk cannot pass the chain's newest member. The one way a task's pid goes down is a
+ * thread other than the leader running a program (it takes the process id): every record
+ * carries its process's thread count, so the reader can re-read a process whose threads the
+ * walk did not all meet. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -62,8 +65,18 @@ int nnp_tasks(struct bpf_iter__task *ctx)
 	__builtin_memset(t, 0, sizeof(*t));
 	t->tgid = task->tgid;
 	t->pid = task->pid;
-	t->start = task->start_boottime;
-	bpf_probe_read_kernel(t->comm, sizeof(t->comm), task->comm);
+	/* the process's start and name (a thread can name itself anything) */
+	struct task_struct *leader = task->group_leader;
+	if (leader) {
+		t->start = leader->start_boottime;
+		bpf_probe_read_kernel(t->comm, sizeof(t->comm), leader->comm);
+	}
+	/* how many threads the process has: the reader re-reads, from /proc after the walk, a
+	 * process the walk met fewer threads of (a thread that ran a program took the process
+	 * id, which the walk may already have passed) */
+	struct signal_struct *sig = task->signal;
+	if (sig)
+		t->threads = sig->nr_threads;
 	if (task->atomic_flags & (1UL << PFA_NO_NEW_PRIVS))
 		t->flags |= NNP_T_NNP;
 	if (task->exit_state)

@@ -136,6 +136,10 @@ struct linux_binprm {
 	unsigned int per_clear; /* personality flags to clear */
 };
 
+struct signal_struct {
+	int nr_threads;
+};
+
 struct task_struct {
 	unsigned int flags;
 	unsigned long atomic_flags;
@@ -146,6 +150,8 @@ struct task_struct {
 	const struct cred *real_cred;
 	const struct cred *cred;
 	char comm[16];
+	struct task_struct *group_leader;
+	struct signal_struct *signal;
 };
 
 struct seq_file;
