@@ -38,6 +38,7 @@ ans_cleanup() {
 trap 'ans_cleanup; vm_cleanup' EXIT
 
 SUID=/usr/local/bin/suid-id     # a setuid-root copy of id in each guest
+PROMTOOL=$("$NNP_ROOT/scripts/promtool.sh") || { echo "Bail out! no promtool (scripts/promtool.sh)"; exit 1; }
 MACHINES=(1 2)
 
 # prepare — users (alice: group restricted; carol: group contractors; bob: the control),
@@ -129,6 +130,7 @@ nnp_dropins:
 # ... then enforced
 vars enforce '---
 nnp_mode: enforce
+nnp_metrics_timer_enabled: true
 nnp_rules:
   - groups: [restricted]
     nnp: true
@@ -140,6 +142,7 @@ nnp_dropins:
 # a change for --check --diff: a notice and a new drop-in
 vars checkmode '---
 nnp_mode: enforce
+nnp_metrics_timer_enabled: true
 nnp_settings:
   notice: "This session runs with no_new_privs."
 nnp_rules:
@@ -157,6 +160,7 @@ nnp_dropins:
 # broken: a misspelt key in a new drop-in
 vars broken '---
 nnp_mode: enforce
+nnp_metrics_timer_enabled: true
 nnp_rules:
   - groups: [restricted]
     nnp: true
@@ -332,6 +336,12 @@ if [ "$SKIPPING" = 0 ]; then
     probe_as carol; expect_out_line "NNP=1 EUID=1003"
     unit_as carol "$SUID -u"; expect_out_match 'Operation not permitted'
     json_docs run4
+    # the metrics timer the role enabled (nnp_metrics_timer_enabled), its service run now:
+    # node_exporter's textfile says the guard is in force, and promtool accepts it
+    g 'systemctl is-enabled nnp-metrics.timer; systemctl is-active nnp-metrics.timer; systemctl start nnp-metrics.service && cat /var/lib/prometheus/node-exporter/nnp.prom'
+    expect_rc 0; expect_out_line enabled; expect_out_line active; expect_out_line 'nnp_guard_in_force 1'
+    printf '%s\n' "$OUT" | grep -E '^(# (HELP|TYPE) )?nnp_' > "$A/m$m.prom"
+    why=$("$PROMTOOL" check metrics < "$A/m$m.prom" 2>&1) || fail "machine $m: promtool check metrics on nnp.prom: $why"
   done
   echo "# $JSON_DOCS JSON outputs of the machines validated against docs/schema/"
   vm_use 1
