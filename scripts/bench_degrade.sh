@@ -40,10 +40,4 @@ HEAD='## Exec guard, guard_action = "degrade" (patched kernel under qemu)'
 } > "$out.md"
 cat "$out.md"
 [ "${BENCH_QUICK:-0}" = 1 ] && exit 0
-B="$HERE/docs/BENCHMARKS.md"
-# replace our section (up to the next "## " heading), or append it
-awk -v head="$HEAD" -v sect="$out.md" '
-  $0 == head { while ((getline l < sect) > 0) print l; skip = 1; done = 1; next }
-  skip && /^## / { skip = 0 }
-  !skip { print }
-  END { if (!done) { print ""; while ((getline l < sect) > 0) print l } }' "$B" > "$B.new" && mv "$B.new" "$B"
+"$(dirname "$0")/bench_section.sh" "$HEAD" "$out.md"

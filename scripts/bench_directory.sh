@@ -177,10 +177,4 @@ SECT="$T/bench_directory.md"
 } > "$SECT"
 cat "$SECT"
 [ "${BENCH_QUICK:-0}" = 1 ] && exit 0
-B="$NNP_ROOT/docs/BENCHMARKS.md"
-# replace our section (up to the next "## " heading), or append it
-awk -v head="$HEAD" -v sect="$SECT" '
-  $0 == head { while ((getline l < sect) > 0) print l; skip = 1; done = 1; next }
-  skip && /^## / { skip = 0; print "" }
-  !skip { print }
-  END { if (!done) { print ""; while ((getline l < sect) > 0) print l } }' "$B" > "$B.new" && mv "$B.new" "$B"
+"$(dirname "$0")/bench_section.sh" "$HEAD" "$SECT"
