@@ -74,6 +74,7 @@ install-files:
 	         nnp-metrics.service nnp-metrics.timer; do \
 	  install -D -m 0644 packaging/systemd/$$u $(DESTDIR)$(UNITDIR)/$$u; done
 	install -D -m 0644 packaging/systemd/nnp.catalog $(DESTDIR)$(CATALOGDIR)/nnp.catalog
+	install -D -m 0644 deploy/prometheus/nnp.rules.yml $(DESTDIR)$(PREFIX)/share/nnp/prometheus/nnp.rules.yml
 
 deb: build
 	./packaging/build-deb.sh

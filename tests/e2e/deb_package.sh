@@ -22,6 +22,7 @@ for f in ./usr/lib/x86_64-linux-gnu/security/pam_nnp.so ./usr/bin/nnp-shell ./us
          ./usr/lib/systemd/system/nnp-guard-watch.service ./usr/lib/systemd/system/nnp-guard-reload.path \
          ./usr/lib/systemd/system/nnp-guard-reload.service ./usr/lib/systemd/system/nnp-metrics.service \
          ./usr/lib/systemd/system/nnp-metrics.timer ./usr/lib/systemd/catalog/nnp.catalog \
+         ./usr/share/nnp/prometheus/nnp.rules.yml \
          ./var/lib/prometheus/node-exporter/; do
   printf '%s\n' "$OUT" | awk '{print $6}' | grep -qxF "$f" || fail "missing $f"
 done

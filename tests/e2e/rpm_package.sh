@@ -10,7 +10,7 @@ run rpm -qlp "$RPM"
 for f in /usr/lib64/security/pam_nnp.so /usr/bin/nnp-shell /usr/lib/nnp/nnp-shell-helper /usr/sbin/nnpctl /etc/security/nnp.toml \
          /etc/security/nnp.d /usr/share/man/man8/pam_nnp.8 /usr/share/man/man5/nnp.toml.5 \
          /usr/lib/systemd/system/nnp-metrics.service /usr/lib/systemd/system/nnp-metrics.timer \
-         /usr/lib/systemd/catalog/nnp.catalog; do
+         /usr/lib/systemd/catalog/nnp.catalog /usr/share/nnp/prometheus/nnp.rules.yml; do
   printf '%s\n' "$OUT" | grep -qE "^$f(\.gz)?$" || fail "missing $f"
 done
 printf '%s\n' "$OUT" | grep -q pam-configs && fail "the Debian pam-configs profile must not be in the RPM"
