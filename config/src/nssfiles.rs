@@ -28,15 +28,42 @@ pub fn files_first(nsswitch: &str) -> bool {
             continue;
         }
         // glibc uses the first line of a database; later ones are ignored.
-        let mut toks = sources.split_whitespace();
-        answer = toks.next() == Some("files")
-            && !toks.next().is_some_and(|t| {
-                // an action item right after `files` that changes what SUCCESS does
-                t.starts_with('[') && t.to_ascii_uppercase().contains("SUCCESS")
-            });
+        let sources = sources.trim_start();
+        answer = match sources.strip_prefix("files") {
+            Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => {
+                returns_on_success(rest.trim_start())
+            }
+            _ => false,
+        };
         break;
     }
     answer
+}
+
+/// Does the action list (if any) at the start of `rest`, the text after a source, leave that
+/// source's SUCCESS action at `return`? As glibc's nss_parse_service_list reads it: items
+/// `[!]STATUS=ACTION` between brackets, status and action compared case-insensitively, `!X`
+/// applying to every status but X. Anything not read with certainty (no closing bracket, an
+/// item without `=`) is `false`.
+fn returns_on_success(rest: &str) -> bool {
+    let Some(list) = rest.strip_prefix('[') else {
+        return true; // no action list: SUCCESS=return is glibc's default
+    };
+    let Some((items, _)) = list.split_once(']') else {
+        return false;
+    };
+    items.split_whitespace().all(|item| {
+        let Some((status, action)) = item.split_once('=') else {
+            return false;
+        };
+        let (negated, status) = match status.strip_prefix('!') {
+            Some(s) => (true, s),
+            None => (false, status),
+        };
+        let is_success = status.eq_ignore_ascii_case("SUCCESS");
+        let applies = is_success != negated;
+        !applies || action.eq_ignore_ascii_case("return")
+    })
 }
 
 /// What one pass over a group file found for the wanted names.
@@ -157,6 +184,24 @@ mod tests {
         assert!(!files_first("group: sss files"));
         assert!(!files_first("group: ldap"));
         assert!(!files_first("group: files [SUCCESS=continue] ldap"));
+        // forms a hostile review found read as files-first: SUCCESS continues in both
+        assert!(!files_first("group: files [!NOTFOUND=continue] ldap"));
+        assert!(!files_first("group: files [ SUCCESS=continue ] ldap"));
+        assert!(!files_first("group: files [success=merge] ldap"));
+        assert!(!files_first(
+            "group: files [NOTFOUND=return !UNAVAIL=continue] ldap"
+        ));
+        assert!(!files_first("group: files [SUCCESS=continue ldap")); // unclosed: doubt
+        assert!(!files_first("group: files [SUCCESS] ldap")); // no action: doubt
+        assert!(!files_first("group: files[SUCCESS=continue] ldap"));
+        // controls: SUCCESS still returns
+        assert!(files_first("group: files [!SUCCESS=continue] ldap"));
+        assert!(files_first(
+            "group: files [ NOTFOUND=continue UNAVAIL=continue ] ldap"
+        ));
+        assert!(files_first("group: files [success=RETURN] ldap"));
+        assert!(files_first("group:files"));
+        assert!(!files_first("group: filesx"));
         assert!(!files_first("passwd: files\n")); // no group line: ask NSS
         assert!(!files_first("# group: files\ngroup: compat"));
         assert!(!files_first("group: compat\ngroup: files")); // the first line counts
