@@ -15,7 +15,10 @@
 //! and every pid not seen before read at once, while a pass saw a pid vanish before it could
 //! be read, up to `MAX_RESCANS` passes or `RESCAN_BUDGET` of time; pids still vanishing when
 //! that bound ends them are reported as undecidable, never passed. A thread that exited (a
-//! zombie) runs nothing and is not a finding.
+//! zombie) runs nothing and is not a finding, in /proc as in the kernel: a process is skipped
+//! only when all of it has exited (/proc/PID/status: `State: Z` or `X`, and `Threads: 1`);
+//! a leader that has exited while other threads run (`State: Z` too) leaves a live process,
+//! judged by those threads.
 //!
 //! The owner of a process is decided by its real uid's account; a uid without a passwd
 //! entry (a rootless container's subordinate ids) from the process's own kernel credentials
@@ -115,39 +118,61 @@ fn restriction(
     }
 }
 
-/// Threads of `pid` without NoNewPrivs (`None`: the process exited meanwhile), or the reason
-/// they cannot be read.
-fn threads_without_nnp(
+/// The threads of a process, each as its own status shows it.
+struct Threads {
+    /// Threads running without NoNewPrivs.
+    lacking: Vec<procfs::Proc>,
+    /// Was any thread seen running (not exited)?
+    running: bool,
+    /// Tasks listed.
+    listed: usize,
+}
+
+/// The threads of `main`'s process (`None`: the process exited meanwhile), or the reason
+/// they cannot be read. A thread that has exited (a zombie, or being released: it runs
+/// nothing, exec included) or that exits while it is read is not judged. The leader is
+/// `main` while it runs; a leader that had exited when `main` was read is read again, since
+/// its process may be alive: other threads run on after a leader's `pthread_exit`, and a
+/// thread that runs a program takes the leader's id.
+fn threads_of(
     root: &Path,
     main: &procfs::Proc,
     buf: &mut Vec<u8>,
-    count: &mut usize,
-) -> Result<Option<Vec<u32>>, String> {
+) -> Result<Option<Threads>, String> {
     let tids = match procfs::tids(root, main.pid) {
         Ok(t) => t,
         Err(ReadError::Vanished) => return Ok(None),
         Err(ReadError::Other(e)) => return Err(e),
     };
-    let mut out = Vec::new();
+    let mut out = Threads {
+        lacking: Vec::new(),
+        running: false,
+        listed: tids.len(),
+    };
     for tid in tids {
-        *count += 1;
-        let nnp = if tid == main.pid {
-            main.nnp
+        let read;
+        let t = if tid == main.pid && !main.exited() {
+            main
         } else {
             let path = root
                 .join(main.pid.to_string())
                 .join("task")
                 .join(tid.to_string())
                 .join("status");
-            match procfs::read_status(&path, tid, buf) {
-                Ok(t) => t.nnp,
+            read = match procfs::read_status(&path, tid, buf) {
+                Ok(t) => t,
                 Err(ReadError::Vanished) => continue,
                 Err(ReadError::Other(e)) => return Err(e),
-            }
+            };
+            &read
         };
-        match nnp {
+        if t.exited() {
+            continue;
+        }
+        out.running = true;
+        match t.nnp {
             Some(true) => {}
-            Some(false) => out.push(tid),
+            Some(false) => out.lacking.push(t.clone()),
             None => return Err(format!("no NoNewPrivs line for thread {tid}")),
         }
     }
@@ -187,7 +212,14 @@ fn guarded(
 enum Visit {
     Read,
     Vanished,
+    /// A zombie and nothing else (every thread exited): nothing of it runs or can run.
+    Dead,
 }
+
+/// Reads of a process whose leader has exited and of which no thread was seen running, yet
+/// that is not a lone zombie (its last threads exiting while they are read), before it is
+/// called undecidable.
+const SETTLE_TRIES: usize = 8;
 
 /// One scanner: its own resolver (group names resolved once), one decision per set of
 /// kernel credentials, a reused read buffer.
@@ -334,73 +366,121 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Read and judge one process.
+    /// Read and judge one process: each thread that runs, by its own status. A process
+    /// whose every thread has exited (a zombie) runs nothing, exec included: not judged.
     fn visit(&mut self, pid: u32) -> Visit {
         let root = self.root;
         let path = root.join(pid.to_string()).join("status");
-        let p = match procfs::read_status(&path, pid, &mut self.buf) {
-            Ok(p) => p,
-            Err(ReadError::Vanished) => return Visit::Vanished,
-            Err(ReadError::Other(reason)) => {
-                self.undecided(pid, None, reason);
-                return Visit::Read;
-            }
-        };
-        match procfs::is_kernel_thread(root, &p, &mut self.buf) {
-            Ok(true) => return Visit::Read,
-            Ok(false) => {}
-            Err(ReadError::Vanished) => return Visit::Vanished,
-            Err(ReadError::Other(reason)) => {
-                self.undecided(pid, Some(&p), reason);
-                return Visit::Read;
-            }
-        }
-        let lacking = match threads_without_nnp(root, &p, &mut self.buf, &mut self.s.threads) {
-            Ok(Some(l)) => l,
-            // Gone between its status and its task list: its main thread was still seen
-            // without NNP (a process that comes and goes is caught by that one read).
-            Ok(None) if p.nnp == Some(false) => {
-                self.s.threads += 1;
-                vec![pid]
-            }
-            Ok(None) => return Visit::Vanished,
-            Err(reason) => {
+        let mut tries = 0;
+        let (p, threads) = loop {
+            tries += 1;
+            let p = match procfs::read_status(&path, pid, &mut self.buf) {
+                Ok(p) => p,
+                Err(ReadError::Vanished) => return Visit::Vanished,
+                Err(ReadError::Other(reason)) => {
+                    self.undecided(pid, None, reason);
+                    return Visit::Read;
+                }
+            };
+            if p.dead_process() {
                 self.s.processes += 1;
-                self.undecided(pid, Some(&p), reason);
-                return Visit::Read;
+                self.s.threads += 1;
+                return Visit::Dead;
+            }
+            match procfs::is_kernel_thread(root, &p, &mut self.buf) {
+                Ok(true) => return Visit::Read,
+                Ok(false) => {}
+                Err(ReadError::Vanished) => return Visit::Vanished,
+                Err(ReadError::Other(reason)) => {
+                    self.undecided(pid, Some(&p), reason);
+                    return Visit::Read;
+                }
+            }
+            match threads_of(root, &p, &mut self.buf) {
+                Ok(Some(t)) if t.running => break (p, t),
+                // No thread seen running, yet not a lone zombie when its status was read:
+                // its last threads were exiting (or a thread ran a program and took the
+                // leader's id). Read it again until it settles.
+                Ok(Some(_)) if tries < SETTLE_TRIES => std::thread::yield_now(),
+                Ok(Some(t)) => {
+                    self.s.processes += 1;
+                    self.s.threads += t.listed;
+                    // never a silent pass: undecidable unless its owner is not restricted
+                    let reason = match self.restriction(p.ruid, p.rgid, &p.groups) {
+                        Ok(None) => return Visit::Read,
+                        Ok(Some(_)) => format!(
+                            "no thread of it was seen running in {SETTLE_TRIES} reads, yet it \
+                             was never a zombie alone either (Threads: {}): a thread that \
+                             exited under a tracer, or a process still exiting",
+                            p.threads.map_or_else(|| "?".to_string(), |n| n.to_string())
+                        ),
+                        Err(reason) => reason,
+                    };
+                    self.undecided(pid, Some(&p), reason);
+                    return Visit::Read;
+                }
+                // Gone between its status and its task list: its main thread was still
+                // seen without NNP (a process that comes and goes is caught by that one
+                // read).
+                Ok(None) if p.nnp == Some(false) => {
+                    let lacking = vec![p.clone()];
+                    break (
+                        p,
+                        Threads {
+                            lacking,
+                            running: true,
+                            listed: 1,
+                        },
+                    );
+                }
+                Ok(None) => return Visit::Vanished,
+                Err(reason) => {
+                    self.s.processes += 1;
+                    self.undecided(pid, Some(&p), reason);
+                    return Visit::Read;
+                }
             }
         };
         self.s.processes += 1;
-        if lacking.is_empty() {
-            return Visit::Read; // every thread has NNP: fine whatever the rules say
-        }
-        let v = self.restriction(p.ruid, p.rgid, &p.groups);
-        match v {
-            Ok(None) => {}
-            Ok(Some((user, rule))) => {
-                let start = procfs::start_time(root, pid, self.boot, self.ticks, &mut self.buf)
-                    .map(procfs::iso8601)
-                    .unwrap_or_else(|| "?".to_string());
-                let command = procfs::cmdline(root, pid, &p.name, &mut self.buf);
-                let protection = if guarded(self.guard, p.privileged, p.ruid, p.rgid, &p.groups) {
-                    "guard"
-                } else {
-                    "none"
-                };
-                for tid in lacking {
+        self.s.threads += threads.listed;
+        // the process's start and command line, read once for its findings
+        let mut shown: Option<(String, String)> = None;
+        let mut undecided = false;
+        for t in threads.lacking {
+            match self.restriction(t.ruid, t.rgid, &t.groups) {
+                Ok(None) => {}
+                Ok(Some((user, rule))) => {
+                    let (start, command) = shown.get_or_insert_with(|| {
+                        let start =
+                            procfs::start_time(root, pid, self.boot, self.ticks, &mut self.buf)
+                                .map(procfs::iso8601)
+                                .unwrap_or_else(|| "?".to_string());
+                        (start, procfs::cmdline(root, pid, &p.name, &mut self.buf))
+                    });
+                    let protection = if guarded(self.guard, t.privileged, t.ruid, t.rgid, &t.groups)
+                    {
+                        "guard"
+                    } else {
+                        "none"
+                    };
                     self.s.findings.push(Finding {
                         protection,
                         pid,
-                        tid,
-                        user: user.clone(),
-                        uid: p.ruid,
+                        tid: t.pid,
+                        user,
+                        uid: t.ruid,
                         start: start.clone(),
                         command: command.clone(),
-                        rule: rule.clone(),
+                        rule,
                     });
                 }
+                // one entry per process
+                Err(reason) if !undecided => {
+                    undecided = true;
+                    self.undecided(pid, Some(&t), reason);
+                }
+                Err(_) => {}
             }
-            Err(reason) => self.undecided(pid, Some(&p), reason),
         }
         Visit::Read
     }
@@ -582,9 +662,10 @@ fn from_proc(
 /// After the walk: the processes whose threads the walk did not all meet (fewer records than
 /// the process had threads). A thread other than the leader that runs a program takes the
 /// process id, which the walk may already have passed, so such a process is read again from
-/// /proc, every thread. One gone by then is undecidable when a thread the walk did meet
-/// belongs to a restricted owner or could not be decided (the thread it missed was
-/// theirs); a process of unrestricted owners that exited is not.
+/// /proc, every thread. One gone by then, or dead (a zombie: the missed thread can no longer
+/// be read), is undecidable when a thread the walk did meet belongs to a restricted owner or
+/// could not be decided (the thread it missed was theirs); a process of unrestricted owners
+/// that exited is not.
 fn recheck(
     config: &Config,
     guard: Option<&nnp_config::guard::GuardTable>,
@@ -844,6 +925,144 @@ mod tests {
         format!(
             "Name:\ttrig\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{uid}\t{uid}\t{uid}\t{uid}\nGroups:\t\nCapPrm:\t0000000000000000\nNoNewPrivs:\t{nnp}\nKthread:\t0\n"
         )
+    }
+
+    /// A status file with a state and a thread count, as Linux writes them.
+    fn status_in(uid: u32, nnp: u8, state: &str, threads: u32) -> String {
+        format!("{}State:\t{state}\nThreads:\t{threads}\n", status(uid, nnp))
+    }
+
+    /// A process of a fake /proc: pid, its status, its threads' (tid, status).
+    type FakeProc = (u32, String, Vec<(u32, String)>);
+
+    /// A fake /proc under the temp dir.
+    fn fake_proc(name: &str, procs: &[FakeProc]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("nnp-audit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (pid, st, threads) in procs {
+            let p = dir.join(pid.to_string());
+            std::fs::create_dir_all(p.join("task")).unwrap();
+            std::fs::write(p.join("status"), st).unwrap();
+            std::fs::write(p.join("cmdline"), b"").unwrap();
+            for (tid, ts) in threads {
+                std::fs::create_dir_all(p.join("task").join(tid.to_string())).unwrap();
+                std::fs::write(p.join("task").join(tid.to_string()).join("status"), ts).unwrap();
+            }
+        }
+        dir
+    }
+
+    fn restricting_63001() -> Config {
+        nnp_config::parse_text(
+            Path::new("/etc/security/nnp.toml"),
+            "[[rule]]\nuids = [\"63001\"]\nnnp = true\n",
+        )
+        .unwrap()
+    }
+
+    const ZOMBIE: &str = "Z (zombie)";
+    const SLEEPING: &str = "S (sleeping)";
+
+    /// F6: a zombie of a restricted user, without NNP, is dead (every thread exited: it
+    /// cannot exec anything) and is not a finding in the /proc fallback; the same process
+    /// alive is (control).
+    #[test]
+    fn a_zombie_is_not_a_finding() {
+        let zombie = status_in(63001, 0, ZOMBIE, 1);
+        let alive = status_in(63001, 0, SLEEPING, 1);
+        let dir = fake_proc(
+            "zombie",
+            &[
+                (500, zombie.clone(), vec![(500, zombie)]),
+                (510, alive.clone(), vec![(510, alive)]),
+            ],
+        );
+        let config = restricting_63001();
+        let mut w = Worker::new(&config, None, &dir, 0, 100);
+        assert_eq!(w.visit(500), Visit::Dead);
+        assert!(w.s.findings.is_empty() && w.s.undecided.is_empty());
+        let s = scan(Worker::new(&config, None, &dir, 0, 100), &[500, 510]);
+        let _ = std::fs::remove_dir_all(&dir);
+        let found: Vec<(u32, u32)> = s.findings.iter().map(|f| (f.pid, f.tid)).collect();
+        assert_eq!(
+            found,
+            [(510, 510)],
+            "the zombie is not listed, the live process is"
+        );
+        assert!(s.undecided.is_empty());
+        assert_eq!(s.processes, 2, "a zombie is checked, not judged");
+    }
+
+    /// F1: a leader that has exited (`State: Z` in /proc/PID/status) while another thread of
+    /// the process still runs leaves a live process: its running thread, without NNP, of a
+    /// restricted user, is a finding (the exited leader itself is not); with NNP on that
+    /// thread, nothing (control). A leader read as exited is read again: a thread that ran a
+    /// program has taken its id and runs.
+    #[test]
+    fn a_zombie_leader_with_a_live_thread_is_judged_by_its_threads() {
+        let leader = status_in(63001, 0, ZOMBIE, 2);
+        let dir = fake_proc(
+            "zleader",
+            &[
+                (
+                    600,
+                    leader.clone(),
+                    vec![
+                        (600, leader.clone()),
+                        (601, status_in(63001, 0, SLEEPING, 2)),
+                    ],
+                ),
+                (
+                    610,
+                    leader.clone(),
+                    vec![
+                        (610, leader.clone()),
+                        (611, status_in(63001, 1, SLEEPING, 2)),
+                    ],
+                ),
+                // the leader's status read while it had exited, its id now a running thread's
+                (
+                    620,
+                    leader.clone(),
+                    vec![(620, status_in(63001, 0, "R (running)", 1))],
+                ),
+            ],
+        );
+        let config = restricting_63001();
+        let s = scan(Worker::new(&config, None, &dir, 0, 100), &[600, 610, 620]);
+        let _ = std::fs::remove_dir_all(&dir);
+        let found: Vec<(u32, u32)> = s.findings.iter().map(|f| (f.pid, f.tid)).collect();
+        assert_eq!(found, [(600, 601), (620, 620)]);
+        assert!(s.undecided.is_empty());
+    }
+
+    /// Doubt is never a pass: a process whose leader has exited and of which no thread is
+    /// seen running, yet that is not a lone zombie (`Threads: 2`: its last thread exiting, or
+    /// a zombie thread under a tracer), is undecidable for a restricted owner after its
+    /// reads; for an unrestricted one, nothing (control).
+    #[test]
+    fn a_process_that_never_settles_as_a_zombie_is_undecidable() {
+        let dir = fake_proc(
+            "unsettled",
+            &[
+                (
+                    700,
+                    status_in(63001, 0, ZOMBIE, 2),
+                    vec![(700, status_in(63001, 0, ZOMBIE, 2))],
+                ),
+                (
+                    710,
+                    status_in(63002, 0, ZOMBIE, 2),
+                    vec![(710, status_in(63002, 0, ZOMBIE, 2))],
+                ),
+            ],
+        );
+        let config = restricting_63001();
+        let s = scan(Worker::new(&config, None, &dir, 0, 100), &[700, 710]);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(s.findings.is_empty());
+        let undecided: Vec<u32> = s.undecided.iter().map(|u| u.pid).collect();
+        assert_eq!(undecided, [700]);
     }
 
     /// A process whose threads the walk did not all meet (its leader a zombie, the thread

@@ -27,6 +27,29 @@ pub struct Proc {
     pub seccomp: Option<u32>,
     /// `Kthread:` of status, where the kernel has it (6.x); `None` when it does not say.
     pub kthread: Option<bool>,
+    /// The letter of `State:` (`R`, `S`, `Z`...); `None` when status has none.
+    pub state: Option<char>,
+    /// `Threads:`, the tasks of the thread group the kernel has not released yet (a zombie
+    /// leader counts; 0 once this task itself was released); `None` when it does not say.
+    pub threads: Option<u32>,
+}
+
+impl Proc {
+    /// This task has exited: a zombie (`Z`) or being released (`X`). It runs nothing, exec
+    /// included. For /proc/PID/status this says so of the thread-group leader only: a leader
+    /// that ended with `pthread_exit` is a zombie while its other threads still run.
+    pub fn exited(&self) -> bool {
+        matches!(self.state, Some('Z' | 'X'))
+    }
+
+    /// Read from /proc/PID/status: the whole process is dead, its leader exited (a zombie, or
+    /// being reaped) and no other task left in its group (`Threads: 1`, counted under the lock
+    /// that releasing a task takes, while the leader is still counted). Nothing of it can run
+    /// again. (The exited leader that a thread running a program replaces reads `Threads: 2`
+    /// or more, that thread counted, until it is released, and `Threads: 0` after.)
+    pub fn dead_process(&self) -> bool {
+        self.exited() && self.threads == Some(1)
+    }
 }
 
 /// Why a /proc file could not be read.
@@ -93,6 +116,8 @@ fn parse_status(pid: u32, status: &str) -> Proc {
         privileged: false,
         seccomp: None,
         kthread: None,
+        state: None,
+        threads: None,
     };
     for line in status.lines() {
         let Some((key, value)) = line.split_once(':') else {
@@ -125,6 +150,8 @@ fn parse_status(pid: u32, status: &str) -> Proc {
             "NoNewPrivs" => p.nnp = Some(value == "1"),
             "Seccomp" => p.seccomp = value.parse().ok(),
             "Kthread" => p.kthread = Some(value == "1"),
+            "State" => p.state = value.chars().next(),
+            "Threads" => p.threads = value.parse().ok(),
             _ => {}
         }
     }
@@ -289,7 +316,27 @@ mod tests {
         assert_eq!(p.nnp, Some(true));
         assert_eq!(p.seccomp, Some(2));
         assert_eq!(p.kthread, Some(false));
+        assert_eq!(p.state, Some('S'));
         assert!(!p.privileged);
+        assert!(!p.exited() && !p.dead_process());
+    }
+
+    #[test]
+    fn zombies() {
+        let z = |state: &str, threads: &str| {
+            parse_status(7, &format!("State:\t{state}\nThreads:\t{threads}\n"))
+        };
+        // every thread exited: dead
+        assert!(z("Z (zombie)", "1").dead_process());
+        // the leader exited, another thread runs: alive
+        assert!(z("Z (zombie)", "2").exited() && !z("Z (zombie)", "2").dead_process());
+        // being reaped, alone: dead
+        assert!(z("X (dead)", "1").dead_process());
+        // released (the count no longer says whose: the pid may be a new leader's): not dead
+        assert!(z("X (dead)", "0").exited() && !z("X (dead)", "0").dead_process());
+        assert!(!z("S (sleeping)", "1").exited());
+        // no count: not called dead
+        assert!(!parse_status(7, "State:\tZ (zombie)\n").dead_process());
     }
 
     #[test]

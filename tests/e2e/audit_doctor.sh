@@ -9,6 +9,7 @@ standard_users
 A=$((UID_BASE + 1)); B=$((UID_BASE + 2))
 gcc -O1 -Wall -pthread -o "$T/bin/thread_nnp" "$NNP_ROOT/tests/c/thread_nnp.c" || exit 1
 gcc -O1 -Wall -o "$T/bin/forker" "$NNP_ROOT/tests/c/forker.c" || exit 1
+gcc -O1 -Wall -pthread -o "$T/bin/zombie_leader" "$NNP_ROOT/tests/c/zombie_leader.c" || exit 1
 mkdir -p "$T/lib"
 gcc -O1 -Wall -shared -fPIC -o "$T/lib/libnss_nnpfail.so.2" "$NNP_ROOT/tests/c/libnss_nnpfail.c" || exit 1
 write_config "$EXEMPT_DAVE
@@ -334,5 +335,63 @@ EOF
   wait_gone_uid $FK || pkill -KILL -U $FK
 }
 run_case "audit without the kernel's task iterator (a pid namespace): it says so, and the chain is found or what came and went is undecidable, never passed (control: a quiet namespace is ok)" case_15
+
+case_16() {
+  # F6: the /proc fallback listed zombies. A restricted user's process that has exited, left
+  # unreaped by its parent, runs nothing (exec included), yet audit listed it and exited 1 on a
+  # host that was fine. F1 stays closed: a process whose leader has exited while another thread
+  # runs (its status says State: Z too) is alive and listed by that thread.
+  add_user zb $((UID_BASE + 42)) restricted
+  ZB=$((UID_BASE + 42))
+  cat > "$T/in-pidns-z.sh" <<EOF
+# the zombie: zb's sleep 0.5, whose parent (root's sleep 600, which it becomes before the
+# child exits, and is not restricted) never reaps it
+bash -c 'setpriv --reuid=$ZB --regid=$ZB --clear-groups sleep 0.5 & echo \$! > "$T/z.pid"; exec sleep 600' &
+# controls: a live restricted process, and zb's process whose leader exited while a thread runs
+setpriv --reuid=$A --regid=$A --clear-groups sleep 316 &
+echo \$! > "$T/live.pid"
+setpriv --reuid=$ZB --regid=$ZB --clear-groups "$T/bin/zombie_leader" > "$T/zl.out" 2>&1 &
+echo \$! > "$T/zl.pid"
+for i in \$(seq 50); do
+  Z=\$(cat "$T/z.pid" 2>/dev/null)
+  [ -n "\$Z" ] && grep -q '^State:[[:space:]]*Z' /proc/\$Z/status 2>/dev/null &&
+    tr '\0' ' ' < /proc/\$(cat "$T/live.pid")/cmdline | grep -q '^sleep 316' &&
+    grep -q '^ready' "$T/zl.out" && grep -q '^State:[[:space:]]*Z' /proc/\$(cat "$T/zl.pid")/status && break
+  sleep 0.1
+done
+cat /proc/\$Z/status > "$T/z.status"
+"$NNPCTL" audit > "$T/z-mixed.out" 2>&1; echo "rc=\$?" >> "$T/z-mixed.out"
+"$NNPCTL" audit --json > "$T/z-mixed.json" 2>&1
+kill \$(cat "$T/live.pid") \$(cat "$T/zl.pid"); wait \$(cat "$T/live.pid") \$(cat "$T/zl.pid")
+"$NNPCTL" audit > "$T/z-alone.out" 2>&1; echo "rc=\$?" >> "$T/z-alone.out"
+"$NNPCTL" audit --json > "$T/z-alone.json" 2>&1
+cat /proc/\$Z/status > "$T/z.status.after"
+EOF
+  timeout 60 unshare -p -f --mount-proc bash "$T/in-pidns-z.sh"
+  Z=$(cat "$T/z.pid"); LIVE=$(cat "$T/live.pid"); ZL=$(cat "$T/zl.pid")
+  ZT=$(awk '/^ready/ {print $2}' "$T/zl.out")
+  for f in z.status z.status.after; do
+    grep -q "^State:[[:space:]]*Z" "$T/$f" && grep -qE "^Uid:[[:space:]]+$ZB[[:space:]]" "$T/$f" ||
+      fail "pid $Z must be a zombie of zb while audit runs ($f): $(cat "$T/$f")"
+  done
+  OUT=$(cat "$T/z-mixed.out")
+  grep -q "^note: read from /proc (the kernel's task iterator cannot run" <<< "$OUT" || fail "audit must read /proc here: $OUT"
+  expect_valid_json "$T/z-mixed.json"
+  grep -q '"source": "proc"' "$T/z-mixed.json" || fail "the JSON must say source proc"
+  grep -qE "^ *$Z " <<< "$OUT" && fail "the zombie (pid $Z) must not be listed: $OUT"
+  grep -qE "\"pid\": $Z," "$T/z-mixed.json" && fail "json: the zombie (pid $Z) must not be listed"
+  # controls: the live restricted process, and the thread running after its leader exited
+  grep -q "^rc=1$" <<< "$OUT" || fail "the live restricted processes are findings (exit 1): $OUT"
+  grep -qE "^ *$LIVE +$LIVE +alice .*sleep 316$" <<< "$OUT" || fail "control: the live restricted process must be listed: $OUT"
+  [ -n "$ZT" ] && grep -qE "^ *$ZL +$ZT +zb " <<< "$OUT" || fail "control: the thread ($ZT) still running after its leader (pid $ZL) exited must be listed: $OUT"
+  grep -qE "^ *$ZL +$ZL " <<< "$OUT" && fail "the exited leader itself runs nothing and must not be listed: $OUT"
+  # the zombie alone: the host is fine
+  OUT=$(cat "$T/z-alone.out")
+  expect_valid_json "$T/z-alone.json"
+  grep -q '"source": "proc"' "$T/z-alone.json" || fail "the JSON must say source proc"
+  grep -q "^rc=0$" <<< "$OUT" || fail "a zombie alone is no finding (exit 0): $OUT"
+  grep -q "^ok: no thread of a restricted user lacks no_new_privs" <<< "$OUT" || fail "expected ok: $OUT"
+}
+run_case "audit without the kernel's task iterator (a pid namespace): a restricted user's zombie is not listed, exit 0 (controls: a live restricted process, and a thread running after its leader exited, are listed)" case_16
 
 finish
