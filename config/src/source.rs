@@ -167,10 +167,25 @@ fn root_only_dir(trust: Trust, dir: &Path) -> bool {
     }
 }
 
+/// Can nobody but root rename or replace a root-owned entry of `dir`: a directory owned by
+/// root (or the test owner) that others cannot write to, or a sticky one (like /tmp, where
+/// only an entry's owner, the directory's owner and root can rename or remove it)?
+fn root_entries_fixed(trust: Trust, dir: &Path) -> bool {
+    match std::fs::metadata(dir) {
+        Ok(m) => {
+            (m.uid() == 0 || m.uid() == trust.owner)
+                && (m.mode() & 0o022 == 0 || m.mode() & 0o1000 != 0)
+        }
+        Err(_) => false,
+    }
+}
+
 /// Walk `path` component by component as the kernel resolves it and check every symlink
 /// followed: it must be owned by root unless the directory holding it is writable only by
-/// root (otherwise whoever owns it, or can replace it, chooses what is read). Stops quietly
-/// at the first component that does not exist: what is missing is handled by the caller.
+/// root (otherwise whoever owns it, or can replace it, chooses what is read), and even
+/// root's symlink only in a directory where nobody else can rename another entry over it
+/// (root's and not writable by others, or sticky). Stops quietly at the first component that
+/// does not exist: what is missing is handled by the caller.
 fn check_symlinks(trust: Trust, shown: &Path, path: &Path, what: &str) -> Result<(), Diagnostic> {
     use std::collections::VecDeque;
     use std::path::Component;
@@ -214,6 +229,16 @@ fn check_symlinks(trust: Trust, shown: &Path, path: &Path, what: &str) -> Result
             ));
         }
         let owner_ok = meta.uid() == 0 || meta.uid() == trust.owner;
+        if owner_ok && !root_entries_fixed(trust, &cur) {
+            return Err(Diagnostic::file(
+                shown,
+                format!(
+                    "untrusted symlink {}: directory {} lets others rename an entry over it (a symlink followed must sit in a directory root owns and only root can write, or a sticky one)",
+                    next.display(),
+                    cur.display()
+                ),
+            ));
+        }
         if !owner_ok && !root_only_dir(trust, &cur) {
             return Err(Diagnostic::file(
                 shown,

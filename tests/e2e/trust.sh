@@ -95,4 +95,36 @@ case_5() {
 }
 run_case "explicit config= naming a missing file refuses the session with a log line; the default path missing is no rules" case_5
 
+case_6() {
+  # Before: root's symlink was trusted wherever it sat. In a directory others can write to
+  # (not sticky), bob renames another root-owned symlink (to an empty root-owned file) over
+  # it: no rules, alice logs in without NNP while check said ok.
+  mkdir -p "$T/srv/w6" "$T/srv/conf6" "$T/srv/real6"; chmod 777 "$T/srv/w6"
+  printf '%s\n' "$RULE" > "$T/srv/real6/v2.toml"; : > "$T/srv/real6/empty.toml"
+  chmod 644 "$T/srv/real6/v2.toml" "$T/srv/real6/empty.toml"
+  ln -s "$T/srv/real6/v2.toml" "$T/srv/w6/current"
+  ln -s "$T/srv/real6/empty.toml" "$T/srv/w6/previous"
+  ln -s "$T/srv/w6/current" "$T/srv/conf6/nnp.toml"
+  write_stack_probe nnptrust config="$T/srv/conf6/nnp.toml"
+  run "$NNPCTL" --config "$T/srv/conf6/nnp.toml" check
+  expect_rc 1
+  expect_line "$T/srv/conf6/nnp.toml: untrusted symlink $T/srv/w6/current: directory $T/srv/w6 lets others rename an entry over it (a symlink followed must sit in a directory root owns and only root can write, or a sticky one)"
+  run pamtester nnptrust alice open_session
+  refused
+  setpriv --reuid=bob --regid=bob --clear-groups mv -T "$T/srv/w6/previous" "$T/srv/w6/current" || fail "bob could not rename in a 0777 directory"
+  run pamtester nnptrust alice open_session
+  refused
+  # control: sticky, bob can no longer rename root's links; the config is trusted again
+  rm -f "$T/srv/w6/current"; ln -s "$T/srv/real6/v2.toml" "$T/srv/w6/current"
+  ln -s "$T/srv/real6/empty.toml" "$T/srv/w6/previous"; chmod 1777 "$T/srv/w6"
+  if setpriv --reuid=bob --regid=bob --clear-groups mv -T "$T/srv/w6/previous" "$T/srv/w6/current" 2>/dev/null; then
+    fail "bob renamed root's link in a sticky directory"
+  fi
+  run "$NNPCTL" --config "$T/srv/conf6/nnp.toml" check
+  expect_rc 0
+  run pamtester nnptrust alice open_session
+  expect_rc 0; expect_line "NoNewPrivs:	1"
+}
+run_case "root's symlink in a directory others can write to (not sticky): untrusted, before and after a user renames a link over it (control: sticky)" case_6
+
 finish

@@ -559,6 +559,37 @@ fn a_users_symlink_in_a_writable_directory_is_untrusted() {
 }
 
 #[test]
+fn roots_symlink_in_a_directory_others_can_write_is_untrusted() {
+    // Before: root's symlink was trusted wherever it sat. In a directory others can write to
+    // (not sticky), anyone can rename another root-owned symlink over it and choose what is
+    // read (an empty file: no rules).
+    let fx = Fx::new();
+    fx.write("etc/real.toml", "[[rule]]\nusers = [\"a\"]\nnnp = true\n");
+    fs::create_dir_all(fx.path("w")).unwrap();
+    fs::create_dir_all(fx.path("conf")).unwrap();
+    symlink(fx.path("etc/real.toml"), fx.path("w/current")).unwrap();
+    symlink(fx.path("w/current"), fx.path("conf/nnp.toml")).unwrap();
+    let main = fx.path("conf/nnp.toml");
+    // control: the directory holding the link is root's alone
+    assert_eq!(load_as(&main, me()).unwrap().rules.len(), 1);
+    for mode in [0o777, 0o775, 0o757] {
+        fs::set_permissions(fx.path("w"), fs::Permissions::from_mode(mode)).unwrap();
+        let e = load_as(&main, me()).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!(
+                "untrusted symlink {}: directory {} lets others rename an entry over it",
+                fx.path("w/current").display(),
+                fx.path("w").display()
+            )),
+            "mode {mode:o}: {e}"
+        );
+    }
+    // control: sticky, only the link's owner (root) can rename or remove it
+    fs::set_permissions(fx.path("w"), fs::Permissions::from_mode(0o1777)).unwrap();
+    assert_eq!(load_as(&main, me()).unwrap().rules.len(), 1);
+}
+
+#[test]
 fn an_explicit_main_file_must_exist() {
     let fx = Fx::new();
     let e = load_required_as(&fx.main(), me()).unwrap_err().to_string();
