@@ -28,7 +28,12 @@
 //!   reached and the names differ;
 //! - a process owner without a passwd entry ([`Who::Kernel`]) is decided from its kernel
 //!   credentials, as the exec guard decides: `uids` by uid, `groups` by gid among its real
-//!   gid and supplementary groups, `users` names by the uid they resolve to.
+//!   gid and supplementary groups, `users` names by the uid they resolve to;
+//! - systemd's user manager (PAM service [`USER_MANAGER_SERVICE`]) is one per uid, whichever
+//!   name logged in: [`Config::decide_user_manager`] takes the strictest decision across
+//!   every service and every account of the uid that can be found without enumerating a
+//!   directory (the account asked about, the uid's `getpwuid` name, the names of the uid in
+//!   `/etc/passwd`).
 
 use std::fmt;
 
@@ -37,6 +42,19 @@ use crate::{
     escape_value, Config, GroupEntry, LookupError, Mode, Resolver, Rule, UserEntry, Users,
     DEFAULT_SHELL,
 };
+
+/// The PAM service of systemd's user manager (`user@UID.service`, `PAMName=systemd-user`).
+/// pam_systemd starts one manager per uid for the first session of any service (and for a
+/// lingering user with no session); `systemd-run --user`, user timers and sockets run under
+/// it. systemd opens its session with PAM_USER set to the uid's first passwd name, not the
+/// name that logged in, so the module decides it per uid ([`Config::decide_user_manager`]).
+pub const USER_MANAGER_SERVICE: &str = "systemd-user";
+
+/// Is this PAM service systemd's user manager? (compared ignoring case: Linux-PAM lowercases
+/// service names, and the decision does not depend on it)
+pub fn is_user_manager(service: &str) -> bool {
+    service.eq_ignore_ascii_case(USER_MANAGER_SERVICE)
+}
 
 /// Who a decision is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +142,11 @@ pub struct Decision<'c> {
     pub user: Option<UserEntry>,
     /// Why the rule matched, for explain (`group "restricted" (gid 4100)`).
     pub because: Option<String>,
+    /// For systemd's user manager ([`Config::decide_user_manager`]): another account of the
+    /// same uid whose decision was the strictest and so decided (PAM_USER is the uid's first
+    /// passwd name; this is, say, the second one that logged in). `None` when the account
+    /// asked about decided.
+    pub alias: Option<UserEntry>,
 }
 
 impl<'c> Decision<'c> {
@@ -171,6 +194,23 @@ pub enum DecideError {
         /// The group name (escaped).
         group: String,
     },
+    /// The decision for another account of the uid (systemd's user manager serves them all)
+    /// could not be made.
+    Alias {
+        /// The other account's name (escaped).
+        account: String,
+        /// The uid both names have.
+        uid: u32,
+        /// Why its decision could not be made.
+        error: Box<DecideError>,
+    },
+    /// The other accounts of a uid could not be listed (for systemd's user manager).
+    UidAccounts {
+        /// The uid.
+        uid: u32,
+        /// The failed lookup (`getpwuid_r`, or reading `/etc/passwd`).
+        error: LookupError,
+    },
 }
 
 impl fmt::Display for DecideError {
@@ -194,6 +234,20 @@ impl fmt::Display for DecideError {
                 "rule {rule} (nnp = true) names group \"{group}\", which NSS does not know \
                  (a directory that is down with a cold cache answers \"not found\"), so \
                  membership cannot be ruled out"
+            ),
+            DecideError::Alias {
+                account,
+                uid,
+                error,
+            } => write!(
+                f,
+                "account \"{account}\" (uid {uid} too; systemd's user manager is one per uid, \
+                 so its decision counts): {error}"
+            ),
+            DecideError::UidAccounts { uid, error } => write!(
+                f,
+                "the other accounts of uid {uid} cannot be listed (systemd's user manager is \
+                 one per uid, so their decisions count): {error}"
             ),
         }
     }
@@ -226,6 +280,7 @@ impl Config {
                 mode: self.mode,
                 user: None,
                 because: None,
+                alias: None,
             });
         }
         let mut facts = self.user_facts(res, who)?;
@@ -281,6 +336,7 @@ impl Config {
                     mode: rule.mode_under(self.mode),
                     user: facts.account(),
                     because: Some(because),
+                    alias: None,
                 });
             }
         }
@@ -289,6 +345,7 @@ impl Config {
             mode: self.mode,
             user: facts.account(),
             because: None,
+            alias: None,
         })
     }
 
@@ -514,15 +571,23 @@ impl Config {
         if self.rules.is_empty() {
             return self.decide(res, who, Service::Unnamed);
         }
-        let names = self.named_services();
         let mut facts = self.user_facts(res, who)?;
+        self.any_service_with(res, &mut facts)
+    }
+
+    fn any_service_with(
+        &self,
+        res: &mut Resolver<'_>,
+        facts: &mut UserFacts,
+    ) -> Result<Decision<'_>, DecideError> {
+        let names = self.named_services();
         let mut last = None;
         for svc in names
             .iter()
             .map(|n| Service::Named(n))
             .chain(std::iter::once(Service::Unnamed))
         {
-            let d = self.decide_with(res, &mut facts, svc)?;
+            let d = self.decide_with(res, facts, svc)?;
             if d.sets_nnp() {
                 return Ok(d);
             }
@@ -530,8 +595,211 @@ impl Config {
         }
         match last {
             Some(d) => Ok(d),
-            None => self.decide_with(res, &mut facts, Service::Unnamed),
+            None => self.decide_with(res, facts, Service::Unnamed),
         }
+    }
+
+    /// The module's decision for a PAM service (`None`: a service no rule names): systemd's
+    /// user manager ([`is_user_manager`]) by [`Config::decide_user_manager`], any other
+    /// service by its own rules. pam_nnp and `nnpctl explain` both ask this.
+    pub fn decide_module(
+        &self,
+        res: &mut Resolver<'_>,
+        who: Who<'_>,
+        service: Option<&str>,
+    ) -> Result<Decision<'_>, DecideError> {
+        match service {
+            Some(s) if is_user_manager(s) => self.decide_user_manager(res, who),
+            Some(s) => self.decide(res, who, Service::Named(s)),
+            None => self.decide(res, who, Service::Unnamed),
+        }
+    }
+
+    /// The decision for systemd's user manager (service [`USER_MANAGER_SERVICE`]): one
+    /// manager per uid, whichever name logged in (systemd opens its session with PAM_USER
+    /// set to the uid's first passwd name), so it gets the strictest decision of every
+    /// account of the uid, each decided across every service
+    /// ([`Config::decide_any_service`]): any enforce decides (nothing else is looked up
+    /// once one is found); else any error is the error (it follows `on_error`); else any
+    /// audit; else the account asked about decides (exempt or no match).
+    ///
+    /// The accounts: the one `who` names, the uid's `getpwuid` name, and every name of the
+    /// uid in `/etc/passwd` (read directly, [`Directory::local_users`]) that NSS resolves
+    /// to the same uid. Another name of the uid that only a directory (LDAP, SSSD) holds is
+    /// not found: that would take an enumeration of the directory, which nothing in a login
+    /// process does.
+    ///
+    /// [`Directory::local_users`]: crate::Directory::local_users
+    pub fn decide_user_manager(
+        &self,
+        res: &mut Resolver<'_>,
+        who: Who<'_>,
+    ) -> Result<Decision<'_>, DecideError> {
+        if self.rules.is_empty() {
+            return self.decide(res, who, Service::Unnamed);
+        }
+        let mut facts = self.user_facts(res, who)?;
+        let own = self.any_service_with(res, &mut facts);
+        if facts.kernel || strictness(&own) == Strictness::Enforce {
+            return own;
+        }
+        let uid = facts.entry.uid;
+        let mut best = own;
+        let names = match self.uid_names(res, &facts.entry) {
+            Ok(n) => n,
+            Err(error) => {
+                return Err(DecideError::UidAccounts { uid, error });
+            }
+        };
+        for name in names {
+            let decided = match self.alias_facts(res, &name, &facts.entry) {
+                Ok(None) => continue,
+                Ok(Some(mut other)) => self
+                    .any_service_with(res, &mut other)
+                    .map(|mut d| {
+                        d.because = d.because.map(|b| {
+                            format!(
+                                "account \"{}\" of uid {uid} (systemd's user manager is one per uid): {b}",
+                                escape_value(&other.entry.name)
+                            )
+                        });
+                        d.alias = Some(other.entry.clone());
+                        d.user = facts.account();
+                        d
+                    }),
+                Err(e) => Err(e),
+            }
+            .map_err(|error| DecideError::Alias {
+                account: escape_value(&name),
+                uid,
+                error: Box::new(error),
+            });
+            if strictness(&decided) > strictness(&best) {
+                best = decided;
+                if strictness(&best) == Strictness::Enforce {
+                    break;
+                }
+            }
+        }
+        best
+    }
+
+    /// The other names of the account's uid, without enumerating a directory: its
+    /// `getpwuid` name, then the names of the uid in `/etc/passwd`, each once, the account's
+    /// own name left out.
+    fn uid_names(
+        &self,
+        res: &mut Resolver<'_>,
+        account: &UserEntry,
+    ) -> Result<Vec<Vec<u8>>, LookupError> {
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        if let Some(first) = res.directory().user_by_uid(account.uid)? {
+            names.push(first.name);
+        }
+        for u in res.directory().local_users()? {
+            if u.uid == account.uid {
+                names.push(u.name);
+            }
+        }
+        let mut out: Vec<Vec<u8>> = Vec::with_capacity(names.len());
+        for n in names {
+            if n != account.name && !n.is_empty() && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The facts of another name of `account`'s uid, as a login of that name would have
+    /// them (through NSS): `None` when NSS does not know the name, or resolves it to another
+    /// account (another uid, or the account itself in another case) — nobody logs in to
+    /// this uid under it.
+    fn alias_facts(
+        &self,
+        res: &mut Resolver<'_>,
+        name: &[u8],
+        account: &UserEntry,
+    ) -> Result<Option<UserFacts>, DecideError> {
+        match self.user_facts(res, Who::Name(name)) {
+            Err(DecideError::UnknownUser(_)) => Ok(None),
+            Err(e) => Err(e),
+            Ok(f) if f.entry.uid != account.uid || f.entry.name == account.name => Ok(None),
+            Ok(f) => Ok(Some(f)),
+        }
+    }
+
+    /// Every account of each uid that has more than one name in `/etc/passwd` (as NSS
+    /// resolves the names: one it does not know, or resolves to another uid, is left out),
+    /// with its decision for systemd's user manager taken alone ([`Config::decide_any_service`]
+    /// for that account). For `nnpctl check`: names of one uid whose decisions differ.
+    pub(crate) fn local_uid_aliases(
+        &self,
+        res: &mut Resolver<'_>,
+    ) -> Result<Vec<UidAliases<'_>>, LookupError> {
+        // in file order, one entry per uid (a long /etc/passwd is indexed, not searched)
+        let mut by_uid: Vec<(u32, Vec<Vec<u8>>)> = Vec::new();
+        let mut index: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+        for u in res.directory().local_users()? {
+            if u.name.is_empty() {
+                continue;
+            }
+            match index.get(&u.uid) {
+                Some(&i) => {
+                    if let Some((_, names)) = by_uid.get_mut(i) {
+                        if !names.contains(&u.name) {
+                            names.push(u.name);
+                        }
+                    }
+                }
+                None => {
+                    index.insert(u.uid, by_uid.len());
+                    by_uid.push((u.uid, vec![u.name]));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (uid, names) in by_uid.into_iter().filter(|(_, n)| n.len() > 1) {
+            let mut accounts = Vec::new();
+            for name in names {
+                let decided = match self.user_facts(res, Who::Name(&name)) {
+                    Err(DecideError::UnknownUser(_)) => continue,
+                    Ok(f) if f.entry.uid != uid => continue,
+                    Ok(mut f) => self.any_service_with(res, &mut f),
+                    Err(e) => Err(e),
+                };
+                accounts.push((name, decided));
+            }
+            if accounts.len() > 1 {
+                out.push(UidAliases { uid, accounts });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The names of one uid in `/etc/passwd`, each with its own decision for systemd's user
+/// manager ([`Config::local_uid_aliases`]).
+pub(crate) struct UidAliases<'c> {
+    pub(crate) uid: u32,
+    pub(crate) accounts: Vec<(Vec<u8>, Result<Decision<'c>, DecideError>)>,
+}
+
+/// How strict a decision is for systemd's user manager: enforce beats an error (which
+/// follows `on_error`), an error beats audit, audit beats nothing done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Strictness {
+    Nothing,
+    Audit,
+    Error,
+    Enforce,
+}
+
+fn strictness(d: &Result<Decision<'_>, DecideError>) -> Strictness {
+    match d {
+        Ok(d) if d.sets_nnp() => Strictness::Enforce,
+        Err(_) => Strictness::Error,
+        Ok(d) if d.restricts() => Strictness::Audit,
+        Ok(_) => Strictness::Nothing,
     }
 }
 

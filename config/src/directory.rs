@@ -91,8 +91,9 @@ pub trait Directory {
     }
     /// The local accounts (the passwd file read directly, never an enumeration of a
     /// directory): the exec guard looks there for every account a restricting name matches
-    /// ignoring case, and for other accounts sharing an exempted uid. Login paths never
-    /// call it.
+    /// ignoring case, and for other accounts sharing an exempted uid; the decision for
+    /// systemd's user manager (the only login path that reads it) for the other names of
+    /// the uid; `nnpctl check` for uids with several names.
     fn local_users(&self) -> Result<Vec<UserEntry>, LookupError> {
         Ok(Vec::new())
     }

@@ -1,8 +1,9 @@
 //! `nnp-config`: the one configuration parser and rule matcher of nnp.
 //!
 //! `pam_nnp`, `nnp-shell` and `nnpctl` all load the configuration with [`load`] and ask
-//! [`Config::decide`] / [`Config::shell_for`] / [`Config::decide_any_service`]; no front
-//! end matches rules, builds a subject or decides which lookups to skip on its own.
+//! [`Config::decide`] / [`Config::decide_module`] (a PAM service; systemd's user manager per
+//! uid) / [`Config::shell_for`] / [`Config::decide_any_service`]; no front end matches rules,
+//! builds a subject or decides which lookups to skip on its own.
 //! `nnpctl check` asks [`Config::lint`] what the directory says about the rules' names.
 //!
 //! ```no_run
@@ -27,7 +28,10 @@ mod resolve;
 mod source;
 mod text;
 
-pub use decide::{DecideError, Decision, Service, ShellChoice, Verdict, Who};
+pub use decide::{
+    is_user_manager, DecideError, Decision, Service, ShellChoice, Verdict, Who,
+    USER_MANAGER_SERVICE,
+};
 pub use directory::{Directory, GroupEntry, LookupError, Nss, UserEntry};
 pub use lint::Findings;
 pub use resolve::Resolver;

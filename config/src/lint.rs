@@ -10,7 +10,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::{escape_value, Config, DecideError, Directory, LookupError, Resolver, Rule, Users};
+use crate::{
+    escape_value, Config, DecideError, Decision, Directory, LookupError, Resolver, Rule, Users,
+    Verdict, USER_MANAGER_SERVICE,
+};
 
 /// What [`Config::lint`] found, each entry a line as `nnpctl check` prints it after its
 /// `problem: `, `unchecked: ` or `warning: ` prefix.
@@ -32,7 +35,9 @@ impl Config {
     /// not lowercase, and services without a PAM stack in `pam_dir` (`/etc/pam.d`).
     ///
     /// The passwd database is enumerated ([`Directory::accounts`]) once, and only when a
-    /// rule names a user that exists: for `nnpctl`, never a login process.
+    /// rule names a user that exists: for `nnpctl`, never a login process. `/etc/passwd` is
+    /// read ([`Directory::local_users`]) for uids with several names there, which the rules
+    /// must decide alike for systemd's user manager (a problem otherwise).
     pub fn lint(&self, dir: &dyn Directory, pam_dir: &Path) -> Findings {
         let mut f = Findings::default();
         let mut res = Resolver::new(dir);
@@ -73,7 +78,66 @@ impl Config {
                 }
             }
         }
+        if !self.rules.is_empty() {
+            self.lint_uid_aliases(&mut f, &mut res);
+        }
         f
+    }
+
+    /// Names of one uid in `/etc/passwd` that the rules decide differently for systemd's
+    /// user manager: a problem. There is one manager per uid, whichever name logged in, and
+    /// the module gives it the strictest of their decisions
+    /// ([`Config::decide_user_manager`]), so at least one of them is not what the rules say
+    /// for that account. Compared is what the module does (no_new_privs, audit, nothing);
+    /// an exemption and no match both do nothing.
+    fn lint_uid_aliases(&self, f: &mut Findings, res: &mut Resolver<'_>) {
+        let aliases = match self.local_uid_aliases(res) {
+            Ok(a) => a,
+            Err(e) => {
+                f.unchecked.push(format!(
+                    "cannot compare the names each uid has in /etc/passwd (systemd's user manager is one per uid): {e}"
+                ));
+                return;
+            }
+        };
+        for a in aliases {
+            let mut decided = Vec::new();
+            for (name, d) in &a.accounts {
+                match d {
+                    Ok(d) => decided.push((name, d)),
+                    Err(e) => f.unchecked.push(format!(
+                        "uid {}: cannot decide account \"{}\" for systemd's user manager (service {USER_MANAGER_SERVICE}): {e}",
+                        a.uid,
+                        escape_value(name)
+                    )),
+                }
+            }
+            let effect = |d: &Decision<'_>| (d.sets_nnp(), d.restricts());
+            let Some(strictest) = decided.iter().map(|(_, d)| *d).max_by_key(|d| effect(d)) else {
+                continue;
+            };
+            if decided.iter().all(|(_, d)| effect(d) == effect(strictest)) {
+                continue;
+            }
+            let at = strictest
+                .rule()
+                .map(|r| format!("{}: ", r.at))
+                .unwrap_or_default();
+            let list: Vec<String> = decided
+                .iter()
+                .map(|(name, d)| format!("\"{}\" ({})", escape_value(name), shown_verdict(d)))
+                .collect();
+            let gets = if strictest.sets_nnp() {
+                "no_new_privs"
+            } else {
+                "audit mode (\"would set\")"
+            };
+            f.problems.push(format!(
+                "{at}uid {} has the accounts {} in /etc/passwd, which the rules decide differently for systemd's user manager (service {USER_MANAGER_SERVICE}): there is one manager per uid, whichever name logged in, and pam_nnp gives it the strictest decision, {gets}, for every one of them; decide every name of the uid alike (the same rules, or one account)",
+                a.uid,
+                list.join(", "),
+            ));
+        }
     }
 
     /// A user a rule names: unknown, not written canonically, or sharing its uid.
@@ -166,6 +230,17 @@ impl Config {
                 }
             }
         }
+    }
+}
+
+/// A decision as `nnpctl check` names it: what is done, and by which rule.
+fn shown_verdict(d: &Decision<'_>) -> String {
+    let by = |what: &str, r: &Rule| format!("{what} by rule {} at {}", r.at.index, r.at);
+    match d.verdict {
+        Verdict::NoMatch => "no rule matches".to_string(),
+        Verdict::Exempt(r) => by("exempt", r),
+        Verdict::Audit(r) => by("audit", r),
+        Verdict::Enforce(r) => by("no_new_privs", r),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use nnp_config::{escape_value, DecideError, Nss, Resolver, Service, Verdict, Who};
+use nnp_config::{escape_value, DecideError, Nss, Resolver, Verdict, Who};
 use serde::Serialize;
 
 use crate::{Error, Outcome, Output};
@@ -65,23 +65,20 @@ fn rule_json(r: &nnp_config::Rule) -> RuleJson {
 }
 
 /// The PAM service of systemd's user manager (`user@UID.service`): pam_nnp decides it
-/// across every service (`decide_any_service`), so that a session's manager is never less
-/// restricted than a session that could have started it.
-pub(crate) const USER_MANAGER_SERVICE: &str = "systemd-user";
+/// across every service and every account of the uid ([`nnp_config::Config::decide_module`]),
+/// so that a session's manager is never less restricted than a session that could have
+/// started it, whichever name of the uid logged in.
+pub(crate) const USER_MANAGER_SERVICE: &str = nnp_config::USER_MANAGER_SERVICE;
 
-/// The decision pam_nnp makes for `service` (lowercased, as libpam passes it): the user
-/// manager's across every service, any other's by its own rules.
+/// The decision pam_nnp makes for `service` (lowercased, as libpam passes it): the config
+/// crate's one function for a PAM service.
 fn decide_as_module<'c>(
     config: &'c nnp_config::Config,
     res: &mut Resolver<'_>,
     user: &[u8],
     service: Option<&str>,
 ) -> Result<nnp_config::Decision<'c>, DecideError> {
-    match service {
-        Some(USER_MANAGER_SERVICE) => config.decide_any_service(res, Who::Name(user)),
-        Some(n) => config.decide(res, Who::Name(user), Service::Named(n)),
-        None => config.decide(res, Who::Name(user), Service::Unnamed),
-    }
+    config.decide_module(res, Who::Name(user), service)
 }
 
 /// What each of the three enforcement points would do for the user: the module for every
@@ -219,7 +216,7 @@ pub fn run(
     let svc_text = match service.as_deref() {
         None => "(none given: rules with `services` do not match)".to_string(),
         Some(USER_MANAGER_SERVICE) => format!(
-            "{USER_MANAGER_SERVICE} (systemd's user manager: decided across every service, as pam_nnp does; no_new_privs when any service's session would get it)"
+            "{USER_MANAGER_SERVICE} (systemd's user manager: decided across every service and every account of the uid, as pam_nnp does; no_new_privs when any service's session of any of them would get it)"
         ),
         Some(s) => s.to_string(),
     };

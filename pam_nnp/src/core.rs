@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use nnp_config::{Config, Directory, LoadError, Resolver, Service, Verdict, Who};
+use nnp_config::{Config, Directory, LoadError, Resolver, Verdict, Who};
 
 use nnp_config::args::{Args, OnError};
 use nnp_sys::pamlog::Priority;
@@ -86,13 +86,6 @@ pub fn error_response(on_error: OnError, user: &str, cause: &str) -> Response {
     }
 }
 
-/// The PAM service of systemd's user manager (`user@UID.service`). pam_systemd starts one
-/// manager per user for the first session of any service (and for a lingering user with no
-/// session at all); `systemd-run --user`, user timers and sockets run under it. It is decided
-/// across all services: it never gets less restriction than a session that could have
-/// started it, so `services = ["sshd"]` cannot leave an sshd user a manager without NNP.
-pub const USER_MANAGER_SERVICE: &str = "systemd-user";
-
 /// The whole of `pam_sm_open_session` after PAM's items and the arguments have been read.
 pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service: &str) -> Response {
     let shown = user.map_or_else(|| "(none)".to_string(), nnp_config::escape_value);
@@ -106,12 +99,13 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
         }
     };
     let mut res = Resolver::new(sys.directory());
-    let manager = service.eq_ignore_ascii_case(USER_MANAGER_SERVICE);
-    let decided = if manager {
-        config.decide_any_service(&mut res, Who::Name(user))
-    } else {
-        config.decide(&mut res, Who::Name(user), Service::Named(service))
-    };
+    // systemd's user manager (service systemd-user; pam_systemd starts one per uid for the
+    // first session of any service, and for a lingering user): the config crate decides it
+    // across every service, so `services = ["sshd"]` cannot leave an sshd user a manager
+    // without NNP, and across every account of the uid, since systemd opens its session
+    // for the uid's first passwd name whichever name logged in.
+    let manager = nnp_config::is_user_manager(service);
+    let decided = config.decide_module(&mut res, Who::Name(user), Some(service));
     let decision = match decided {
         Ok(d) => d,
         Err(e) => return error_response(args.on_error, &shown, &e.to_string()),
@@ -121,10 +115,13 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
         None => format!("user {shown}"),
     };
     let mut logs = Vec::new();
-    let scope = if manager {
-        " (user manager: the rules of every service apply)"
-    } else {
-        ""
+    let scope = match (&decision.alias, manager) {
+        (Some(other), _) => format!(
+            " (user manager: the rules of every service and every account of the uid apply; decided for account {})",
+            nnp_config::escape_value(&other.name)
+        ),
+        (None, true) => " (user manager: the rules of every service apply)".to_string(),
+        (None, false) => String::new(),
     };
     match decision.verdict {
         Verdict::Enforce(rule) => match sys.set_nnp() {
@@ -149,8 +146,13 @@ pub fn open_session(sys: &dyn System, args: &Args, user: Option<&[u8]>, service:
             logs.push((
                 Priority::Notice,
                 format!(
-                    "{who}: audit mode: would set no_new_privs by rule {}",
-                    rule.at
+                    "{who}: audit mode: would set no_new_privs by rule {}{}",
+                    rule.at,
+                    if decision.alias.is_some() {
+                        scope.as_str()
+                    } else {
+                        ""
+                    }
                 ),
             ));
             Response::ignore(logs)
@@ -204,31 +206,39 @@ mod tests {
         }
     }
 
-    /// alice (2001, in restricted 4100), bob (2002), ldapfail (whose group list fails).
+    /// alice (2001, in restricted 4100), bob (2002), ldapfail (whose group list fails);
+    /// first and second (/etc/passwd in this order, both uid 2005; second in restricted).
     struct Dir;
+    fn entry(name: &[u8], uid: u32) -> UserEntry {
+        UserEntry {
+            name: name.to_vec(),
+            uid,
+            gid: uid,
+        }
+    }
     impl Directory for Dir {
         fn user_by_name(&self, name: &[u8]) -> Result<Option<UserEntry>, LookupError> {
             let uid = match name {
                 b"alice" => 2001,
                 b"bob" => 2002,
                 b"ldapfail" => 2003,
+                b"first" | b"second" => 2005,
                 _ => return Ok(None),
             };
-            Ok(Some(UserEntry {
-                name: name.to_vec(),
-                uid,
-                gid: uid,
-            }))
+            Ok(Some(entry(name, uid)))
         }
-        fn user_by_uid(&self, _uid: u32) -> Result<Option<UserEntry>, LookupError> {
-            Ok(None)
+        fn user_by_uid(&self, uid: u32) -> Result<Option<UserEntry>, LookupError> {
+            Ok((uid == 2005).then(|| entry(b"first", 2005)))
         }
         fn group_by_name(&self, name: &[u8]) -> Result<Option<GroupEntry>, LookupError> {
             Ok((name == b"restricted").then(|| GroupEntry {
                 name: name.to_vec(),
                 gid: 4100,
-                members: vec![b"alice".to_vec()],
+                members: vec![b"alice".to_vec(), b"second".to_vec()],
             }))
+        }
+        fn local_users(&self) -> Result<Vec<UserEntry>, LookupError> {
+            Ok(vec![entry(b"first", 2005), entry(b"second", 2005)])
         }
         fn group_ids(&self, user: &[u8], primary: u32) -> Result<Vec<u32>, LookupError> {
             match user {
@@ -418,6 +428,33 @@ mod tests {
             Code::Ignore
         );
         assert!(!f.set.get());
+    }
+
+    /// Review (HIGH): systemd opens the user manager's session for the uid's first passwd
+    /// name; with only the second name restricted, the manager of her logins had no NNP.
+    #[test]
+    fn user_manager_is_decided_for_every_name_of_the_uid() {
+        let (args, _) = crate::args::parse(&[]);
+        let f = Fake::new(RULES);
+        assert_eq!(run(&f, &[], b"second").code, Code::Success);
+        let f = Fake::new(RULES);
+        assert_eq!(run(&f, &[], b"first").code, Code::Ignore); // a session of its own
+        let f = Fake::new(RULES);
+        let r = open_session(&f, &args, Some(b"first"), "systemd-user");
+        assert_eq!(r.code, Code::Success);
+        assert!(f.set.get());
+        assert_eq!(
+            r.logs[0].1,
+            "user first (uid 2005): no_new_privs set by rule /etc/security/nnp.toml:5 (user manager: the rules of every service and every account of the uid apply; decided for account second)"
+        );
+        let f = Fake::new("mode = \"audit\"\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n");
+        let r = open_session(&f, &args, Some(b"first"), "systemd-user");
+        assert_eq!(r.code, Code::Ignore);
+        assert!(
+            r.logs[0].1.ends_with("decided for account second)"),
+            "{:?}",
+            r.logs
+        );
     }
 
     #[test]

@@ -237,5 +237,69 @@ nnp = true
 }
 run_case "the module never enumerates the group database (8 group rules; group: files nnpcount, nnpcount files)" case_9
 
+case_10() {
+  # Review (HIGH): systemd runs user@UID.service's PAM session (service systemd-user) with
+  # PAM_USER = the uid's first passwd name (get_user_creds), not the name that logged in.
+  # With `ua` then `ua2` on one uid and only ua2 in `restricted`, ua2's session got NNP 1 and
+  # her user manager (PAM_USER ua) NNP 0, so `systemd-run --user` escaped; check said ok.
+  local U=$((UID_BASE + 40))
+  add_user ua $U
+  echo "ua2:x:$U:$U:second name of ua:$T/home/ua:/bin/bash" >> /etc/passwd
+  echo "ua2:*:19000:0:99999:7:::" >> /etc/shadow
+  cp /etc/group "$T/group.plain"
+  awk -F: -v OFS=: '$1=="restricted" { $4 = ($4=="" ? "ua2" : $4 ",ua2") } 1' "$T/group.plain" > "$T/g"
+  cat "$T/g" > /etc/group
+  # caller-nnp: the NoNewPrivs of the process that called pam_open_session (pam_exec's parent)
+  printf '#!/bin/sh\necho "CALLER $(grep NoNewPrivs: /proc/$PPID/status)"\n' > "$T/bin/caller-nnp"
+  chmod 755 "$T/bin/caller-nnp"
+  stack_probe nnpid
+  stack_probe systemd-user
+  echo "session  optional pam_exec.so stdout $T/bin/caller-nnp" >> /etc/pam.d/systemd-user
+  local form
+  for form in group exemption; do
+    if [ "$form" = group ]; then
+      write_config "$GROUP_RULE"
+      RULE_AT=/etc/security/nnp.toml:1; RULE_N=1; UA_VERDICT="no rule matches"
+    else
+      write_config '[[rule]]
+users = ["ua"]
+nnp = false
+
+[[rule]]
+users = ["ua2"]
+nnp = true'
+      RULE_AT=/etc/security/nnp.toml:5; RULE_N=2; UA_VERDICT="exempt by rule 1 at /etc/security/nnp.toml:1"
+    fi
+    pam_as nnpid ua2; expect_session 1 $U           # her own session, as before
+    pam_as nnpid ua;  expect_session 0 0            # ua's own session follows ua's rules
+    # the user manager of the uid, opened as systemd opens it: PAM_USER = the first name
+    pam_as systemd-user ua; expect_session 1 $U; expect_line "CALLER NoNewPrivs:	1"
+    wait_log "pam_nnp\(systemd-user:session\): user ua \(uid $U\): no_new_privs set by rule $RULE_AT \(user manager: the rules of every service and every account of the uid apply; decided for account ua2\)" ||
+      { OUT=$(case_syslog | tail -3); fail "log line for the user manager ($form)"; }
+    pam_as systemd-user ua2; expect_session 1 $U
+    run "$NNPCTL" check
+    expect_rc 1
+    expect_line "problem: $RULE_AT: uid $U has the accounts \"ua\" ($UA_VERDICT), \"ua2\" (no_new_privs by rule $RULE_N at $RULE_AT) in /etc/passwd, which the rules decide differently for systemd's user manager (service systemd-user): there is one manager per uid, whichever name logged in, and pam_nnp gives it the strictest decision, no_new_privs, for every one of them; decide every name of the uid alike (the same rules, or one account)"
+    for who in ua ua2; do
+      run "$NNPCTL" explain $who --service systemd-user
+      expect_rc 0
+      expect_line "decision: pam_nnp sets no_new_privs"
+      expect_line "  pam_nnp, service systemd-user: enforce by rule #$RULE_N at $RULE_AT"
+    done
+    run "$NNPCTL" explain ua --service systemd-user
+    printf '%s\n' "$OUT" | grep -q '^matched:  account "ua2" of uid '$U' (systemd.s user manager is one per uid): ' || fail "explain must name the account that decided ($form)"
+  done
+  # control: the same, but ua2 not in restricted: nobody on the uid is restricted
+  cat "$T/group.plain" > /etc/group
+  write_config "$GROUP_RULE"
+  pam_as systemd-user ua; expect_session 0 0; expect_line "CALLER NoNewPrivs:	0"
+  pam_as nnpid ua2; expect_session 0 0
+  run "$NNPCTL" check
+  expect_rc 0; expect_line "ok: 1 rule from 1 file"
+  run "$NNPCTL" explain ua --service systemd-user
+  expect_rc 0; expect_line "decision: nothing is done (no rule matches)"
+}
+run_case "systemd's user manager is decided for every name of the uid: PAM_USER = the first name (ua), only the second (ua2) restricted, by group or after an exemption of ua: NNP 1 in the caller; check names both; explain agrees (control: ua2 not restricted, NNP 0)" case_10
+
 [ -n "${KEEP:-}" ] && cp "$SYSLOG" /tmp/id-syslog.txt
 finish

@@ -510,3 +510,232 @@ fn scripted_after_four_group_lookups_the_rest_come_from_one_read_of_the_file() {
     let r = decide(&c, &d, b"bob", Service::Named("sshd")).unwrap();
     assert_eq!(r.rule().unwrap().at.index, 6);
 }
+
+// --- systemd's user manager: one per uid, whichever name logged in -------------------------
+
+/// The review's setup: `alice` then `alice2` in /etc/passwd, both uid 4242 (`alias_first`:
+/// alice2 listed first), only alice2 in `restricted` (4300); bob (2002) alone on his uid.
+fn uid_aliases(alias_first: bool) -> Fake {
+    let mut d = Fake::default();
+    if alias_first {
+        d = d.user(b"alice2", 4242, 4242).user(b"alice", 4242, 4242);
+    } else {
+        d = d.user(b"alice", 4242, 4242).user(b"alice2", 4242, 4242);
+    }
+    d.user(b"bob", 2002, 2002).user(b"dave", 2004, 2004).group(
+        "restricted",
+        4300,
+        &[b"alice2", b"dave"],
+    )
+}
+
+fn manager<'c>(c: &'c Config, d: &Fake, user: &[u8]) -> Result<Decision<'c>, DecideError> {
+    let mut res = Resolver::new(d);
+    c.decide_module(&mut res, Who::Name(user), Some(USER_MANAGER_SERVICE))
+}
+
+#[test]
+fn the_user_manager_is_decided_for_every_name_of_the_uid() {
+    // Review (HIGH): systemd opens user@4242.service's session with PAM_USER "alice" (the
+    // uid's first passwd name) when alice2 logs in; the module decided for alice, so alice2's
+    // ssh session had NoNewPrivs 1 and her user manager 0 (systemd-run --user escaped).
+    let c = cfg("[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n");
+    for alias_first in [false, true] {
+        let d = uid_aliases(alias_first);
+        // each account alone, for a session: as before
+        assert_eq!(verdict(&c, &d, b"alice2"), "enforce");
+        assert_eq!(verdict(&c, &d, b"alice"), "no-match");
+        // the user manager, whichever name PAM_USER is
+        for user in [&b"alice"[..], b"alice2"] {
+            let r = manager(&c, &d, user).unwrap();
+            assert_eq!(r.verdict.as_str(), "enforce", "{alias_first} {user:?}");
+            assert_eq!(
+                r.user.as_ref().unwrap().name,
+                user,
+                "the account asked about"
+            );
+        }
+        let r = manager(&c, &d, b"alice").unwrap();
+        assert_eq!(
+            r.alias.as_ref().map(|a| a.name.as_slice()),
+            Some(&b"alice2"[..])
+        );
+        assert_eq!(
+            r.because.as_deref(),
+            Some("account \"alice2\" of uid 4242 (systemd's user manager is one per uid): group \"restricted\" (gid 4300)")
+        );
+        // alice2's own decision needs no other account
+        assert!(manager(&c, &d, b"alice2").unwrap().alias.is_none());
+        // the service is recognised as pam_nnp gets it, in any case; by uid too
+        let mut res = Resolver::new(&d);
+        let r = c
+            .decide_module(&mut res, Who::Name(b"alice"), Some("Systemd-User"))
+            .unwrap();
+        assert!(r.sets_nnp());
+        let mut res = Resolver::new(&d);
+        assert!(c
+            .decide_user_manager(&mut res, Who::Uid(4242))
+            .unwrap()
+            .sets_nnp());
+        // any other service is still decided for the account alone
+        let mut res = Resolver::new(&d);
+        let r = c
+            .decide_module(&mut res, Who::Name(b"alice"), Some("sshd"))
+            .unwrap();
+        assert_eq!(r.verdict.as_str(), "no-match");
+        // controls: a uid with one account, restricted or not
+        assert_eq!(
+            manager(&c, &d, b"bob").unwrap().verdict.as_str(),
+            "no-match"
+        );
+        let r = manager(&c, &d, b"dave").unwrap();
+        assert_eq!((r.verdict.as_str(), r.alias.is_none()), ("enforce", true));
+    }
+}
+
+#[test]
+fn an_exemption_of_the_first_name_does_not_lift_the_second_names_user_manager() {
+    // The review's second form: alice exempt (nnp = false) before alice2 restricted.
+    let c = cfg(
+        "[[rule]]\nusers = [\"alice\"]\nnnp = false\n[[rule]]\nusers = [\"alice2\"]\nnnp = true\n",
+    );
+    for alias_first in [false, true] {
+        let d = uid_aliases(alias_first);
+        assert_eq!(verdict(&c, &d, b"alice"), "exempt");
+        assert_eq!(verdict(&c, &d, b"alice2"), "enforce");
+        for user in [&b"alice"[..], b"alice2"] {
+            let r = manager(&c, &d, user).unwrap();
+            assert_eq!(r.verdict.as_str(), "enforce", "{alias_first} {user:?}");
+            assert_eq!(r.rule().unwrap().at.index, 2);
+        }
+    }
+}
+
+#[test]
+fn aliases_decided_alike_give_their_common_decision() {
+    // controls: both names restricted, both not, both exempt
+    let d = uid_aliases(false).group("everyone", 4400, &[b"alice", b"alice2"]);
+    let c = cfg("[[rule]]\ngroups = [\"everyone\"]\nnnp = true\n");
+    let r = manager(&c, &d, b"alice").unwrap();
+    assert_eq!((r.verdict.as_str(), r.alias.is_none()), ("enforce", true));
+    // an enforce of the account asked about decides without another lookup
+    assert_eq!(d.user_lookups.borrow().as_slice(), &[b"alice".to_vec()]);
+    let c = cfg("[[rule]]\ngroups = [\"nobody-here\"]\nnnp = false\n");
+    let r = manager(&c, &d, b"alice").unwrap();
+    assert_eq!((r.verdict.as_str(), r.alias.is_none()), ("no-match", true));
+    let c = cfg("[[rule]]\nuids = [4242]\nnnp = false\n");
+    let r = manager(&c, &d, b"alice").unwrap();
+    assert_eq!(r.verdict.as_str(), "exempt");
+    // audit beats nothing, and enforce beats audit
+    let c = cfg("[[rule]]\nusers = [\"alice2\"]\nnnp = false\n[[rule]]\nusers = [\"alice\"]\nnnp = true\nmode = \"audit\"\n");
+    let r = manager(&c, &d, b"alice2").unwrap();
+    assert_eq!(r.verdict.as_str(), "audit");
+    let c = cfg("[[rule]]\nusers = [\"alice\"]\nnnp = false\n[[rule]]\nusers = [\"alice2\"]\nnnp = false\nmode = \"audit\"\n[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n");
+    assert_eq!(
+        manager(&c, &d, b"alice").unwrap().verdict.as_str(),
+        "exempt"
+    );
+    // no rules: nothing looked up, as for every service
+    let d = uid_aliases(false);
+    let c = cfg("# none\n");
+    assert_eq!(
+        manager(&c, &d, b"nobody").unwrap().verdict.as_str(),
+        "no-match"
+    );
+    assert!(d.user_lookups.borrow().is_empty());
+}
+
+fn user_entry(name: &[u8], uid: u32) -> UserEntry {
+    UserEntry {
+        name: name.to_vec(),
+        uid,
+        gid: uid,
+    }
+}
+
+#[test]
+fn scripted_the_user_manager_asks_getpwuid_and_etc_passwd_and_an_error_is_an_error() {
+    let c = cfg(GROUP_RULE);
+    let restricted = || Ok(Some(group_entry("restricted", 4100, &[])));
+    let d = Fake::scripted([
+        Expect::UserByName(b"alice".to_vec(), Ok(Some(user_entry(b"alice", 4242)))),
+        Expect::GroupByName(b"restricted".to_vec(), restricted()),
+        Expect::GroupIds(b"alice".to_vec(), Ok(vec![4242])),
+        // the uid's other names: its getpwuid name, then /etc/passwd
+        Expect::UserByUid(4242, Ok(Some(user_entry(b"alice", 4242)))),
+        Expect::LocalUsers(Ok(vec![
+            user_entry(b"root", 0),
+            user_entry(b"alice", 4242),
+            user_entry(b"ghost", 4242),
+            user_entry(b"moved", 4242),
+            user_entry(b"alice2", 4242),
+            user_entry(b"alice3", 4242),
+        ])),
+        // not known to NSS, or another uid there: nobody logs in to this uid by that name
+        Expect::UserByName(b"ghost".to_vec(), Ok(None)),
+        Expect::UserByName(b"moved".to_vec(), Ok(Some(user_entry(b"moved", 5000)))),
+        Expect::UserByName(b"alice2".to_vec(), Ok(Some(user_entry(b"alice2", 4242)))),
+        Expect::GroupIds(
+            b"alice2".to_vec(),
+            Err(down("group list lookup (getgrouplist)", 5)),
+        ),
+        Expect::UserByName(b"alice3".to_vec(), Ok(Some(user_entry(b"alice3", 4242)))),
+        Expect::GroupIds(b"alice3".to_vec(), Ok(vec![4242])),
+    ]);
+    let e = manager(&c, &d, b"alice").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "account \"alice2\" (uid 4242 too; systemd's user manager is one per uid, so its decision counts): rule /etc/security/nnp.toml:1 needs a fact that cannot be established: group list lookup (getgrouplist) failed: Input/output error (errno 5)"
+    );
+    // an enforce beats the error
+    let d = Fake::scripted([
+        Expect::UserByName(b"alice".to_vec(), Ok(Some(user_entry(b"alice", 4242)))),
+        Expect::GroupByName(b"restricted".to_vec(), restricted()),
+        Expect::GroupIds(b"alice".to_vec(), Ok(vec![4242])),
+        Expect::UserByUid(4242, Ok(Some(user_entry(b"alice", 4242)))),
+        Expect::LocalUsers(Ok(vec![
+            user_entry(b"alice2", 4242),
+            user_entry(b"alice3", 4242),
+        ])),
+        Expect::UserByName(b"alice2".to_vec(), Ok(Some(user_entry(b"alice2", 4242)))),
+        Expect::GroupIds(
+            b"alice2".to_vec(),
+            Err(down("group list lookup (getgrouplist)", 5)),
+        ),
+        Expect::UserByName(b"alice3".to_vec(), Ok(Some(user_entry(b"alice3", 4242)))),
+        Expect::GroupIds(b"alice3".to_vec(), Ok(vec![4242, 4100])),
+    ]);
+    let r = manager(&c, &d, b"alice").unwrap();
+    assert_eq!(r.verdict.as_str(), "enforce");
+    assert_eq!(r.alias.unwrap().name, b"alice3");
+    // /etc/passwd that cannot be read: an error (on_error applies), never "no other account"
+    let d = Fake::scripted([
+        Expect::UserByName(b"alice".to_vec(), Ok(Some(user_entry(b"alice", 4242)))),
+        Expect::GroupByName(b"restricted".to_vec(), restricted()),
+        Expect::GroupIds(b"alice".to_vec(), Ok(vec![4242])),
+        Expect::UserByUid(4242, Ok(Some(user_entry(b"alice", 4242)))),
+        Expect::LocalUsers(Err(LookupError::File {
+            path: "/etc/passwd".into(),
+            source: std::sync::Arc::new(std::io::Error::from_raw_os_error(13)),
+        })),
+    ]);
+    let e = manager(&c, &d, b"alice").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the other accounts of uid 4242 cannot be listed (systemd's user manager is one per uid, so their decisions count): reading /etc/passwd: Permission denied (os error 13)"
+    );
+    // a getpwuid name that is not in /etc/passwd (a directory's first name) counts too
+    let d = Fake::scripted([
+        Expect::UserByName(b"alice".to_vec(), Ok(Some(user_entry(b"alice", 4242)))),
+        Expect::GroupByName(b"restricted".to_vec(), restricted()),
+        Expect::GroupIds(b"alice".to_vec(), Ok(vec![4242])),
+        Expect::UserByUid(4242, Ok(Some(user_entry(b"ldapalice", 4242)))),
+        Expect::LocalUsers(Ok(vec![])),
+        Expect::UserByName(
+            b"ldapalice".to_vec(),
+            Ok(Some(user_entry(b"ldapalice", 4242))),
+        ),
+        Expect::GroupIds(b"ldapalice".to_vec(), Ok(vec![4242, 4100])),
+    ]);
+    assert!(manager(&c, &d, b"alice").unwrap().sets_nnp());
+}

@@ -112,13 +112,18 @@ fn the_passwd_database_is_enumerated_once_and_only_for_a_user_that_exists() {
         ]),
         Expect::UserByName(b"bob".to_vec(), Ok(Some(user(b"bob", 2002)))),
         // the second rule's "alice" is the resolver's: no second lookup
+        // /etc/passwd (read, not enumerated): no uid has two names there
+        Expect::LocalUsers(Ok(vec![user(b"alice", 2001), user(b"bob", 2002)])),
     ]);
     let f = lint(&c, &d);
     // the shadowed exemption, and alias in both rules
     assert_eq!(f.warnings.len(), 3, "{:?}", f.warnings);
     // no user exists: no enumeration
     let c = cfg("[[rule]]\nusers = [\"ghost\"]\nnnp = true\n");
-    let d = Fake::scripted([Expect::UserByName(b"ghost".to_vec(), Ok(None))]);
+    let d = Fake::scripted([
+        Expect::UserByName(b"ghost".to_vec(), Ok(None)),
+        Expect::LocalUsers(Ok(vec![])),
+    ]);
     assert_eq!(lint(&c, &d).warnings.len(), 1);
 }
 
@@ -149,6 +154,8 @@ fn a_lookup_that_fails_is_unchecked() {
             b"restricted".to_vec(),
             Err(down("group lookup for \"restricted\" (getgrnam_r)", 5)),
         ),
+        // the names of each uid in /etc/passwd: one each, nothing to compare
+        Expect::LocalUsers(Ok(vec![user(b"alice", 2001)])),
     ]);
     let f = lint(&c, &d);
     assert_eq!(
@@ -192,4 +199,106 @@ fn many_group_rules_read_the_group_file_once() {
     assert_eq!(f, Findings::default());
     assert_eq!(d.local_reads.get(), 1);
     assert_eq!(d.group_lookups.get(), 4);
+}
+
+/// `alice` then `alice2` in /etc/passwd, both uid 4242; only alice2 in `restricted` (4300).
+fn uid_aliases() -> Fake {
+    Fake::default()
+        .user(b"alice", 4242, 4242)
+        .user(b"alice2", 4242, 4242)
+        .user(b"bob", 2002, 2002)
+        .group("restricted", 4300, &[b"alice2"])
+}
+
+#[test]
+fn names_of_one_uid_decided_differently_for_the_user_manager_are_a_problem() {
+    // Review (HIGH): `check` said ok while alice2's user manager (PAM_USER alice) ran
+    // without no_new_privs.
+    let c = cfg("[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n");
+    let f = lint(&c, &uid_aliases());
+    assert_eq!(
+        f.problems,
+        vec![format!("{AT}:1: uid 4242 has the accounts \"alice\" (no rule matches), \"alice2\" (no_new_privs by rule 1 at {AT}:1) in /etc/passwd, which the rules decide differently for systemd's user manager (service systemd-user): there is one manager per uid, whichever name logged in, and pam_nnp gives it the strictest decision, no_new_privs, for every one of them; decide every name of the uid alike (the same rules, or one account)")]
+    );
+    // the second form: an exemption of the first name before a restriction of the second
+    let c = cfg(
+        "[[rule]]\nusers = [\"alice\"]\nnnp = false\n[[rule]]\nusers = [\"alice2\"]\nnnp = true\n",
+    );
+    let f = lint(&c, &uid_aliases());
+    assert_eq!(
+        f.problems,
+        vec![format!("{AT}:4: uid 4242 has the accounts \"alice\" (exempt by rule 1 at {AT}:1), \"alice2\" (no_new_privs by rule 2 at {AT}:4) in /etc/passwd, which the rules decide differently for systemd's user manager (service systemd-user): there is one manager per uid, whichever name logged in, and pam_nnp gives it the strictest decision, no_new_privs, for every one of them; decide every name of the uid alike (the same rules, or one account)")]
+    );
+    // audit against nothing
+    let c = cfg("[[rule]]\ngroups = [\"restricted\"]\nnnp = true\nmode = \"audit\"\n");
+    let f = lint(&c, &uid_aliases());
+    assert_eq!(f.problems.len(), 1);
+    assert!(
+        f.problems[0].contains("the strictest decision, audit mode"),
+        "{:?}",
+        f.problems
+    );
+}
+
+#[test]
+fn names_of_one_uid_decided_alike_and_uids_with_one_name_are_fine() {
+    // controls: both names restricted; neither; exempt and no match (both do nothing)
+    let d = uid_aliases().group("everyone", 4400, &[b"alice", b"alice2"]);
+    for text in [
+        "[[rule]]\ngroups = [\"everyone\"]\nnnp = true\n",
+        "[[rule]]\nusers = [\"bob\"]\nnnp = true\n",
+        "[[rule]]\nusers = [\"alice\"]\nnnp = false\n",
+    ] {
+        let f = lint(&cfg(text), &d);
+        assert!(f.problems.is_empty(), "{text}: {:?}", f.problems);
+        assert!(f.unchecked.is_empty(), "{text}: {:?}", f.unchecked);
+    }
+    // a uid with one account, restricted or not
+    let d = cast();
+    let f = lint(
+        &cfg("[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n"),
+        &d,
+    );
+    assert_eq!(f, Findings::default());
+    // no rules: nothing is read
+    let d = Fake::scripted([]);
+    assert_eq!(lint(&cfg("# none\n"), &d), Findings::default());
+}
+
+#[test]
+fn a_uid_alias_that_cannot_be_decided_is_unchecked() {
+    let c = cfg("[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n");
+    let d = Fake::scripted([
+        Expect::GroupByName(
+            b"restricted".to_vec(),
+            Ok(Some(GroupEntry {
+                name: b"restricted".to_vec(),
+                gid: 4300,
+                members: vec![],
+            })),
+        ),
+        Expect::LocalUsers(Ok(vec![user(b"alice", 4242), user(b"alice2", 4242)])),
+        Expect::UserByName(b"alice".to_vec(), Ok(Some(user(b"alice", 4242)))),
+        Expect::GroupIds(b"alice".to_vec(), Ok(vec![4242])),
+        Expect::UserByName(b"alice2".to_vec(), Err(down("user lookup (getpwnam_r)", 5))),
+    ]);
+    let f = lint(&c, &d);
+    assert_eq!(
+        f.unchecked,
+        vec!["uid 4242: cannot decide account \"alice2\" for systemd's user manager (service systemd-user): user lookup (getpwnam_r) failed: Input/output error (errno 5)".to_string()]
+    );
+    assert!(f.problems.is_empty());
+    // /etc/passwd unreadable
+    let d = Fake::scripted([
+        Expect::GroupByName(b"restricted".to_vec(), Ok(None)),
+        Expect::LocalUsers(Err(LookupError::File {
+            path: "/etc/passwd".into(),
+            source: std::sync::Arc::new(std::io::Error::from_raw_os_error(13)),
+        })),
+    ]);
+    let f = lint(&c, &d);
+    assert_eq!(
+        f.unchecked,
+        vec!["cannot compare the names each uid has in /etc/passwd (systemd's user manager is one per uid): reading /etc/passwd: Permission denied (os error 13)".to_string()]
+    );
 }
