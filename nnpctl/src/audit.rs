@@ -20,9 +20,10 @@
 //! a leader that has exited while other threads run (`State: Z` too) leaves a live process,
 //! judged by those threads.
 //!
-//! The owner of a process is decided by its real uid's account; a uid without a passwd
-//! entry (a rootless container's subordinate ids) from the process's own kernel credentials
-//! (uid, gid, groups), as the exec guard decides.
+//! The owner of a process is decided by every account of its real uid, the strictest
+//! deciding (`Config::decide_user_manager`: the getpwuid account and the uid's other names in
+//! /etc/passwd); a uid without a passwd entry (a rootless container's subordinate ids) from
+//! the process's own kernel credentials (uid, gid, groups), as the exec guard decides.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -103,12 +104,18 @@ fn restriction(
     groups: &[u32],
 ) -> Restriction {
     let who = Who::Kernel { uid, gid, groups };
-    match config.decide_any_service(res, who) {
+    // Every account of the uid, each across every service, the strictest deciding: the
+    // same decision as systemd's user manager gets (one per uid). A process of the uid's
+    // second passwd name (alice2 after alice) is that account's as much as the first's:
+    // decided by the getpwuid name alone, a restricted alias's process without NNP was
+    // passed.
+    match config.decide_user_manager(res, who) {
         Ok(d) => match d.verdict {
             Verdict::Enforce(rule) => {
                 let user = d
-                    .user
+                    .alias
                     .as_ref()
+                    .or(d.user.as_ref())
                     .map_or_else(|| format!("#{uid}"), |u| nnp_config::escape_value(&u.name));
                 Ok(Some((user, rule.at.to_string())))
             }
@@ -958,6 +965,101 @@ mod tests {
             "[[rule]]\nuids = [\"63001\"]\nnnp = true\n",
         )
         .unwrap()
+    }
+
+    /// Two passwd names of one uid (alice, then alice2), alice2 in a restricting group.
+    struct Aliases {
+        second_in_group: bool,
+    }
+
+    impl nnp_config::Directory for Aliases {
+        fn user_by_name(
+            &self,
+            name: &[u8],
+        ) -> Result<Option<nnp_config::UserEntry>, nnp_config::LookupError> {
+            Ok(match name {
+                b"alice" | b"alice2" => Some(nnp_config::UserEntry {
+                    name: name.to_vec(),
+                    uid: 64242,
+                    gid: 64242,
+                }),
+                _ => None,
+            })
+        }
+        fn user_by_uid(
+            &self,
+            uid: u32,
+        ) -> Result<Option<nnp_config::UserEntry>, nnp_config::LookupError> {
+            Ok((uid == 64242).then(|| nnp_config::UserEntry {
+                name: b"alice".to_vec(),
+                uid,
+                gid: uid,
+            }))
+        }
+        fn group_by_name(
+            &self,
+            name: &[u8],
+        ) -> Result<Option<nnp_config::GroupEntry>, nnp_config::LookupError> {
+            Ok((name == b"restricted").then(|| nnp_config::GroupEntry {
+                name: name.to_vec(),
+                gid: 64300,
+                members: if self.second_in_group {
+                    vec![b"alice2".to_vec()]
+                } else {
+                    Vec::new()
+                },
+            }))
+        }
+        fn group_ids(
+            &self,
+            user: &[u8],
+            primary: u32,
+        ) -> Result<Vec<u32>, nnp_config::LookupError> {
+            let mut g = vec![primary];
+            if self.second_in_group && user == b"alice2" {
+                g.push(64300);
+            }
+            Ok(g)
+        }
+        fn local_users(&self) -> Result<Vec<nnp_config::UserEntry>, nnp_config::LookupError> {
+            Ok(["alice", "alice2"]
+                .iter()
+                .map(|n| nnp_config::UserEntry {
+                    name: n.as_bytes().to_vec(),
+                    uid: 64242,
+                    gid: 64242,
+                })
+                .collect())
+        }
+    }
+
+    /// A process of a uid whose second passwd name is restricted (by group) is the restricted
+    /// account's: a finding, named by that account and its rule (before: decided by the
+    /// getpwuid name alone, passed). Control: alice2 not in the group, nothing.
+    #[test]
+    fn a_restricted_second_name_of_the_uid_decides_its_processes() {
+        let config = nnp_config::parse_text(
+            Path::new("/etc/security/nnp.toml"),
+            "[[rule]]\ngroups = [\"restricted\"]\nnnp = true\n",
+        )
+        .unwrap();
+        let dir = Aliases {
+            second_in_group: true,
+        };
+        let mut res = nnp_config::Resolver::new(&dir);
+        let r = restriction(&config, &mut res, 64242, 64242, &[]);
+        assert_eq!(
+            r,
+            Ok(Some((
+                "alice2".to_string(),
+                "/etc/security/nnp.toml:1".to_string()
+            )))
+        );
+        let control = Aliases {
+            second_in_group: false,
+        };
+        let mut res = nnp_config::Resolver::new(&control);
+        assert_eq!(restriction(&config, &mut res, 64242, 64242, &[]), Ok(None));
     }
 
     const ZOMBIE: &str = "Z (zombie)";

@@ -301,5 +301,33 @@ nnp = true'
 }
 run_case "systemd's user manager is decided for every name of the uid: PAM_USER = the first name (ua), only the second (ua2) restricted, by group or after an exemption of ua: NNP 1 in the caller; check names both; explain agrees (control: ua2 not restricted, NNP 0)" case_10
 
+case_11() {
+  # Review: audit decided a process by its uid's getpwuid name alone. With `ub` then `ub2` on
+  # one uid and only ub2 in `restricted`, a process of that uid without NNP (ub2's, as the
+  # kernel has no names) was passed: "ok". Now every account of the uid decides, the
+  # strictest (as for systemd's user manager).
+  local U=$((UID_BASE + 41)) pid
+  add_user ub $U
+  echo "ub2:x:$U:$U:second name of ub:$T/home/ub:/bin/bash" >> /etc/passwd
+  echo "ub2:*:19000:0:99999:7:::" >> /etc/shadow
+  cp /etc/group "$T/group.plain11"
+  awk -F: -v OFS=: '$1=="restricted" { $4 = ($4=="" ? "ub2" : $4 ",ub2") } 1' "$T/group.plain11" > "$T/g"
+  cat "$T/g" > /etc/group
+  write_config "$GROUP_RULE"
+  setpriv --reuid=$U --regid=$U --clear-groups sleep 311 &
+  pid=$!
+  for _ in $(seq 50); do grep -q "^Uid:[[:space:]]*$U" /proc/$pid/status 2>/dev/null && break; sleep 0.1; done
+  run "$NNPCTL" audit
+  expect_rc 1
+  printf '%s\n' "$OUT" | grep -qE "^ *$pid +$pid +ub2 " || fail "the uid's process must be listed under the restricted account ub2"
+  # control: ub2 not restricted: nobody on the uid is, ok
+  cat "$T/group.plain11" > /etc/group
+  run "$NNPCTL" audit
+  printf '%s\n' "$OUT" | grep -qE "^ *$pid +$pid " && fail "control: not restricted, must not be listed"
+  kill $pid; wait $pid 2>/dev/null
+  true
+}
+run_case "audit decides a process by every account of its uid: only the second name (ub2) restricted, a process of the uid without NNP is listed under ub2 (control: ub2 not restricted, not listed)" case_11
+
 [ -n "${KEEP:-}" ] && cp "$SYSLOG" /tmp/id-syslog.txt
 finish
