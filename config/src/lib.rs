@@ -200,6 +200,9 @@ pub struct Config {
     pub rules: Vec<Rule>,
     /// The files that were read, in order.
     pub files: Vec<PathBuf>,
+    /// Entries of the drop-in directory that were not read: only `*.toml` files are (hidden
+    /// names left out). `nnpctl check` names them, so a `10-jump.conf` is not a surprise.
+    pub skipped: Vec<PathBuf>,
 }
 
 impl Config {
@@ -301,10 +304,12 @@ fn load_inner(main: &Path, owner: u32, required: bool) -> Result<Config, LoadErr
         Ok(source::Opened::File { text }) => files.push((main.to_path_buf(), text)),
         Err(d) => diags.push(d),
     }
+    let mut skipped = Vec::new();
     match source::list_dropins(trust, &dropin_dir(main)) {
         Ok(None) => {}
-        Ok(Some(paths)) => {
-            for p in paths {
+        Ok(Some(dropins)) => {
+            skipped = dropins.skipped;
+            for p in dropins.files {
                 match source::read_trusted_file(trust, &p) {
                     Ok(source::Opened::Missing) => {} // removed while we listed
                     Ok(source::Opened::File { text }) => files.push((p, text)),
@@ -314,7 +319,9 @@ fn load_inner(main: &Path, owner: u32, required: bool) -> Result<Config, LoadErr
         }
         Err(d) => diags.push(d),
     }
-    assemble(files, diags)
+    let mut config = assemble(files, diags)?;
+    config.skipped = skipped;
+    Ok(config)
 }
 
 /// Parse configuration text as if it were the file `path` (no file system access, no trust

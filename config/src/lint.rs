@@ -42,6 +42,12 @@ impl Config {
         let mut f = Findings::default();
         let mut res = Resolver::new(dir);
         let mut accounts: Option<AccountsByUid> = None;
+        for p in &self.skipped {
+            f.warnings.push(format!(
+                "{}: not read (only *.toml files in the drop-in directory are)",
+                escape_value(p.as_os_str().as_encoded_bytes())
+            ));
+        }
         for s in self.shadowed() {
             f.warnings.push(format!(
                 "{}: rule {} can never match: rule {} at {} already matches everyone it would",

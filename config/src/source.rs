@@ -400,7 +400,14 @@ fn too_large(path: &Path, len: u64) -> Diagnostic {
 
 /// The `*.toml` files of a drop-in directory, in byte order of name; `Ok(None)` if the
 /// directory does not exist. The directory itself must be trusted.
-pub(crate) fn list_dropins(trust: Trust, dir: &Path) -> Result<Option<Vec<PathBuf>>, Diagnostic> {
+/// The entries of the drop-in directory: the `*.toml` files to read, in byte order of name,
+/// and the others, which are not read (hidden names, starting with `.`, left out of both).
+pub(crate) struct Dropins {
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) skipped: Vec<PathBuf>,
+}
+
+pub(crate) fn list_dropins(trust: Trust, dir: &Path) -> Result<Option<Dropins>, Diagnostic> {
     check_symlinks(trust, dir, dir, "drop-in directory")?;
     let Some(meta) = stat_existing(dir, "drop-in directory")? else {
         return Ok(None);
@@ -437,6 +444,7 @@ pub(crate) fn list_dropins(trust: Trust, dir: &Path) -> Result<Option<Vec<PathBu
         )
     })?;
     let mut names: Vec<Vec<u8>> = Vec::new();
+    let mut skipped: Vec<Vec<u8>> = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| {
             Diagnostic::file(
@@ -446,18 +454,26 @@ pub(crate) fn list_dropins(trust: Trust, dir: &Path) -> Result<Option<Vec<PathBu
         })?;
         let name = entry.file_name();
         let bytes = std::os::unix::ffi::OsStrExt::as_bytes(name.as_os_str()).to_vec();
-        if bytes.first() == Some(&b'.') || !bytes.ends_with(b".toml") {
+        if bytes.first() == Some(&b'.') {
+            continue;
+        }
+        if !bytes.ends_with(b".toml") {
+            skipped.push(bytes);
             continue;
         }
         names.push(bytes);
     }
     names.sort();
-    Ok(Some(
-        names
-            .into_iter()
+    skipped.sort();
+    let paths = |v: Vec<Vec<u8>>| -> Vec<PathBuf> {
+        v.into_iter()
             .map(|n| dir.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&n)))
-            .collect(),
-    ))
+            .collect()
+    };
+    Ok(Some(Dropins {
+        files: paths(names),
+        skipped: paths(skipped),
+    }))
 }
 
 /// Test-only: run code between open and the checks, to prove the checks and the read use

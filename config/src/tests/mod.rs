@@ -171,6 +171,20 @@ fn dropins_in_byte_order_after_main_with_continuing_index() {
     assert_eq!(idx, [1, 2, 3, 4]);
     assert_eq!(c.rules[3].at.line, 3);
     assert_eq!(&*c.rules[3].at.file, fx.path("nnp.d/b.toml").as_path());
+    // what is not read is known, so check can name it (hidden names are not)
+    assert_eq!(
+        c.skipped,
+        vec![fx.path("nnp.d/README"), fx.path("nnp.d/c.toml.bak")]
+    );
+    let f = c.lint(&support::Fake::default(), Path::new("/nonexistent/pam.d"));
+    assert!(
+        f.warnings.contains(&format!(
+            "{}: not read (only *.toml files in the drop-in directory are)",
+            fx.path("nnp.d/c.toml.bak").display()
+        )),
+        "{:?}",
+        f.warnings
+    );
 }
 
 #[test]
