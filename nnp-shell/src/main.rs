@@ -23,10 +23,9 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::{OsStr, OsString};
-use std::fs::OpenOptions;
+use std::fs::{Metadata, OpenOptions};
 use std::io::Read;
-use std::os::fd::AsFd;
-use std::os::fd::IntoRawFd;
+use std::os::fd::{AsFd, IntoRawFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -158,28 +157,28 @@ fn own_proc_dir() -> Option<PathBuf> {
 /// a descriptor on a process: descriptors come only from the login program and from the
 /// process itself. The shell's children inherit the descriptor, but it names their parent's
 /// pid, not theirs: a `$SHELL -c` run by a program of the session is a new login decision.
+///
+/// The flags come from `fcntl(F_GETFL)` on each descriptor (the `flags:` of its `fdinfo`),
+/// and only an `O_PATH` one is read back through `/proc/self/fd` (a lookup in /proc per
+/// descriptor is most of the cost of this check).
 fn reentered() -> bool {
-    let Some(own) = own_proc_dir() else {
-        return false;
-    };
     let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
         return false;
     };
+    let mut own: Option<Option<PathBuf>> = None;
     fds.flatten().any(|fd| {
-        std::fs::read_link(fd.path()).is_ok_and(|target| target == own) && {
-            let info = Path::new("/proc/self/fdinfo").join(fd.file_name());
-            std::fs::read_to_string(info).is_ok_and(|text| is_o_path(&text))
-        }
+        let o_path = fd
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<RawFd>().ok())
+            .and_then(|n| nnp_sys::fd::status_flags(n).ok())
+            .is_some_and(|flags| flags & libc::O_PATH != 0);
+        o_path
+            && own
+                .get_or_insert_with(own_proc_dir)
+                .as_ref()
+                .is_some_and(|own| std::fs::read_link(fd.path()).is_ok_and(|t| &t == own))
     })
-}
-
-/// Does this `/proc/PID/fdinfo/N` text describe an `O_PATH` descriptor?
-fn is_o_path(fdinfo: &str) -> bool {
-    fdinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("flags:"))
-        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
-        .is_some_and(|flags| flags & (libc::O_PATH as u32) != 0)
 }
 
 /// Leave the re-entry marker: an `O_PATH` descriptor on `/proc/<pid>`, kept open across
@@ -196,12 +195,10 @@ fn leave_marker() -> Result<(), String> {
     Ok(())
 }
 
-/// Same file (device and inode) as the running nnp-shell?
-fn is_self(path: &Path) -> bool {
-    match (std::fs::metadata(path), std::fs::metadata("/proc/self/exe")) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
+/// Is the file of `meta` (device and inode) the running nnp-shell?
+fn is_self(meta: &Metadata) -> bool {
+    std::fs::metadata("/proc/self/exe")
+        .is_ok_and(|b| meta.dev() == b.dev() && meta.ino() == b.ino())
 }
 
 /// Why `shell` cannot be used as the real shell, if it cannot.
@@ -215,7 +212,7 @@ fn unusable(shell: &Path) -> Option<String> {
         Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => {
             Some(format!("shell {shown} is not an executable file"))
         }
-        Ok(_) if is_self(shell) => Some(format!(
+        Ok(m) if is_self(&m) => Some(format!(
             "shell {shown} is nnp-shell itself (that would loop)"
         )),
         Ok(_) => None,
@@ -237,8 +234,9 @@ fn argv0(own: Option<&OsStr>, shell: &Path) -> OsString {
 }
 
 /// The real shell: the configured one if it can be used, else /bin/sh (with a warning).
-/// Either way the re-entry marker is left for the exec that follows.
-fn real_shell() -> PathBuf {
+/// Either way the re-entry marker is left for the exec that follows. The flag: the shell has
+/// passed [`unusable`] already (the configured one); /bin/sh as the fallback has not.
+fn real_shell() -> (PathBuf, bool) {
     let fallback = PathBuf::from(FALLBACK_SHELL);
     let chosen = if reentered() {
         Err(
@@ -248,24 +246,24 @@ fn real_shell() -> PathBuf {
     } else {
         ask_helper(Path::new(HELPER))
     };
-    let shell = match chosen.and_then(|s| match unusable(&s) {
+    let (shell, checked) = match chosen.and_then(|s| match unusable(&s) {
         None => Ok(s),
         Some(why) => Err(why),
     }) {
-        Ok(s) => s,
+        Ok(s) => (s, true),
         Err(why) => {
             warn(&format!("{why}; using {FALLBACK_SHELL}"));
-            fallback.clone()
+            (fallback.clone(), false)
         }
     };
     match leave_marker() {
-        Ok(()) => shell,
+        Ok(()) => (shell, checked),
         // without a marker a shell that leads back here could loop; /bin/sh cannot
         Err(why) if shell != fallback => {
             warn(&format!("{why}; using {FALLBACK_SHELL}"));
-            fallback
+            (fallback, false)
         }
-        Err(_) => fallback,
+        Err(_) => (fallback, checked),
     }
 }
 
@@ -276,8 +274,8 @@ fn main() {
         std::process::exit(EXIT_NO_NNP);
     }
     // 2. The real shell.
-    let shell = real_shell();
-    if shell.as_os_str() == FALLBACK_SHELL {
+    let (shell, checked) = real_shell();
+    if !checked {
         if let Some(why) = unusable(&shell) {
             eprintln!("nnp-shell: {why}; no shell to run");
             std::process::exit(EXIT_NO_NNP + 1);
@@ -326,13 +324,6 @@ mod tests {
         assert!(unusable(Path::new("/etc/passwd")).is_some()); // not executable
         assert!(unusable(Path::new("/")).is_some()); // a directory
         assert!(unusable(Path::new("/bin/sh")).is_none());
-    }
-
-    #[test]
-    fn fdinfo_flags() {
-        assert!(is_o_path("pos:\t0\nflags:\t012100000\nmnt_id:\t22\n"));
-        assert!(!is_o_path("pos:\t0\nflags:\t02100000\nmnt_id:\t22\n"));
-        assert!(!is_o_path("pos:\t0\n"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The only `unsafe` code of nnp: small safe wrappers around `prctl`, the reentrant NSS
 //! calls (`getpwnam_r`, `getpwuid_r`, `getgrnam_r`, `getgrgid_r`, `getgrouplist`; the
-//! `getpwent_r` enumeration for `nnpctl check` only), `sysconf` and, with the `pam` feature, `pam_syslog(3)`.
+//! `getpwent_r` enumeration for `nnpctl check` only), `sysconf`, `fcntl` and, with the `pam`
+//! feature, `pam_syslog(3)`.
 //! Every other crate of nnp is `#![forbid(unsafe_code)]`, but for two exceptions the compiler
 //! sees: the `extern "C"` hooks `pam_hooks!` generates in pam_nnp and the generated BPF
 //! skeletons in nnp-guard (both `#![deny(unsafe_code)]` with one `#[allow]` each).
@@ -9,8 +10,8 @@
 //!
 //! One file per job, every function re-exported here: `prctl.rs` (the no_new_privs bit),
 //! `nss.rs` (passwd and group lookups), `process.rs` (`getuid`, `sysconf`), `syslog.rs`
-//! (`syslog(3)` for the tools), [`fd`] (descriptors kept across exec), `pamlog` (with the
-//! `pam` feature: `pam_syslog(3)`).
+//! (`syslog(3)` for the tools), [`fd`] (descriptors kept across exec, their flags), `pamlog`
+//! (with the `pam` feature: `pam_syslog(3)`).
 
 use std::fmt;
 
