@@ -8,17 +8,16 @@
 //! and rustc's `-Bdynamic -lgcc_s -lc ...` (which would pull in the shared libraries even
 //! then) are answered from a directory searched first, holding a linker script per name that
 //! points at the static archive (`libc.so` -> `libc.a` ...). The helper binary
-//! (`nnp-shell-helper`, which needs NSS) stays dynamic, but for its `-lgcc_s`: the same kind
-//! of script links the unwinder from `libgcc_eh.a` into it, so the loader has only libc to
-//! map and relocate (one shared library fewer: about 0.15 ms of every nnp-shell start). A
-//! toolchain without the static C library fails here with a message saying what to install,
-//! never with a dynamic nnp-shell.
+//! (`nnp-shell-helper`, which needs NSS) stays dynamic, libgcc_s included: linking the
+//! unwinder from `libgcc_eh.a` into it would save about 0.15 ms of every nnp-shell start, but
+//! GCC 12's static unwinder needs glibc 2.35's `_dl_find_object`, and the packages' binaries
+//! run on glibc 2.34 (RHEL 9) today. A toolchain without the static C library fails here with
+//! a message saying what to install, never with a dynamic nnp-shell.
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BIN: &str = "nnp-shell";
-const HELPER_BIN: &str = "nnp-shell-helper";
 
 fn fail(msg: &str) -> ! {
     eprintln!("error: nnp-shell must be linked statically: {msg}");
@@ -74,7 +73,6 @@ fn main() {
         dir
     };
     let dir = out_dir("static-libs");
-    let helper_dir = out_dir("helper-libs");
     let script = |dir: &Path, name: &str, files: &[&Path]| {
         let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         let text = format!(
@@ -104,10 +102,4 @@ fn main() {
     }
     println!("cargo:rustc-link-arg-bin={BIN}=-static-pie");
     println!("cargo:rustc-link-arg-bin={BIN}=-L{}", dir.display());
-    // The helper: only -lgcc_s is answered (the unwinder, static); libc stays shared.
-    script(&helper_dir, "gcc_s", &[&gcc_eh, &gcc]);
-    println!(
-        "cargo:rustc-link-arg-bin={HELPER_BIN}=-L{}",
-        helper_dir.display()
-    );
 }

@@ -44,4 +44,15 @@ else
 fi
 case_end
 
+# RHEL 9 has glibc 2.34: a binary of the RPM that needs a newer symbol version does not run
+# there (a statically linked unwinder in the helper once needed 2.35's _dl_find_object, and
+# nnp-shell then fell back to /bin/sh on RHEL 9). Control: 2.34 itself is needed (the check
+# reads what rpmbuild found).
+case_begin "rpm requires at most glibc 2.34 (RHEL 9)"
+run rpm -qp --requires "$RPM"
+newest=$(printf '%s\n' "$OUT" | sed -n 's/^libc\.so\.6(GLIBC_\([0-9.]*\))(64bit)$/\1/p' | sort -V | tail -1)
+[ -n "$newest" ] || fail "control: rpm must list libc.so.6 symbol versions"
+[ "$(printf '%s\n2.34\n' "$newest" | sort -V | tail -1)" = 2.34 ] || fail "the RPM needs GLIBC_$newest (RHEL 9 has 2.34)"
+case_end
+
 finish
