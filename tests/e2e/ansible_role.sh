@@ -207,4 +207,19 @@ case_4() {
 }
 run_case "guard status not exiting 0 fails the host after its retries, naming the reason; controls: in force passes, the check is skipped when not required" case_4
 
+# ---- the variables (tasks/preflight.yml, the first thing main.yml does) ----
+case_5() {
+  # Review (HIGH): nnp_config elsewhere was written and checked, while the module's profile,
+  # nnp-shell, the guard units and verify.yml's doctor and guard status read
+  # /etc/security/nnp.toml (the package's, no rules): every check green, no rule applied.
+  mkdir -p "$T/bin"
+  play preflight "$T/pre.log" -e nnp_config=/srv/nnp/nnp.toml
+  expect_rc 2
+  printf '%s\n' "$OUT" | grep -q "nnp_config is /srv/nnp/nnp.toml, but pam_nnp (the pam-auth-update profile), nnp-shell, nnp-guard.service and nnpctl read /etc/security/nnp.toml" || fail "the refusal must say why"
+  # control: the default passes
+  play preflight "$T/pre-ok.log"
+  expect_rc 0
+}
+run_case "the role refuses an nnp_config other than /etc/security/nnp.toml before anything, saying every part reads that path (control: the default passes)" case_5
+
 finish
