@@ -151,11 +151,25 @@ run dpkg -r nnp
 printf '%s\n' "$ERR" | grep -qF "$held_msg /etc/pam.d/sshd" || fail "the refusal must name sshd"
 [ -f "$MOD" ] || fail "the module must stay (sshd)"
 cat "$T/sshd.orig" > /etc/pam.d/sshd
+# 3. the same line in other case (libpam reads types and controls case-insensitively; the
+# lowercase-only pattern let the removal through: review)
+echo "Session Required pam_nnp.so" >> /etc/pam.d/sshd
+run dpkg -r nnp
+[ "$RC" != 0 ] || fail "dpkg -r must be refused while sshd's stack holds 'Session Required pam_nnp.so'"
+printf '%s\n' "$ERR" | grep -qF "$held_msg /etc/pam.d/sshd" || fail "the refusal must name sshd (uppercase)"
+cat "$T/sshd.orig" > /etc/pam.d/sshd
+# node_exporter's last nnp.prom would keep saying nnp_guard_in_force 1 after the removal
+mkdir -p /var/lib/prometheus/node-exporter
+echo "nnp_guard_in_force 1" > /var/lib/prometheus/node-exporter/nnp.prom
+echo "other_metric 1" > /var/lib/prometheus/node-exporter/other.prom
 # control: only the profile's lines: removed, and no stack names pam_nnp any more
 run dpkg -r nnp
 expect_rc 0
 [ -e "$MOD" ] && fail "control: the module must be gone"
 grep -l pam_nnp /etc/pam.d/* && fail "control: a stack still names pam_nnp"
+[ -e /var/lib/prometheus/node-exporter/nnp.prom ] && fail "the removal must take nnp.prom with it"
+[ -e /var/lib/prometheus/node-exporter/other.prom ] || fail "control: another collector's file stays"
+rm -f /var/lib/prometheus/node-exporter/other.prom
 # as the next case expects: installed, profile enabled
 dpkg -i "$DEB" > /dev/null 2>&1 || fail "reinstall"
 pam-auth-update --enable nnp > /dev/null 2>&1 || fail "re-enable"

@@ -55,4 +55,29 @@ newest=$(printf '%s\n' "$OUT" | sed -n 's/^libc\.so\.6(GLIBC_\([0-9.]*\))(64bit)
 [ "$(printf '%s\n2.34\n' "$newest" | sort -V | tail -1)" = 2.34 ] || fail "the RPM needs GLIBC_$newest (RHEL 9 has 2.34)"
 case_end
 
+# RPM distributions add the pam_nnp line by hand: %preun refused nothing, and `rpm -e nnp`
+# left a stack requiring a module that was gone (every login through it failed, root's
+# too: review). %preun run as rpm runs it on an erase ($1 = 0), on a private /etc/pam.d.
+case_begin "rpm %preun refuses an erase while a stack requires pam_nnp.so, in any case (control: no such line, or '-session', erases)"
+run rpm -qp --scripts "$RPM"
+printf '%s\n' "$OUT" | awk '/^preuninstall scriptlet/ {on=1; next} /^[a-z]+ scriptlet/ {on=0} on' > "$T/preun.sh"
+grep -q pam_nnp "$T/preun.sh" || fail "%preun must look for pam_nnp lines"
+# preun_with LINE — run %preun (erase) with /etc/pam.d holding one stack with LINE
+preun_with() {
+  LAST_CMD="%preun 0 with: $1"
+  OUT=$(unshare -m --propagation private sh -c 'mount -t tmpfs nnp-rpm-pamd /etc/pam.d && printf "session required pam_unix.so\n%s\n" "$1" > /etc/pam.d/sshd && sh "$2" 0' sh "$1" "$T/preun.sh" 2>&1)
+  RC=$?
+}
+for line in "session required pam_nnp.so" "Session Required /usr/lib64/security/pam_nnp.so" "session [success=ok default=bad] pam_nnp.so"; do
+  preun_with "$line"
+  [ "$RC" != 0 ] || fail "%preun must refuse the erase with: $line"
+  printf '%s\n' "$OUT" | grep -qF "require pam_nnp.so, and every login through them would fail once it is removed: /etc/pam.d/sshd" || fail "the refusal must name the stack ($line)"
+done
+for line in "# session required pam_nnp.so" "-session optional pam_nnp.so" "session optional pam_nnp.so"; do
+  preun_with "$line"
+  [ "$RC" = 0 ] || fail "control: %preun must let the erase through with: $line"
+done
+grep -q pam_nnp /etc/pam.d/* 2>/dev/null && fail "the host's /etc/pam.d must be untouched"
+case_end
+
 finish
