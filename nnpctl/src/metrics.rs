@@ -375,7 +375,22 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
         std::process::id()
     ));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        // O_CREAT | O_EXCL: never through a symlink (or onto a file) someone left under that
+        // name in a directory others can write to; a leftover of ours is removed (unlink
+        // does not follow a symlink) and the name created afresh.
+        let create = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+        };
+        let mut f = match create() {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(&tmp)?;
+                create()?
+            }
+            r => r?,
+        };
         f.write_all(text.as_bytes())?;
         f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
         f.sync_all()?;
@@ -672,6 +687,28 @@ mod tests {
         assert_eq!(value(&t1, series).as_deref(), Some("9000"));
         assert_eq!(value(&t2, series).as_deref(), Some("9001"));
         assert!(t2.contains("# TYPE nnp_guard_would_refusals_total counter\n"));
+    }
+
+    #[test]
+    fn a_symlink_planted_at_the_temporary_name_is_not_followed() {
+        let dir = std::env::temp_dir().join(format!("nnp-metrics-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "keep\n").unwrap();
+        let tmp = dir.join(format!(".nnp.prom.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        write_atomically(&dir.join("nnp.prom"), "nnp_up 1\n").unwrap();
+        let victim_text = std::fs::read_to_string(&victim).unwrap();
+        let written = std::fs::read_to_string(dir.join("nnp.prom")).unwrap();
+        let left = tmp.symlink_metadata().is_ok();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            victim_text, "keep\n",
+            "the symlink's target must not be written"
+        );
+        assert_eq!(written, "nnp_up 1\n");
+        assert!(!left, "nothing is left at the temporary name");
     }
 
     #[test]
