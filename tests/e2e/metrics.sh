@@ -119,7 +119,7 @@ case_5() {
   R="$NNP_ROOT/deploy/prometheus"
   run "$PROMTOOL" check rules "$R/nnp.rules.yml"
   expect_rc 0
-  expect_line "  SUCCESS: 6 rules found"
+  expect_line "  SUCCESS: 8 rules found"
   # each alert fires when its condition has held for its `for:`, and not before or on the
   # control hosts (nnp.rules.test.yml)
   run "$PROMTOOL" test rules "$R/nnp.rules.test.yml"
