@@ -62,6 +62,9 @@ pub struct Metrics {
     pub rules: usize,
     /// Files it was read from.
     pub config_files: usize,
+    /// Its `nnp = true` rules by the mode they run in: enforce, audit (0, 0 when it does
+    /// not load). A host whose restricting rules all audit sets no NNP and refuses nothing.
+    pub restricting: (usize, usize),
     /// The exec guard.
     pub guard: GuardMetrics,
     /// By rule (`FILE:LINE`, or [`UNREAD_GROUPS`](crate::report::UNREAD_GROUPS), or
@@ -151,6 +154,14 @@ impl Metrics {
             "Files the nnp configuration was read from (main file and drop-ins).",
             self.config_files,
         );
+        let name = "nnp_config_restricting_rules";
+        o.family(
+            name,
+            "gauge",
+            "Rules with nnp = true, by the mode they run in: enforce (no_new_privs set, execs refused) or audit (only logged and counted); 0 when the configuration does not load.",
+        );
+        o.sample(name, &[("mode", "enforce")], self.restricting.0);
+        o.sample(name, &[("mode", "audit")], self.restricting.1);
         let g = &self.guard;
         o.gauge(
             "nnp_guard_loaded",
@@ -350,6 +361,17 @@ pub fn collect(path: Option<&Path>) -> Metrics {
         config_valid: config.is_ok(),
         rules: config.as_ref().map_or(0, |c| c.rules.len()),
         config_files: config.as_ref().map_or(0, |c| c.files.len()),
+        restricting: config.as_ref().map_or((0, 0), |c| {
+            let modes = c
+                .rules
+                .iter()
+                .filter(|r| r.nnp)
+                .map(|r| r.mode_under(c.mode));
+            modes.fold((0, 0), |(e, a), m| match m {
+                nnp_config::Mode::Enforce => (e + 1, a),
+                nnp_config::Mode::Audit => (e, a + 1),
+            })
+        }),
         guard,
         by_rule,
         audit,
@@ -439,6 +461,7 @@ mod tests {
             config_valid: true,
             rules: 2,
             config_files: 2,
+            restricting: (1, 1),
             guard: GuardMetrics {
                 loaded: true,
                 live: true,
@@ -503,6 +526,14 @@ mod tests {
     fn values_and_labels() {
         let text = sample().render();
         assert_eq!(value(&text, "nnp_config_valid").as_deref(), Some("1"));
+        assert_eq!(
+            value(&text, "nnp_config_restricting_rules{mode=\"enforce\"}").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            value(&text, "nnp_config_restricting_rules{mode=\"audit\"}").as_deref(),
+            Some("1")
+        );
         assert_eq!(value(&text, "nnp_guard_live").as_deref(), Some("1"));
         assert_eq!(
             value(&text, "nnp_guard_info{mode=\"kill\"}").as_deref(),

@@ -31,6 +31,8 @@ case_1() {
   printf '%s\n' "$OUT" > "$T/m.prom"; expect_promtool "$T/m.prom"
   [ "$(metric nnp_config_valid)" = 1 ] || fail "nnp_config_valid must be 1"
   [ "$(metric nnp_config_rules)" = 2 ] || fail "nnp_config_rules must be 2"
+  [ "$(metric 'nnp_config_restricting_rules{mode="enforce"}')" = 1 ] || fail "one restricting rule enforces"
+  [ "$(metric 'nnp_config_restricting_rules{mode="audit"}')" = 0 ] || fail "no restricting rule audits"
   [ "$(metric nnp_guard_loaded)" = 0 ] || fail "nnp_guard_loaded must be 0"
   [ "$(metric nnp_guard_in_force)" = 0 ] || fail "nnp_guard_in_force must be 0"
   [ "$(metric nnp_audit_success)" = 1 ] || fail "nnp_audit_success must be 1"
@@ -64,6 +66,7 @@ nnp = true'
   printf '%s\n' "$OUT" > "$T/m.prom"; expect_promtool "$T/m.prom"
   [ "$(metric nnp_config_valid)" = 0 ] || fail "nnp_config_valid must be 0"
   [ "$(metric nnp_config_rules)" = 0 ] || fail "nnp_config_rules must be 0"
+  [ "$(metric 'nnp_config_restricting_rules{mode="enforce"}')" = 0 ] || fail "invalid: 0 enforcing"
   [ "$(metric nnp_audit_success)" = 0 ] || fail "nnp_audit_success must be 0"
   printf '%s\n' "$OUT" | grep -q '^nnp_audit_findings' && fail "no audit: no findings value (absent, not 0)"
   # a config the trust rules refuse is invalid too
