@@ -241,13 +241,13 @@ impl fmt::Display for DecideError {
                 error,
             } => write!(
                 f,
-                "account \"{account}\" (uid {uid} too; systemd's user manager is one per uid, \
-                 so its decision counts): {error}"
+                "account \"{account}\" (uid {uid} too; every name of a uid counts for what runs \
+                 as that uid, so its decision counts): {error}"
             ),
             DecideError::UidAccounts { uid, error } => write!(
                 f,
-                "the other accounts of uid {uid} cannot be listed (systemd's user manager is \
-                 one per uid, so their decisions count): {error}"
+                "the other accounts of uid {uid} cannot be listed (every name of a uid counts \
+                 for what runs as that uid, so their decisions count): {error}"
             ),
         }
     }
@@ -635,6 +635,18 @@ impl Config {
         res: &mut Resolver<'_>,
         who: Who<'_>,
     ) -> Result<Decision<'_>, DecideError> {
+        self.decide_uid(res, who)
+    }
+
+    /// The strictest decision of every account of `who`'s uid, each across every service
+    /// (as [`Config::decide_user_manager`] describes): what runs as a uid is every one of its
+    /// accounts' as far as the kernel is concerned. systemd's user manager and `nnpctl
+    /// audit`'s process owners are decided so.
+    pub fn decide_uid(
+        &self,
+        res: &mut Resolver<'_>,
+        who: Who<'_>,
+    ) -> Result<Decision<'_>, DecideError> {
         if self.rules.is_empty() {
             return self.decide(res, who, Service::Unnamed);
         }
@@ -654,19 +666,17 @@ impl Config {
         for name in names {
             let decided = match self.alias_facts(res, &name, &facts.entry) {
                 Ok(None) => continue,
-                Ok(Some(mut other)) => self
-                    .any_service_with(res, &mut other)
-                    .map(|mut d| {
-                        d.because = d.because.map(|b| {
-                            format!(
-                                "account \"{}\" of uid {uid} (systemd's user manager is one per uid): {b}",
-                                escape_value(&other.entry.name)
-                            )
-                        });
-                        d.alias = Some(other.entry.clone());
-                        d.user = facts.account();
-                        d
-                    }),
+                Ok(Some(mut other)) => self.any_service_with(res, &mut other).map(|mut d| {
+                    d.because = d.because.map(|b| {
+                        format!(
+                            "account \"{}\" of uid {uid} (every name of a uid counts): {b}",
+                            escape_value(&other.entry.name)
+                        )
+                    });
+                    d.alias = Some(other.entry.clone());
+                    d.user = facts.account();
+                    d
+                }),
                 Err(e) => Err(e),
             }
             .map_err(|error| DecideError::Alias {

@@ -21,7 +21,7 @@
 //! judged by those threads.
 //!
 //! The owner of a process is decided by every account of its real uid, the strictest
-//! deciding (`Config::decide_user_manager`: the getpwuid account and the uid's other names in
+//! deciding (`Config::decide_uid`: the getpwuid account and the uid's other names in
 //! /etc/passwd); a uid without a passwd entry (a rootless container's subordinate ids) from
 //! the process's own kernel credentials (uid, gid, groups), as the exec guard decides.
 
@@ -109,7 +109,7 @@ fn restriction(
     // second passwd name (alice2 after alice) is that account's as much as the first's:
     // decided by the getpwuid name alone, a restricted alias's process without NNP was
     // passed.
-    match config.decide_user_manager(res, who) {
+    match config.decide_uid(res, who) {
         Ok(d) => match d.verdict {
             Verdict::Enforce(rule) => {
                 let user = d

@@ -287,7 +287,7 @@ nnp = true'
       expect_line "  pam_nnp, service systemd-user: enforce by rule #$RULE_N at $RULE_AT"
     done
     run "$NNPCTL" explain ua --service systemd-user
-    printf '%s\n' "$OUT" | grep -q '^matched:  account "ua2" of uid '$U' (systemd.s user manager is one per uid): ' || fail "explain must name the account that decided ($form)"
+    printf '%s\n' "$OUT" | grep -q '^matched:  account "ua2" of uid '$U' (every name of a uid counts): ' || fail "explain must name the account that decided ($form)"
   done
   # control: the same, but ua2 not in restricted: nobody on the uid is restricted
   cat "$T/group.plain" > /etc/group

@@ -562,7 +562,7 @@ fn the_user_manager_is_decided_for_every_name_of_the_uid() {
         );
         assert_eq!(
             r.because.as_deref(),
-            Some("account \"alice2\" of uid 4242 (systemd's user manager is one per uid): group \"restricted\" (gid 4300)")
+            Some("account \"alice2\" of uid 4242 (every name of a uid counts): group \"restricted\" (gid 4300)")
         );
         // alice2's own decision needs no other account
         assert!(manager(&c, &d, b"alice2").unwrap().alias.is_none());
@@ -685,7 +685,7 @@ fn scripted_the_user_manager_asks_getpwuid_and_etc_passwd_and_an_error_is_an_err
     let e = manager(&c, &d, b"alice").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "account \"alice2\" (uid 4242 too; systemd's user manager is one per uid, so its decision counts): rule /etc/security/nnp.toml:1 needs a fact that cannot be established: group list lookup (getgrouplist) failed: Input/output error (errno 5)"
+        "account \"alice2\" (uid 4242 too; every name of a uid counts for what runs as that uid, so its decision counts): rule /etc/security/nnp.toml:1 needs a fact that cannot be established: group list lookup (getgrouplist) failed: Input/output error (errno 5)"
     );
     // an enforce beats the error
     let d = Fake::scripted([
@@ -722,7 +722,7 @@ fn scripted_the_user_manager_asks_getpwuid_and_etc_passwd_and_an_error_is_an_err
     let e = manager(&c, &d, b"alice").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "the other accounts of uid 4242 cannot be listed (systemd's user manager is one per uid, so their decisions count): reading /etc/passwd: Permission denied (os error 13)"
+        "the other accounts of uid 4242 cannot be listed (every name of a uid counts for what runs as that uid, so their decisions count): reading /etc/passwd: Permission denied (os error 13)"
     );
     // a getpwuid name that is not in /etc/passwd (a directory's first name) counts too
     let d = Fake::scripted([
